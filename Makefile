@@ -1,0 +1,72 @@
+# Licentia — the verbs. `make help` lists them.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# protoc-gen-mypy and the licentia command live in the venv.
+export PATH := $(abspath $(BIN)):$(abspath node_modules/.bin):$(PATH)
+
+SERVICE ?= catalog
+PYTEST_ARGS ?=
+
+.PHONY: help setup proto proto-check test lint bench serve migrate demo clean
+
+help:
+	@echo "make setup     venv, pinned dependencies, buf, generated protobuf code (idempotent)"
+	@echo "make demo      start the catalog and walk through it (see README)"
+	@echo "make test      the whole test suite (PostgreSQL tests need TEST_DATABASE_URL or Docker)"
+	@echo "make lint      ruff, mypy, buf lint"
+	@echo "make bench     benchmarks, printing their figures"
+	@echo "make serve     run one service: make serve SERVICE=catalog"
+	@echo "make migrate   apply database migrations: make migrate SERVICE=catalog"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip setuptools
+
+# Re-run when the dependency pins change; the stamp keeps `make setup` idempotent and quick.
+$(VENV)/.deps: pyproject.toml constraints.txt | $(BIN)/python
+	$(BIN)/python tools/list_dependencies.py > $(VENV)/requirements.txt
+	$(BIN)/pip install --quiet -c constraints.txt -r $(VENV)/requirements.txt
+	touch $@
+
+node_modules/.bin/buf: package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+gen/.stamp: $(VENV)/.deps $(shell find protos -name '*.proto') tools/gen_protos.py
+	$(BIN)/python tools/gen_protos.py
+	touch $@
+
+$(VENV)/.installed: gen/.stamp pyproject.toml
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+setup: $(VENV)/.installed node_modules/.bin/buf
+
+proto: $(VENV)/.deps
+	$(BIN)/python tools/gen_protos.py
+	touch gen/.stamp
+
+test: setup
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	buf lint
+
+bench: setup
+	$(BIN)/python -m bench.catalog_bench
+
+serve: setup
+	$(BIN)/licentia serve $(SERVICE)
+
+migrate: setup
+	$(BIN)/licentia migrate $(SERVICE)
+
+demo: setup
+	$(BIN)/python -m tools.catalog_demo
+
+clean:
+	rm -rf $(VENV) gen node_modules .licentia *.egg-info

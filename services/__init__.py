@@ -1,0 +1,1 @@
+"""Licentia services: one package per service plus the shared runtime."""

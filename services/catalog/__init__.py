@@ -1,0 +1,1 @@
+"""The catalog: publishers, AI vendors, API keys, and the works publishers list."""

@@ -1,0 +1,114 @@
+"""The catalog's tables (SQLAlchemy Core). Migrations create them; see migrations/."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from services.runtime.outbox import outbox_table
+from services.runtime.sqltypes import AutoIncrementId, UtcDateTime
+
+metadata = MetaData()
+
+publishers = Table(
+    "publishers",
+    metadata,
+    Column("id", String(63), primary_key=True),
+    Column("display_name", String(200), nullable=False),
+    Column("contact_email", String(320), nullable=False, default=""),
+    Column("create_time", UtcDateTime, nullable=False),
+)
+
+vendors = Table(
+    "vendors",
+    metadata,
+    Column("id", String(63), primary_key=True),
+    Column("display_name", String(200), nullable=False),
+    Column("contact_email", String(320), nullable=False, default=""),
+    Column("create_time", UtcDateTime, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", String(63), primary_key=True),
+    Column("account", String(128), nullable=False, index=True),
+    Column("display_name", String(200), nullable=False, default=""),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    Column("create_time", UtcDateTime, nullable=False),
+    Column("revoke_time", UtcDateTime, nullable=True),
+)
+
+# Idempotent creates (AIP-155): a request id, per caller, names what it created.
+request_ids = Table(
+    "request_ids",
+    metadata,
+    Column("caller", String(128), primary_key=True),
+    Column("request_id", String(128), primary_key=True),
+    Column("resource", String(512), nullable=False),
+    Column("create_time", UtcDateTime, nullable=False),
+)
+
+works = Table(
+    "works",
+    metadata,
+    # Surrogate key: the stable order of pagination, and what versions and tags point at.
+    Column("seq", AutoIncrementId, primary_key=True, autoincrement=True),
+    Column("publisher_id", String(63), ForeignKey("publishers.id"), nullable=False),
+    Column("id", String(63), nullable=False),
+    Column("external_id", String(255), nullable=True),
+    Column("title", String(1000), nullable=False),
+    Column("authors", JSON, nullable=False),
+    Column("language", String(35), nullable=False),
+    Column("section", String(200), nullable=False),
+    # Read copy of the tags; work_tags is the index used by the tag filter.
+    Column("tags", JSON, nullable=False),
+    Column("canonical_url", String(2048), nullable=False),
+    Column("publish_time", UtcDateTime, nullable=True),
+    Column("rights_holders", JSON, nullable=False),
+    Column("content_hash", String(71), nullable=False),
+    Column("word_count", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("etag", String(32), nullable=False),
+    Column("create_time", UtcDateTime, nullable=False),
+    Column("update_time", UtcDateTime, nullable=False),
+    # Deleted works are kept (settlement statements still name them) but hidden.
+    Column("delete_time", UtcDateTime, nullable=True),
+    UniqueConstraint("publisher_id", "id", name="works_publisher_id_key"),
+    UniqueConstraint("publisher_id", "external_id", name="works_external_id_key"),
+)
+Index("works_section", works.c.section, works.c.seq)
+Index("works_update_time", works.c.update_time)
+Index("works_publish_time", works.c.publish_time)
+
+work_versions = Table(
+    "work_versions",
+    metadata,
+    Column("work_seq", ForeignKey("works.seq"), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("title", String(1000), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("content_hash", String(71), nullable=False),
+    Column("word_count", Integer, nullable=False),
+    Column("create_time", UtcDateTime, nullable=False),
+)
+
+work_tags = Table(
+    "work_tags",
+    metadata,
+    Column("work_seq", ForeignKey("works.seq"), primary_key=True),
+    Column("tag", String(200), primary_key=True),
+)
+Index("work_tags_tag", work_tags.c.tag, work_tags.c.work_seq)
+
+outbox = outbox_table(metadata)

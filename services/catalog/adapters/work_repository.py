@@ -1,0 +1,196 @@
+"""Works, their versions and tags."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Select, and_, delete, insert, select, update
+
+from services.catalog.adapters import tables as t
+from services.catalog.domain.model import RightsHolder, Work, WorkFields, WorkVersion
+
+_LOOKUP_CHUNK = 500  # keeps IN (...) lists well under every driver's parameter limit
+
+
+@dataclass(frozen=True)
+class WorkFilter:
+    publisher_id: str | None = None  # None: every publisher
+    section: str = ""
+    tag: str = ""
+    published_after: datetime | None = None
+    published_before: datetime | None = None
+    updated_since: datetime | None = None
+
+
+class WorkRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+
+    def add_many(self, works: list[Work]) -> list[Work]:
+        """Insert new works with their first version; returns them with `seq` set."""
+        if not works:
+            return []
+        seqs = self._conn.execute(
+            insert(t.works).returning(t.works.c.seq, sort_by_parameter_order=True),
+            [_row(w) for w in works],
+        ).scalars().all()
+        stored = [_with_seq(w, s) for w, s in zip(works, seqs, strict=True)]
+        self._conn.execute(insert(t.work_versions), [_version_row(w) for w in stored])
+        self._insert_tags(stored)
+        return stored
+
+    def get(self, publisher_id: str, work_id: str, with_body: bool, lock: bool = False) -> Work | None:
+        query = self._select(with_body).where(
+            t.works.c.publisher_id == publisher_id,
+            t.works.c.id == work_id,
+            t.works.c.delete_time.is_(None),
+        )
+        if lock:
+            query = query.with_for_update(of=t.works)
+        row = self._conn.execute(query).first()
+        return _work(row, with_body) if row else None
+
+    def find_by_external_ids(
+        self, publisher_id: str, external_ids: Iterable[str]
+    ) -> dict[str, tuple[Work, bool]]:
+        """Works (deleted ones too, flagged True) by the publisher's external id."""
+        found: dict[str, tuple[Work, bool]] = {}
+        wanted = list(dict.fromkeys(external_ids))
+        for start in range(0, len(wanted), _LOOKUP_CHUNK):
+            chunk = wanted[start : start + _LOOKUP_CHUNK]
+            rows = self._conn.execute(
+                self._select(with_body=True).where(
+                    t.works.c.publisher_id == publisher_id, t.works.c.external_id.in_(chunk)
+                ).with_for_update(of=t.works)
+            )
+            for row in rows:
+                found[row.external_id] = (_work(row, True), row.delete_time is not None)
+        return found
+
+    def list(self, where: WorkFilter, after_seq: int | None, limit: int, with_body: bool) -> list[Work]:
+        query = self._select(with_body).where(t.works.c.delete_time.is_(None))
+        if where.publisher_id is not None:
+            query = query.where(t.works.c.publisher_id == where.publisher_id)
+        if where.section:
+            query = query.where(t.works.c.section == where.section)
+        if where.tag:
+            tagged = select(t.work_tags.c.work_seq).where(t.work_tags.c.tag == where.tag)
+            query = query.where(t.works.c.seq.in_(tagged))
+        if where.published_after:
+            query = query.where(t.works.c.publish_time >= where.published_after)
+        if where.published_before:
+            query = query.where(t.works.c.publish_time < where.published_before)
+        if where.updated_since:
+            query = query.where(t.works.c.update_time >= where.updated_since)
+        if after_seq is not None:
+            query = query.where(t.works.c.seq > after_seq)
+        rows = self._conn.execute(query.order_by(t.works.c.seq).limit(limit))
+        return [_work(r, with_body) for r in rows]
+
+    def update(self, work: Work, new_version: bool) -> None:
+        values = _row(work)
+        self._conn.execute(update(t.works).where(t.works.c.seq == work.seq).values(**values))
+        if new_version:
+            self._conn.execute(insert(t.work_versions).values(**_version_row(work)))
+        self._conn.execute(delete(t.work_tags).where(t.work_tags.c.work_seq == work.seq))
+        self._insert_tags([work])
+
+    def mark_deleted(self, work: Work, now: datetime) -> None:
+        self._conn.execute(
+            update(t.works).where(t.works.c.seq == work.seq).values(delete_time=now, update_time=now)
+        )
+
+    def list_versions(self, work: Work, after: int | None, limit: int) -> list[WorkVersion]:
+        v = t.work_versions
+        query = select(v.c.version, v.c.content_hash, v.c.word_count, v.c.title, v.c.create_time)
+        query = query.where(v.c.work_seq == work.seq)
+        if after is not None:
+            query = query.where(v.c.version > after)
+        rows = self._conn.execute(query.order_by(v.c.version).limit(limit))
+        return [WorkVersion(**r._mapping) for r in rows]
+
+    def _insert_tags(self, works: list[Work]) -> None:
+        rows = [{"work_seq": w.seq, "tag": tag} for w in works for tag in w.fields.tags]
+        if rows:
+            self._conn.execute(insert(t.work_tags), rows)
+
+    @staticmethod
+    def _select(with_body: bool) -> Select[Any]:
+        if not with_body:
+            return select(t.works)
+        return select(t.works, t.work_versions.c.body).join(
+            t.work_versions,
+            and_(
+                t.work_versions.c.work_seq == t.works.c.seq,
+                t.work_versions.c.version == t.works.c.version,
+            ),
+        )
+
+
+def _row(work: Work) -> dict[str, Any]:
+    f = work.fields
+    return {
+        "publisher_id": work.publisher_id,
+        "id": work.id,
+        "external_id": f.external_id or None,
+        "title": f.title,
+        "authors": list(f.authors),
+        "language": f.language,
+        "section": f.section,
+        "tags": list(f.tags),
+        "canonical_url": f.canonical_url,
+        "publish_time": f.publish_time,
+        "rights_holders": [h.__dict__ for h in f.rights_holders],
+        "content_hash": work.content_hash,
+        "word_count": work.word_count,
+        "version": work.version,
+        "etag": work.etag,
+        "create_time": work.create_time,
+        "update_time": work.update_time,
+    }
+
+
+def _version_row(work: Work) -> dict[str, Any]:
+    return {
+        "work_seq": work.seq,
+        "version": work.version,
+        "title": work.fields.title,
+        "body": work.fields.body,
+        "content_hash": work.content_hash,
+        "word_count": work.word_count,
+        "create_time": work.update_time,
+    }
+
+
+def _with_seq(work: Work, seq: int) -> Work:
+    return replace(work, seq=seq)
+
+
+def _work(row: Any, with_body: bool) -> Work:
+    fields = WorkFields(
+        external_id=row.external_id or "",
+        title=row.title,
+        authors=tuple(row.authors),
+        language=row.language,
+        section=row.section,
+        tags=tuple(row.tags),
+        canonical_url=row.canonical_url,
+        publish_time=row.publish_time,
+        body=row.body if with_body else "",
+        rights_holders=tuple(RightsHolder(**h) for h in row.rights_holders),
+    )
+    return Work(
+        publisher_id=row.publisher_id,
+        id=row.id,
+        fields=fields,
+        content_hash=row.content_hash,
+        word_count=row.word_count,
+        version=row.version,
+        create_time=row.create_time,
+        update_time=row.update_time,
+        etag=row.etag,
+        seq=row.seq,
+    )

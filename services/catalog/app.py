@@ -1,0 +1,64 @@
+"""Wiring: builds the catalog's database, use cases and gRPC service for the runtime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+from licentia.catalog.v1 import catalog_service_pb2 as api
+from licentia.catalog.v1 import catalog_service_pb2_grpc as api_grpc
+from opentelemetry.sdk.trace import TracerProvider
+
+from services.catalog.entrypoints.grpc_servicer import CatalogServicer
+from services.catalog.service_layer.accounts import AccountService
+from services.catalog.service_layer.events import EventFeedService
+from services.catalog.service_layer.importing import ImportService
+from services.catalog.service_layer.unit_of_work import OUTBOX, UnitOfWorkFactory
+from services.catalog.service_layer.works import WorkService
+from services.runtime import migrations
+from services.runtime.authentication import CachedKeyAuthenticator, StaticCredentials, hash_api_key
+from services.runtime.config import Settings
+from services.runtime.database import Database
+from services.runtime.outbox import OutboxSequencer
+from services.runtime.server import ServiceApp
+from services.runtime.telemetry import trace_engine
+
+NAME = "catalog"
+MIGRATIONS = Path(__file__).parent / "migrations"
+GRPC_SERVICE = api.DESCRIPTOR.services_by_name["CatalogService"].full_name
+
+
+def open_database(settings: Settings) -> Database:
+    return Database(settings.database_url_for(NAME), settings.schema_for(NAME))
+
+
+def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp:
+    database = open_database(settings)
+    if settings.migrate_on_start:
+        migrations.upgrade(database, MIGRATIONS)
+    elif not migrations.is_current(database, MIGRATIONS):
+        raise RuntimeError("the catalog schema is out of date: run `licentia migrate catalog`")
+    trace_engine(database.engine, tracer_provider)
+
+    sequencer = OutboxSequencer(OUTBOX, database)
+    uow = UnitOfWorkFactory(database, on_events=sequencer.wake)
+    authenticator: CachedKeyAuthenticator
+    accounts = AccountService(uow, on_key_revoked=lambda digest: authenticator.forget(digest))
+    authenticator = CachedKeyAuthenticator(
+        StaticCredentials(settings.operator_api_key, settings.service_token),
+        lambda key: accounts.resolve_key(hash_api_key(key)),
+        settings.auth_cache_ttl_seconds,
+    )
+    servicer = CatalogServicer(accounts, WorkService(uow), ImportService(uow), EventFeedService(uow))
+
+    def register(server: grpc.Server) -> None:
+        api_grpc.add_CatalogServiceServicer_to_server(servicer, server)
+
+    return ServiceApp(
+        name=NAME,
+        grpc_service_names=(GRPC_SERVICE,),
+        register=register,
+        authenticator=authenticator,
+        on_start=[sequencer.start],
+        on_stop=[database.dispose, sequencer.stop],
+    )

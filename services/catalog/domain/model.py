@@ -1,0 +1,162 @@
+"""Catalog domain: plain Python, no gRPC, no SQLAlchemy."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+FULL_SHARE_BPS = 10_000
+_WORD = re.compile(r"\w+(?:['’-]\w+)*")
+
+
+@dataclass(frozen=True)
+class Publisher:
+    id: str
+    display_name: str
+    contact_email: str
+    create_time: datetime
+
+    @property
+    def name(self) -> str:
+        return f"publishers/{self.id}"
+
+
+@dataclass(frozen=True)
+class Vendor:
+    id: str
+    display_name: str
+    contact_email: str
+    create_time: datetime
+
+    @property
+    def name(self) -> str:
+        return f"vendors/{self.id}"
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    id: str
+    account: str  # `publishers/{p}` or `vendors/{v}`
+    display_name: str
+    key_hash: str
+    create_time: datetime
+    revoke_time: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.account}/apiKeys/{self.id}"
+
+
+@dataclass(frozen=True)
+class RightsHolder:
+    party: str
+    display_name: str
+    share_bps: int
+
+
+@dataclass(frozen=True)
+class WorkFields:
+    """What a publisher supplies for a work; everything else is derived."""
+
+    external_id: str = ""
+    title: str = ""
+    authors: tuple[str, ...] = ()
+    language: str = ""
+    section: str = ""
+    tags: tuple[str, ...] = ()
+    canonical_url: str = ""
+    publish_time: datetime | None = None
+    body: str = ""
+    rights_holders: tuple[RightsHolder, ...] = ()
+
+
+MUTABLE_FIELDS = frozenset(WorkFields.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class Work:
+    publisher_id: str
+    id: str
+    fields: WorkFields
+    content_hash: str
+    word_count: int
+    version: int
+    create_time: datetime
+    update_time: datetime
+    etag: str
+    # Internal, stable ordering key assigned by storage (0 until stored).
+    seq: int = field(default=0, compare=False)
+
+    @property
+    def name(self) -> str:
+        return f"publishers/{self.publisher_id}/works/{self.id}"
+
+    @property
+    def publisher_name(self) -> str:
+        return f"publishers/{self.publisher_id}"
+
+
+@dataclass(frozen=True)
+class WorkVersion:
+    version: int
+    content_hash: str
+    word_count: int
+    title: str
+    create_time: datetime
+
+
+def content_hash(body: str) -> str:
+    return "sha256:" + hashlib.sha256(body.encode()).hexdigest()
+
+
+def count_words(body: str) -> int:
+    return sum(1 for _ in _WORD.finditer(body))
+
+
+def new_etag() -> str:
+    return secrets.token_hex(8)
+
+
+def default_rights_holders(publisher: str) -> tuple[RightsHolder, ...]:
+    return (RightsHolder(publisher, "", FULL_SHARE_BPS),)
+
+
+def register_work(publisher_id: str, work_id: str, fields: WorkFields, now: datetime) -> Work:
+    if not fields.rights_holders:
+        fields = replace(fields, rights_holders=default_rights_holders(f"publishers/{publisher_id}"))
+    return Work(
+        publisher_id=publisher_id,
+        id=work_id,
+        fields=fields,
+        content_hash=content_hash(fields.body),
+        word_count=count_words(fields.body),
+        version=1,
+        create_time=now,
+        update_time=now,
+        etag=new_etag(),
+    )
+
+
+def revise_work(work: Work, changes: WorkFields, paths: frozenset[str], now: datetime) -> Work | None:
+    """Apply the fields named in `paths`; None when nothing actually changes.
+
+    A changed body makes a new version; metadata-only changes keep the version.
+    """
+    updated = replace(work.fields, **{p: getattr(changes, p) for p in paths})
+    if not updated.rights_holders:
+        updated = replace(updated, rights_holders=default_rights_holders(work.publisher_name))
+    if updated == work.fields:
+        return None
+    body_changed = updated.body != work.fields.body
+    return replace(
+        work,
+        fields=updated,
+        content_hash=content_hash(updated.body) if body_changed else work.content_hash,
+        word_count=count_words(updated.body) if body_changed else work.word_count,
+        version=work.version + 1 if body_changed else work.version,
+        update_time=now,
+        etag=new_etag(),
+    )

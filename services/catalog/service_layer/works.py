@@ -1,0 +1,153 @@
+"""Use cases for works: register, read, list, revise, delete."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from services.catalog.adapters.work_repository import WorkFilter
+from services.catalog.domain.model import MUTABLE_FIELDS, Work, WorkFields, WorkVersion, register_work, revise_work
+from services.catalog.domain.validation import check_work
+from services.catalog.service_layer import access
+from services.catalog.service_layer.unit_of_work import CatalogUnitOfWork, UnitOfWorkFactory
+from services.runtime import pagination, resource_names
+from services.runtime.errors import AlreadyExists, Conflict, NotFound, Violations
+from services.runtime.outbox import OutboxEvent
+from services.runtime.principal import Principal
+from services.runtime.sqltypes import utc_now
+
+REGISTERED, UPDATED, DELETED = "REGISTERED", "UPDATED", "DELETED"
+
+
+def work_event(kind: str, work: Work, now: datetime) -> OutboxEvent:
+    payload = {"work": work.name, "version": work.version, "content_hash": work.content_hash}
+    return OutboxEvent("work", work.name, kind, payload, now)
+
+
+def parse_work_name(name: str, field: str = "name") -> tuple[str, str]:
+    publisher_id, work_id = resource_names.parse(name, ("publishers", "works"), field)
+    return publisher_id, work_id
+
+
+def parse_publisher(parent: str, allow_wildcard: bool = False) -> str:
+    (publisher_id,) = resource_names.parse(parent, ("publishers",), "parent", allow_wildcard)
+    return publisher_id
+
+
+class WorkService:
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+
+    def create(self, p: Principal, parent: str, fields: WorkFields, work_id: str,
+               request_id: str) -> Work:
+        publisher_id = parse_publisher(parent)
+        access.write_works(p, parent)
+        v = Violations()
+        if work_id and not resource_names.is_valid_id(work_id):
+            v.add("work_id", resource_names.ID_RULE)
+        check_work(fields, v)
+        v.raise_if_any()
+        now = utc_now()
+        work = register_work(publisher_id, work_id or resource_names.new_id("w"), fields, now)
+        with self._uow() as uow:
+            if request_id and (done := uow.accounts.resource_for_request(p.account, request_id)):
+                return self._get(uow, *parse_work_name(done), with_body=True)
+            self._require_publisher(uow, publisher_id)
+            if uow.works.get(publisher_id, work.id, with_body=False) is not None:
+                raise AlreadyExists("WORK_ALREADY_EXISTS", f"{work.name} already exists",
+                                    resource=work.name)
+            if fields.external_id and uow.works.find_by_external_ids(publisher_id, [fields.external_id]):
+                raise AlreadyExists("EXTERNAL_ID_ALREADY_EXISTS",
+                                    f"{parent} already has a work with external_id {fields.external_id!r}")
+            (work,) = uow.works.add_many([work])
+            uow.publish([work_event(REGISTERED, work, now)])
+            if request_id:
+                uow.accounts.remember_request(p.account, request_id, work.name)
+            uow.commit()
+        return work
+
+    def get(self, p: Principal, name: str, with_body: bool) -> Work:
+        publisher_id, work_id = parse_work_name(name)
+        access.read_works(p, f"publishers/{publisher_id}", with_body)
+        with self._uow(write=False) as uow:
+            return self._get(uow, publisher_id, work_id, with_body)
+
+    def list(self, p: Principal, parent: str, where: WorkFilter, with_body: bool,
+             page_size: int, page_token: str) -> pagination.Page[Work]:
+        publisher_id = parse_publisher(parent, allow_wildcard=True)
+        scope = None if publisher_id == "-" else publisher_id
+        access.read_works(p, parent if scope else None, with_body)
+        where = WorkFilter(scope, where.section, where.tag, where.published_after,
+                           where.published_before, where.updated_since)
+        filters = {"where": where.__dict__, "body": with_body}
+        page = pagination.page_request(page_size, page_token, filters)
+        with self._uow(write=False) as uow:
+            items = uow.works.list(where, page.after, page.size, with_body)
+        return pagination.page_of(items, page.size, lambda w: w.seq, filters)
+
+    def list_versions(self, p: Principal, parent: str, page_size: int,
+                      page_token: str) -> pagination.Page[WorkVersion]:
+        publisher_id, work_id = parse_work_name(parent, "parent")
+        access.read_works(p, f"publishers/{publisher_id}", with_body=False)
+        filters = {"work": parent}
+        page = pagination.page_request(page_size, page_token, filters)
+        with self._uow(write=False) as uow:
+            work = self._get(uow, publisher_id, work_id, with_body=False)
+            items = uow.works.list_versions(work, page.after, page.size)
+        return pagination.page_of(items, page.size, lambda v: v.version, filters)
+
+    def update(self, p: Principal, name: str, changes: WorkFields, paths: frozenset[str],
+               etag: str) -> Work:
+        publisher_id, work_id = parse_work_name(name, "work.name")
+        access.write_works(p, f"publishers/{publisher_id}")
+        v = Violations()
+        for path in sorted(paths - MUTABLE_FIELDS):
+            v.add("update_mask", f"{path!r} is not a field that can be updated")
+        check_work(changes, v, paths=paths & MUTABLE_FIELDS)
+        v.raise_if_any()
+        now = utc_now()
+        with self._uow() as uow:
+            current = self._get(uow, publisher_id, work_id, with_body=True, lock=True)
+            _check_etag(current, etag)
+            revised = revise_work(current, changes, paths, now)
+            if revised is None:
+                return current
+            if "external_id" in paths and revised.fields.external_id != current.fields.external_id \
+                    and revised.fields.external_id \
+                    and uow.works.find_by_external_ids(publisher_id, [revised.fields.external_id]):
+                raise AlreadyExists("EXTERNAL_ID_ALREADY_EXISTS",
+                                    f"another work already has external_id {revised.fields.external_id!r}")
+            uow.works.update(revised, new_version=revised.version != current.version)
+            uow.publish([work_event(UPDATED, revised, now)])
+            uow.commit()
+        return revised
+
+    def delete(self, p: Principal, name: str, etag: str) -> None:
+        publisher_id, work_id = parse_work_name(name)
+        access.write_works(p, f"publishers/{publisher_id}")
+        now = utc_now()
+        with self._uow() as uow:
+            current = self._get(uow, publisher_id, work_id, with_body=False, lock=True)
+            _check_etag(current, etag)
+            uow.works.mark_deleted(current, now)
+            uow.publish([work_event(DELETED, current, now)])
+            uow.commit()
+
+    @staticmethod
+    def _get(uow: CatalogUnitOfWork, publisher_id: str, work_id: str, with_body: bool,
+             lock: bool = False) -> Work:
+        work = uow.works.get(publisher_id, work_id, with_body, lock)
+        if work is None:
+            name = f"publishers/{publisher_id}/works/{work_id}"
+            raise NotFound("WORK_NOT_FOUND", f"{name} does not exist", resource=name)
+        return work
+
+    @staticmethod
+    def _require_publisher(uow: CatalogUnitOfWork, publisher_id: str) -> None:
+        if uow.accounts.get_publisher(publisher_id) is None:
+            raise NotFound("PUBLISHER_NOT_FOUND", f"publishers/{publisher_id} does not exist")
+
+
+def _check_etag(work: Work, etag: str) -> None:
+    if etag and etag != work.etag:
+        raise Conflict("ETAG_MISMATCH", f"{work.name} changed since it was read; read it again",
+                       resource=work.name)

@@ -1,0 +1,96 @@
+"""Configuration from environment variables, with defaults that run on one machine.
+
+Every variable starts with `LICENTIA_`. A service reads the shared settings plus its
+own port; see README.md for the full list.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICE_NAMES = ("catalog", "licensing", "provenance", "metering", "settlement")
+
+DEFAULT_PORTS = {
+    "catalog": 50051,
+    "licensing": 50052,
+    "provenance": 50053,
+    "metering": 50054,
+    "settlement": 50055,
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LICENTIA_", extra="ignore")
+
+    # Where SQLite files (one per service) live when no database URL is set.
+    data_dir: Path = Path(".licentia")
+    # SQLAlchemy URL shared by all services; on PostgreSQL each service uses its own
+    # schema (named after the service unless `database_schema` says otherwise).
+    database_url: str | None = None
+    database_schema: str | None = None
+    # Apply pending migrations when a service starts (`licentia migrate` does it alone).
+    migrate_on_start: bool = True
+
+    host: str = "127.0.0.1"
+    # Per-service port overrides, e.g. LICENTIA_CATALOG_PORT.
+    catalog_port: int = DEFAULT_PORTS["catalog"]
+    licensing_port: int = DEFAULT_PORTS["licensing"]
+    provenance_port: int = DEFAULT_PORTS["provenance"]
+    metering_port: int = DEFAULT_PORTS["metering"]
+    settlement_port: int = DEFAULT_PORTS["settlement"]
+    # Addresses of the other services, as clients dial them (host:port); default: local.
+    catalog_address: str | None = None
+    licensing_address: str | None = None
+    provenance_address: str | None = None
+    metering_address: str | None = None
+    settlement_address: str | None = None
+
+    max_workers: int = Field(default=32, ge=1)
+    # Seconds in-flight calls get to finish after SIGTERM before they are cancelled.
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+
+    # The bootstrap operator credential; more accounts and keys are made through the API.
+    operator_api_key: str | None = None
+    # Credential services present to each other (or use mutual TLS).
+    service_token: str | None = None
+    # How long a verified API key is trusted without asking again; bounds how long a
+    # revoked key keeps working in services other than the catalog.
+    auth_cache_ttl_seconds: float = Field(default=30.0, ge=0)
+
+    # Per-caller token bucket: sustained calls per second and burst size.
+    rate_limit_per_second: float = Field(default=2000.0, gt=0)
+    rate_limit_burst: int = Field(default=4000, ge=1)
+
+    # Traces are exported over OTLP/gRPC only when an endpoint is set.
+    otlp_endpoint: str | None = None
+    trace_sample_ratio: float = Field(default=0.1, ge=0.0, le=1.0)
+    log_level: str = "INFO"
+
+    # TLS: a server certificate enables TLS; a client CA additionally requires client
+    # certificates (mutual TLS between services).
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+    tls_client_ca_file: Path | None = None
+    # What clients trust, and the certificate they present for mutual TLS.
+    tls_ca_file: Path | None = None
+
+    def port_of(self, service: str) -> int:
+        return int(getattr(self, f"{service}_port"))
+
+    def address_of(self, service: str) -> str:
+        explicit = getattr(self, f"{service}_address")
+        if explicit:
+            return str(explicit)
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "[::]") else self.host
+        return f"{host}:{self.port_of(service)}"
+
+    def database_url_for(self, service: str) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / f'{service}.db'}"
+
+    def schema_for(self, service: str) -> str:
+        return self.database_schema or service

@@ -1,0 +1,74 @@
+"""Engines, built at start-up (never at import), one database or schema per service.
+
+SQLite (the embedded default): a file per service under the data directory, in WAL
+mode so readers never wait for the writer. PostgreSQL: one schema per service, chosen
+with the connection's search_path so the same migrations and queries serve both.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, make_url, text
+
+# Execution option a unit of work sets on connections that will write.
+WRITE_OPTION = "licentia_write"
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+class Database:
+    def __init__(self, url: str, schema: str) -> None:
+        if not _SCHEMA_NAME.match(schema):
+            raise ValueError(f"invalid database schema name: {schema!r}")
+        self.url = make_url(url)
+        self.schema = schema
+        self.is_postgres = self.url.get_backend_name() == "postgresql"
+        self.engine = self._create_engine()
+
+    def _create_engine(self) -> Engine:
+        if self.is_postgres:
+            url = self.url.set(drivername="postgresql+psycopg")
+            return create_engine(
+                url,
+                pool_size=10,
+                max_overflow=20,
+                pool_pre_ping=True,
+                connect_args={"options": f"-csearch_path={self.schema}"},
+            )
+        if self.url.get_backend_name() != "sqlite":
+            raise ValueError(f"unsupported database: {self.url.get_backend_name()}")
+        if self.url.database and self.url.database != ":memory:":
+            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(self.url, pool_size=10, max_overflow=20)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
+        return engine
+
+    def ensure_schema(self) -> None:
+        if self.is_postgres:
+            with self.engine.begin() as conn:
+                conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # A writing unit of work takes SQLite's write lock up front (BEGIN IMMEDIATE), so
+    # concurrent writers queue on busy_timeout instead of failing when a read lock
+    # cannot be upgraded; readers use a plain BEGIN and never wait in WAL mode.
+    immediate = conn.get_execution_options().get(WRITE_OPTION, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # Autocommit at the driver level: SQLAlchemy's "begin" listener issues BEGIN itself.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

@@ -1,0 +1,93 @@
+"""The single mapping from exceptions to google.rpc.Status (AIP-193)."""
+
+from __future__ import annotations
+
+import logging
+from typing import NoReturn
+
+import grpc
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+from opentelemetry import trace
+from sqlalchemy.exc import OperationalError
+
+from services.runtime.errors import (
+    ErrorKind,
+    InvalidArgument,
+    LicentiaError,
+    ResourceExhausted,
+    Unavailable,
+)
+
+log = logging.getLogger("licentia.errors")
+
+_CODES = {
+    ErrorKind.INVALID_ARGUMENT: code_pb2.INVALID_ARGUMENT,
+    ErrorKind.NOT_FOUND: code_pb2.NOT_FOUND,
+    ErrorKind.ALREADY_EXISTS: code_pb2.ALREADY_EXISTS,
+    ErrorKind.PERMISSION_DENIED: code_pb2.PERMISSION_DENIED,
+    ErrorKind.UNAUTHENTICATED: code_pb2.UNAUTHENTICATED,
+    ErrorKind.FAILED_PRECONDITION: code_pb2.FAILED_PRECONDITION,
+    ErrorKind.CONFLICT: code_pb2.ABORTED,
+    ErrorKind.RESOURCE_EXHAUSTED: code_pb2.RESOURCE_EXHAUSTED,
+    ErrorKind.UNAVAILABLE: code_pb2.UNAVAILABLE,
+}
+
+
+def to_status(error: LicentiaError, domain: str) -> status_pb2.Status:
+    details = [
+        error_details_pb2.ErrorInfo(
+            reason=error.reason, domain=domain, metadata=dict(error.metadata)
+        )
+    ]
+    if isinstance(error, InvalidArgument) and error.violations:
+        details.append(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(
+                        field=v.field, description=v.description
+                    )
+                    for v in error.violations
+                ]
+            )
+        )
+    if isinstance(error, ResourceExhausted):
+        delay = duration_pb2.Duration()
+        delay.FromNanoseconds(max(1, int(error.retry_after_seconds * 1e9)))
+        details.append(error_details_pb2.RetryInfo(retry_delay=delay))
+    packed = []
+    for detail in details:
+        any_detail = any_pb2.Any()
+        any_detail.Pack(detail)
+        packed.append(any_detail)
+    return status_pb2.Status(code=_CODES[error.kind], message=error.message, details=packed)
+
+
+def classify(exc: BaseException) -> LicentiaError | None:
+    """Known infrastructure failures that callers should retry."""
+    if isinstance(exc, LicentiaError):
+        return exc
+    if isinstance(exc, OperationalError):
+        return Unavailable("DATABASE_UNAVAILABLE", "the database is unavailable; retry later")
+    return None
+
+
+def abort_with(context: grpc.ServicerContext, exc: Exception, domain: str) -> NoReturn:
+    if context.code() not in (None, grpc.StatusCode.OK):
+        raise exc  # the call was already aborted further in; keep its status
+    error = classify(exc)
+    if error is None:
+        trace_id = format(trace.get_current_span().get_span_context().trace_id, "032x")
+        log.exception("unexpected error in %s (trace %s)", domain, trace_id)
+        status = status_pb2.Status(
+            code=code_pb2.INTERNAL,
+            message=f"internal error; quote trace id {trace_id} when reporting it",
+        )
+        info = any_pb2.Any()
+        info.Pack(error_details_pb2.ErrorInfo(reason="INTERNAL", domain=domain))
+        status.details.append(info)
+    else:
+        status = to_status(error, domain)
+    context.abort_with_status(rpc_status.to_status(status))
+    raise AssertionError("unreachable: abort_with_status raises")

@@ -1,0 +1,124 @@
+"""Consuming another service's outbox feed: at least once, in feed order, resumable.
+
+The relay fetches events after its saved cursor, hands each batch to an idempotent
+handler, then saves the cursor. A crash between the two re-delivers the batch, which
+the handler must tolerate; nothing is skipped. A failing handler is retried with
+backoff and never skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Generic, Protocol, TypeVar
+
+from sqlalchemy import BigInteger, Column, MetaData, String, Table, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from services.runtime.database import Database
+from services.runtime.sqltypes import UtcDateTime, utc_now
+
+log = logging.getLogger("licentia.relay")
+Event = TypeVar("Event")
+
+
+class CursorStore(Protocol):
+    def load(self) -> int: ...
+    def save(self, position: int) -> None: ...
+
+
+def cursor_table(metadata: MetaData) -> Table:
+    return Table(
+        "event_cursors",
+        metadata,
+        Column("consumer", String(128), primary_key=True),
+        Column("position", BigInteger, nullable=False),
+        Column("updated_at", UtcDateTime, nullable=False),
+    )
+
+
+class SqlCursorStore:
+    def __init__(self, database: Database, table: Table, consumer: str) -> None:
+        self._database = database
+        self._table = table
+        self._consumer = consumer
+
+    def load(self) -> int:
+        with self._database.engine.connect() as conn:
+            value = conn.execute(
+                select(self._table.c.position).where(self._table.c.consumer == self._consumer)
+            ).scalar()
+        return int(value or 0)
+
+    def save(self, position: int) -> None:
+        t = self._table
+        with self._database.engine.connect().execution_options(licentia_write=True) as conn:
+            with conn.begin():
+                dialect = postgresql if self._database.is_postgres else sqlite
+                conn.execute(
+                    dialect.insert(t)
+                    .values(consumer=self._consumer, position=position, updated_at=utc_now())
+                    .on_conflict_do_nothing()
+                )
+                # Never move backwards, even if two relays race.
+                conn.execute(
+                    update(t)
+                    .where(t.c.consumer == self._consumer, t.c.position < position)
+                    .values(position=position, updated_at=utc_now())
+                )
+
+
+class EventRelay(Generic[Event]):
+    def __init__(
+        self,
+        name: str,
+        fetch: Callable[[int, int], Sequence[Event]],
+        handle: Callable[[Sequence[Event]], None],
+        position_of: Callable[[Event], int],
+        cursor: CursorStore,
+        batch_size: int = 500,
+        idle_seconds: float = 0.2,
+        max_backoff_seconds: float = 5.0,
+    ) -> None:
+        self.name = name
+        self._fetch = fetch
+        self._handle = handle
+        self._position_of = position_of
+        self._cursor = cursor
+        self._batch_size = batch_size
+        self._idle = idle_seconds
+        self._max_backoff = max_backoff_seconds
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"relay-{name}", daemon=True)
+
+    def run_once(self) -> int:
+        """Deliver one batch; returns how many events were delivered."""
+        position = self._cursor.load()
+        events = self._fetch(position, self._batch_size)
+        if not events:
+            return 0
+        self._handle(events)
+        self._cursor.save(self._position_of(events[-1]))
+        return len(events)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        backoff = self._idle
+        while not self._stopping.is_set():
+            try:
+                delivered = self.run_once()
+                backoff = self._idle
+                if delivered < self._batch_size:
+                    self._stopping.wait(self._idle)
+            except Exception:  # retry the same batch; never skip an event
+                log.exception("relay %s failed; retrying in %.1fs", self.name, backoff)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, self._max_backoff)

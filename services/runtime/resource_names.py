@@ -1,0 +1,47 @@
+"""Resource names (AIP-122): parsing with errors that name the offending field."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from services.runtime.errors import FieldViolation, InvalidArgument
+
+# AIP-122: lowercase letters, digits and hyphens, starting with a letter, 1..63 long.
+ID_PATTERN = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
+_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def new_id(prefix: str = "") -> str:
+    """A random id that satisfies ID_PATTERN (starts with a letter)."""
+    body = "".join(secrets.choice(_ALPHABET) for _ in range(14))
+    return f"{prefix or 'x'}{body}"
+
+
+ID_RULE = "must be 1-63 lowercase letters, digits or hyphens, starting with a letter"
+
+
+def is_valid_id(value: str) -> bool:
+    return bool(ID_PATTERN.match(value))
+
+
+def parse(
+    name: str, pattern: tuple[str, ...], field: str, allow_wildcard: bool = False
+) -> tuple[str, ...]:
+    """Parse `name` against collection names, e.g. ("publishers", "works").
+
+    Returns the ids in order. `-` (every parent, AIP-159) only when allowed.
+    """
+    parts = name.split("/")
+    ok = len(parts) == 2 * len(pattern) and all(
+        parts[2 * i] == collection for i, collection in enumerate(pattern)
+    )
+    ids = tuple(parts[1::2])
+    if not ok or not all(ID_PATTERN.match(i) or (allow_wildcard and i == "-") for i in ids):
+        shape = "/".join(f"{c}/{{{c[:-1]}}}" for c in pattern)
+        raise InvalidArgument(
+            "INVALID_RESOURCE_NAME",
+            f"{field} must look like {shape}, got {name!r}",
+            [FieldViolation(field, f"expected {shape}")],
+        )
+    return ids

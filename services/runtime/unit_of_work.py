@@ -1,0 +1,58 @@
+"""The unit of work: one transaction, rolled back unless `commit()` is called."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy import Connection
+
+from services.runtime.database import WRITE_OPTION, Database
+
+
+class SqlUnitOfWork:
+    """Subclasses add repositories in `_open(connection)`."""
+
+    def __init__(self, database: Database, write: bool = True) -> None:
+        self._database = database
+        self._write = write
+        self._after_commit: list[Callable[[], None]] = []
+        self.connection: Connection
+
+    def __enter__(self) -> Self:
+        connection = self._database.engine.connect()
+        if self._write:
+            connection = connection.execution_options(**{WRITE_OPTION: True})
+        self.connection = connection
+        self._transaction = connection.begin()
+        self._open(connection)
+        return self
+
+    def _open(self, connection: Connection) -> None:
+        """Build the repositories on this connection."""
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` once the transaction is durable (cache invalidation, wake-ups)."""
+        self._after_commit.append(callback)
+
+    def commit(self) -> None:
+        self._transaction.commit()
+        callbacks, self._after_commit = self._after_commit, []
+        for callback in callbacks:
+            callback()
+
+    def rollback(self) -> None:
+        if self._transaction.is_active:
+            self._transaction.rollback()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.rollback()
+        finally:
+            self.connection.close()
