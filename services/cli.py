@@ -1,7 +1,7 @@
 """`licentia`: run and administer Licentia services.
 
-    licentia serve catalog        run one service until SIGTERM/SIGINT
-    licentia migrate [service]    apply database migrations (all services by default)
+licentia serve catalog        run one service until SIGTERM/SIGINT
+licentia migrate [service]    apply database migrations (all services by default)
 """
 
 from __future__ import annotations
@@ -42,7 +42,9 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
         database = module.open_database(settings)
         try:
             migrations.upgrade(database, module.MIGRATIONS)
-            print(f"{name}: schema is current ({database.url.render_as_string(hide_password=True)})")
+            print(
+                f"{name}: schema is current ({database.url.render_as_string(hide_password=True)})"
+            )
         finally:
             database.dispose()
     return 0

@@ -25,10 +25,18 @@ TOPICS = ["harbour", "council", "budget", "festival", "railway", "election", "ri
 
 def sample_article(n: int) -> res.Work:
     topic = TOPICS[n % len(TOPICS)]
-    sentences = [f"The {topic} story number {n} continues with detail {i} for readers." for i in range(30)]
-    return res.Work(external_id=f"demo-{n}", title=f"On the {topic} ({n})", body=" ".join(sentences),
-                    language="en", section="local" if n % 2 else "national", tags=[topic],
-                    canonical_url=f"https://gazette.example/{topic}/{n}")
+    sentences = [
+        f"The {topic} story number {n} continues with detail {i} for readers." for i in range(30)
+    ]
+    return res.Work(
+        external_id=f"demo-{n}",
+        title=f"On the {topic} ({n})",
+        body=" ".join(sentences),
+        language="en",
+        section="local" if n % 2 else "national",
+        tags=[topic],
+        canonical_url=f"https://gazette.example/{topic}/{n}",
+    )
 
 
 def wait_until_serving(channel: grpc.Channel, process: subprocess.Popen[bytes]) -> None:
@@ -49,9 +57,16 @@ def main() -> int:
     operator_key = secrets.token_urlsafe(24)
     port = os.environ.get("LICENTIA_CATALOG_PORT", "50051")
     with tempfile.TemporaryDirectory(prefix="licentia-demo-") as data_dir:
-        env = {**os.environ, "LICENTIA_DATA_DIR": data_dir, "LICENTIA_OPERATOR_API_KEY": operator_key,
-               "LICENTIA_CATALOG_PORT": port, "LICENTIA_LOG_LEVEL": "WARNING"}
-        process = subprocess.Popen([sys.executable, "-m", "services.cli", "serve", "catalog"], env=env)
+        env = {
+            **os.environ,
+            "LICENTIA_DATA_DIR": data_dir,
+            "LICENTIA_OPERATOR_API_KEY": operator_key,
+            "LICENTIA_CATALOG_PORT": port,
+            "LICENTIA_LOG_LEVEL": "WARNING",
+        }
+        process = subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "serve", "catalog"], env=env
+        )
         try:
             channel = grpc.insecure_channel(f"127.0.0.1:{port}")
             wait_until_serving(channel, process)
@@ -69,27 +84,45 @@ def run_story(stub: api_grpc.CatalogServiceStub, operator_key: str) -> None:
         return [("authorization", f"Bearer {key}")]
 
     op = as_(operator_key)
-    publisher = stub.CreatePublisher(api.CreatePublisherRequest(
-        publisher=res.Publisher(display_name="The Harbour Gazette"), publisher_id="gazette"), metadata=op)
+    publisher = stub.CreatePublisher(
+        api.CreatePublisherRequest(
+            publisher=res.Publisher(display_name="The Harbour Gazette"), publisher_id="gazette"
+        ),
+        metadata=op,
+    )
     print(f"1. operator created {publisher.name} ({publisher.display_name})")
     key = stub.CreateApiKey(api.CreateApiKeyRequest(parent=publisher.name), metadata=op).key
     print(f"2. operator issued the publisher an API key ({key[:8]}..., shown once)")
-    batches = [api.ImportWorksRequest(parent=publisher.name, works=[sample_article(i) for i in range(b, b + 20)])
-               for b in range(0, 60, 20)]
-    results = [r for resp in stub.ImportWorks(iter(batches), metadata=as_(key)) for r in resp.results]
-    print(f"3. publisher imported {len(results)} articles "
-          f"({sum(r.outcome == api.ImportWorkResult.OUTCOME_CREATED for r in results)} created)")
+    batches = [
+        api.ImportWorksRequest(
+            parent=publisher.name, works=[sample_article(i) for i in range(b, b + 20)]
+        )
+        for b in range(0, 60, 20)
+    ]
+    results = [
+        r for resp in stub.ImportWorks(iter(batches), metadata=as_(key)) for r in resp.results
+    ]
+    print(
+        f"3. publisher imported {len(results)} articles "
+        f"({sum(r.outcome == api.ImportWorkResult.OUTCOME_CREATED for r in results)} created)"
+    )
     again = [r for resp in stub.ImportWorks(iter(batches), metadata=as_(key)) for r in resp.results]
-    print(f"4. re-running the import changed nothing "
-          f"({sum(r.outcome == api.ImportWorkResult.OUTCOME_UNCHANGED for r in again)} unchanged)")
-    page = stub.ListWorks(api.ListWorksRequest(parent=publisher.name, section="local", page_size=3),
-                          metadata=as_(key))
+    print(
+        f"4. re-running the import changed nothing "
+        f"({sum(r.outcome == api.ImportWorkResult.OUTCOME_UNCHANGED for r in again)} unchanged)"
+    )
+    page = stub.ListWorks(
+        api.ListWorksRequest(parent=publisher.name, section="local", page_size=3), metadata=as_(key)
+    )
     print("5. first page of the 'local' section:")
     for work in page.works:
         print(f"     {work.name}  v{work.version}  {work.word_count} words  {work.title}")
     time.sleep(0.5)
     events = stub.ListWorkEvents(api.ListWorkEventsRequest(), metadata=op)
-    print(f"6. the work event feed holds {len(events.events)} events (last sequence {events.last_sequence})")
+    print(
+        f"6. the work event feed holds {len(events.events)} events "
+        f"(last sequence {events.last_sequence})"
+    )
 
 
 if __name__ == "__main__":

@@ -49,7 +49,9 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
         lambda key: accounts.resolve_key(hash_api_key(key)),
         settings.auth_cache_ttl_seconds,
     )
-    servicer = CatalogServicer(accounts, WorkService(uow), ImportService(uow), EventFeedService(uow))
+    servicer = CatalogServicer(
+        accounts, WorkService(uow), ImportService(uow), EventFeedService(uow)
+    )
 
     def register(server: grpc.Server) -> None:
         api_grpc.add_CatalogServiceServicer_to_server(servicer, server)

@@ -59,9 +59,7 @@ KeyResolver = Callable[[str], Principal | None]
 
 
 class CachedKeyAuthenticator:
-    def __init__(
-        self, static: StaticCredentials, resolve: KeyResolver, ttl_seconds: float
-    ) -> None:
+    def __init__(self, static: StaticCredentials, resolve: KeyResolver, ttl_seconds: float) -> None:
         self._static = static
         self._resolve = resolve
         self._ttl = ttl_seconds

@@ -7,11 +7,13 @@ with the connection's search_path so the same migrations and queries serve both.
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
 
 # Execution option a unit of work sets on connections that will write.
 WRITE_OPTION = "licentia_write"
@@ -50,6 +52,12 @@ class Database:
         if self.is_postgres:
             with self.engine.begin() as conn:
                 conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+
+    @contextlib.contextmanager
+    def write_transaction(self) -> Iterator[Connection]:
+        """A connection in a writing transaction, committed when the block ends."""
+        with self.engine.connect().execution_options(**{WRITE_OPTION: True}) as conn, conn.begin():
+            yield conn
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -53,20 +53,19 @@ class SqlCursorStore:
 
     def save(self, position: int) -> None:
         t = self._table
-        with self._database.engine.connect().execution_options(licentia_write=True) as conn:
-            with conn.begin():
-                dialect = postgresql if self._database.is_postgres else sqlite
-                conn.execute(
-                    dialect.insert(t)
-                    .values(consumer=self._consumer, position=position, updated_at=utc_now())
-                    .on_conflict_do_nothing()
-                )
-                # Never move backwards, even if two relays race.
-                conn.execute(
-                    update(t)
-                    .where(t.c.consumer == self._consumer, t.c.position < position)
-                    .values(position=position, updated_at=utc_now())
-                )
+        with self._database.write_transaction() as conn:
+            dialect = postgresql if self._database.is_postgres else sqlite
+            conn.execute(
+                dialect.insert(t)
+                .values(consumer=self._consumer, position=position, updated_at=utc_now())
+                .on_conflict_do_nothing()
+            )
+            # Never move backwards, even if two relays race.
+            conn.execute(
+                update(t)
+                .where(t.c.consumer == self._consumer, t.c.position < position)
+                .values(position=position, updated_at=utc_now())
+            )
 
 
 class EventRelay(Generic[Event]):

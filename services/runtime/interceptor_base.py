@@ -28,7 +28,7 @@ class CallInfo:
         return self.method.startswith(PUBLIC_METHOD_PREFIXES)
 
 
-class AroundInterceptor(grpc.ServerInterceptor):  # type: ignore[misc]
+class AroundInterceptor(grpc.ServerInterceptor):
     def around(self, call: CallInfo, context: grpc.ServicerContext) -> Any:
         """A context manager entered for the whole call, response stream included."""
         return contextlib.nullcontext()

@@ -69,7 +69,7 @@ class ErrorMappingInterceptor(AroundInterceptor):
     def around(self, call: CallInfo, context: grpc.ServicerContext) -> Iterator[None]:
         try:
             yield
-        except Exception as exc:  # noqa: BLE001 - the one place that turns errors to statuses
+        except Exception as exc:
             abort_with(context, exc, self._domain)
 
 

@@ -15,7 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import MetaData, text
 
-from services.runtime.database import WRITE_OPTION, Database
+from services.runtime.database import Database
 
 
 def _config(script_location: Path) -> Config:
@@ -27,13 +27,12 @@ def _config(script_location: Path) -> Config:
 def upgrade(database: Database, script_location: Path, revision: str = "head") -> None:
     database.ensure_schema()
     config = _config(script_location)
-    with database.engine.connect().execution_options(**{WRITE_OPTION: True}) as conn:
-        with conn.begin():
-            if database.is_postgres:
-                key = zlib.crc32(f"{database.schema}.migrations".encode())
-                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
-            config.attributes["connection"] = conn
-            command.upgrade(config, revision)
+    with database.write_transaction() as conn:
+        if database.is_postgres:
+            key = zlib.crc32(f"{database.schema}.migrations".encode())
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+        config.attributes["connection"] = conn
+        command.upgrade(config, revision)
 
 
 def is_current(database: Database, script_location: Path) -> bool:

@@ -113,33 +113,35 @@ class Outbox:
     def sequence_pending(self, database: Database, batch: int = 5000) -> int:
         """Number committed, unnumbered events in id order. Returns how many it numbered."""
         t = self.table
-        with database.engine.connect().execution_options(licentia_write=True) as conn:
-            with conn.begin():
-                if database.is_postgres:
-                    key = zlib.crc32(f"{database.schema}.outbox".encode())
-                    if not conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}).scalar():
-                        return 0  # another replica is the sequencer right now
-                ids = conn.execute(
-                    select(t.c.id).where(t.c.sequence.is_(None)).order_by(t.c.id).limit(batch)
-                ).scalars().all()
-                if not ids:
-                    return 0
-                last = conn.execute(select(func.coalesce(func.max(t.c.sequence), 0))).scalar_one()
+        with database.write_transaction() as conn:
+            if database.is_postgres:
+                key = zlib.crc32(f"{database.schema}.outbox".encode())
+                if not conn.execute(
+                    text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}
+                ).scalar():
+                    return 0  # another replica is the sequencer right now
+            ids = (
                 conn.execute(
-                    update(t).where(t.c.id == bindparam("event_id")).values(sequence=bindparam("seq")),
-                    [{"event_id": i, "seq": last + n} for n, i in enumerate(ids, start=1)],
+                    select(t.c.id).where(t.c.sequence.is_(None)).order_by(t.c.id).limit(batch)
                 )
+                .scalars()
+                .all()
+            )
+            if not ids:
+                return 0
+            last = conn.execute(select(func.coalesce(func.max(t.c.sequence), 0))).scalar_one()
+            conn.execute(
+                update(t).where(t.c.id == bindparam("event_id")).values(sequence=bindparam("seq")),
+                [{"event_id": i, "seq": last + n} for n, i in enumerate(ids, start=1)],
+            )
             return len(ids)
 
     def prune(self, database: Database, retention: timedelta) -> int:
         t = self.table
-        with database.engine.connect().execution_options(licentia_write=True) as conn:
-            with conn.begin():
-                result = conn.execute(
-                    delete(t).where(
-                        t.c.sequence.is_not(None), t.c.occurred_at < utc_now() - retention
-                    )
-                )
+        with database.write_transaction() as conn:
+            result = conn.execute(
+                delete(t).where(t.c.sequence.is_not(None), t.c.occurred_at < utc_now() - retention)
+            )
         return int(result.rowcount or 0)
 
 

@@ -57,9 +57,7 @@ def _digest(filters: dict[str, Any]) -> str:
 
 
 def _bad_token(message: str) -> InvalidArgument:
-    return InvalidArgument(
-        "INVALID_PAGE_TOKEN", message, [FieldViolation("page_token", message)]
-    )
+    return InvalidArgument("INVALID_PAGE_TOKEN", message, [FieldViolation("page_token", message)])
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,9 @@ def create_server(
         RequestLoggingInterceptor(),
         ErrorMappingInterceptor(f"{app.name}.licentia.dev"),
         AuthenticationInterceptor(app.authenticator),
-        RateLimitInterceptor(RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)),
+        RateLimitInterceptor(
+            RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
+        ),
     ]
     server = grpc.server(
         ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix=app.name),
@@ -125,13 +127,19 @@ def create_server(
     for name in ("", *app.grpc_service_names):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
-        (*app.grpc_service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-         reflection.SERVICE_NAME),
+        (
+            *app.grpc_service_names,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        ),
         server,
     )
     address = f"{settings.host}:{settings.port_of(app.name) if port is None else port}"
-    bound = server.add_secure_port(address, _server_credentials(settings)) if settings.tls_cert_file \
+    bound = (
+        server.add_secure_port(address, _server_credentials(settings))
+        if settings.tls_cert_file
         else server.add_insecure_port(address)
+    )
     return RunningServer(
         app, server, health_servicer, bound, settings.shutdown_grace_seconds, tracer_provider
     )

@@ -13,9 +13,14 @@ from tests.conftest import CatalogHarness, Client
 def article(n: int, words: int = 40, **overrides: object) -> res.Work:
     body = " ".join(f"word{(n * 7 + i) % 997}" for i in range(words))
     fields: dict[str, object] = dict(
-        external_id=f"ext-{n}", title=f"Article {n}", body=body, language="en",
-        section="politics" if n % 2 else "business", tags=["daily"] if n % 3 == 0 else [],
-        canonical_url=f"https://news.example/articles/{n}", authors=["A. Writer"],
+        external_id=f"ext-{n}",
+        title=f"Article {n}",
+        body=body,
+        language="en",
+        section="politics" if n % 2 else "business",
+        tags=["daily"] if n % 3 == 0 else [],
+        canonical_url=f"https://news.example/articles/{n}",
+        authors=["A. Writer"],
     )
     fields.update(overrides)
     return res.Work(**fields)  # type: ignore[arg-type]
@@ -30,15 +35,21 @@ class Account:
 
 def make_publisher(catalog: CatalogHarness, publisher_id: str) -> Account:
     op = catalog.operator
-    op.CreatePublisher(api.CreatePublisherRequest(
-        publisher=res.Publisher(display_name=publisher_id.title()), publisher_id=publisher_id))
+    op.CreatePublisher(
+        api.CreatePublisherRequest(
+            publisher=res.Publisher(display_name=publisher_id.title()), publisher_id=publisher_id
+        )
+    )
     key = op.CreateApiKey(api.CreateApiKeyRequest(parent=f"publishers/{publisher_id}")).key
     return Account(f"publishers/{publisher_id}", key, catalog.client(key))
 
 
 def make_vendor(catalog: CatalogHarness, vendor_id: str) -> Account:
     op = catalog.operator
-    op.CreateVendor(api.CreateVendorRequest(
-        vendor=res.Vendor(display_name=vendor_id.title()), vendor_id=vendor_id))
+    op.CreateVendor(
+        api.CreateVendorRequest(
+            vendor=res.Vendor(display_name=vendor_id.title()), vendor_id=vendor_id
+        )
+    )
     key = op.CreateApiKey(api.CreateApiKeyRequest(parent=f"vendors/{vendor_id}")).key
     return Account(f"vendors/{vendor_id}", key, catalog.client(key))

@@ -25,21 +25,40 @@ def _status(call: Callable[[], Any]) -> grpc.StatusCode:
 
 def test_accounts_and_keys_lifecycle(catalog: CatalogHarness) -> None:
     op = catalog.operator
-    pub = op.CreatePublisher(api.CreatePublisherRequest(
-        publisher=res.Publisher(display_name="Daily Planet", contact_email="desk@planet.example"),
-        publisher_id="planet", request_id="r1"))
-    again = op.CreatePublisher(api.CreatePublisherRequest(
-        publisher=res.Publisher(display_name="Daily Planet"), publisher_id="planet", request_id="r1"))
+    pub = op.CreatePublisher(
+        api.CreatePublisherRequest(
+            publisher=res.Publisher(
+                display_name="Daily Planet", contact_email="desk@planet.example"
+            ),
+            publisher_id="planet",
+            request_id="r1",
+        )
+    )
+    again = op.CreatePublisher(
+        api.CreatePublisherRequest(
+            publisher=res.Publisher(display_name="Daily Planet"),
+            publisher_id="planet",
+            request_id="r1",
+        )
+    )
     assert pub.name == again.name == "publishers/planet"
     vendor = op.CreateVendor(api.CreateVendorRequest(vendor=res.Vendor(display_name="Bot Co")))
     assert vendor.name.startswith("vendors/v")
-    assert [p.name for p in op.ListPublishers(api.ListPublishersRequest()).publishers] == ["publishers/planet"]
+    assert [p.name for p in op.ListPublishers(api.ListPublishersRequest()).publishers] == [
+        "publishers/planet"
+    ]
     assert [v.name for v in op.ListVendors(api.ListVendorsRequest()).vendors] == [vendor.name]
 
-    created = op.CreateApiKey(api.CreateApiKeyRequest(parent=pub.name, api_key=res.ApiKey(display_name="cms")))
-    assert created.key.startswith("lic_") and created.api_key.name.startswith("publishers/planet/apiKeys/")
+    created = op.CreateApiKey(
+        api.CreateApiKeyRequest(parent=pub.name, api_key=res.ApiKey(display_name="cms"))
+    )
+    assert created.key.startswith("lic_") and created.api_key.name.startswith(
+        "publishers/planet/apiKeys/"
+    )
     planet = catalog.client(created.key)
-    assert planet.GetPublisher(api.GetPublisherRequest(name=pub.name)).display_name == "Daily Planet"
+    assert (
+        planet.GetPublisher(api.GetPublisherRequest(name=pub.name)).display_name == "Daily Planet"
+    )
     # A publisher rotates its own keys.
     second = planet.CreateApiKey(api.CreateApiKeyRequest(parent=pub.name))
     keys = planet.ListApiKeys(api.ListApiKeysRequest(parent=pub.name)).api_keys
@@ -50,21 +69,36 @@ def test_accounts_and_keys_lifecycle(catalog: CatalogHarness) -> None:
         planet.GetPublisher(api.GetPublisherRequest(name=pub.name))
     assert denied.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert error_reason(denied.value) == "INVALID_API_KEY"
-    assert catalog.client(second.key).GetPublisher(api.GetPublisherRequest(name=pub.name)).name == pub.name
+    assert (
+        catalog.client(second.key).GetPublisher(api.GetPublisherRequest(name=pub.name)).name
+        == pub.name
+    )
 
 
 def test_account_errors(catalog: CatalogHarness) -> None:
     op = catalog.operator
-    op.CreatePublisher(api.CreatePublisherRequest(publisher=res.Publisher(display_name="A"), publisher_id="a"))
+    op.CreatePublisher(
+        api.CreatePublisherRequest(publisher=res.Publisher(display_name="A"), publisher_id="a")
+    )
     with pytest.raises(grpc.RpcError) as dup:
-        op.CreatePublisher(api.CreatePublisherRequest(publisher=res.Publisher(display_name="A"), publisher_id="a"))
-    assert (dup.value.code(), error_reason(dup.value)) == (grpc.StatusCode.ALREADY_EXISTS, "PUBLISHER_ALREADY_EXISTS")
+        op.CreatePublisher(
+            api.CreatePublisherRequest(publisher=res.Publisher(display_name="A"), publisher_id="a")
+        )
+    assert (dup.value.code(), error_reason(dup.value)) == (
+        grpc.StatusCode.ALREADY_EXISTS,
+        "PUBLISHER_ALREADY_EXISTS",
+    )
     with pytest.raises(grpc.RpcError) as empty:
-        op.CreateVendor(api.CreateVendorRequest(vendor=res.Vendor(display_name=" "), vendor_id="Bad Id"))
+        op.CreateVendor(
+            api.CreateVendorRequest(vendor=res.Vendor(display_name=" "), vendor_id="Bad Id")
+        )
     assert empty.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     with pytest.raises(grpc.RpcError) as missing:
         op.GetVendor(api.GetVendorRequest(name="vendors/nobody"))
-    assert (missing.value.code(), error_reason(missing.value)) == (grpc.StatusCode.NOT_FOUND, "VENDOR_NOT_FOUND")
+    assert (missing.value.code(), error_reason(missing.value)) == (
+        grpc.StatusCode.NOT_FOUND,
+        "VENDOR_NOT_FOUND",
+    )
     with pytest.raises(grpc.RpcError) as no_account:
         op.CreateApiKey(api.CreateApiKeyRequest(parent="vendors/nobody"))
     assert error_reason(no_account.value) == "ACCOUNT_NOT_FOUND"
@@ -93,35 +127,84 @@ def test_access_matrix(catalog: CatalogHarness) -> None:
     get_full = api.GetWorkRequest(name=work.name, view=res.WORK_VIEW_FULL)
     S = grpc.StatusCode
     expectations: dict[str, tuple[Callable[[Any], Any], dict[str, grpc.StatusCode]]] = {
-        "get_basic": (lambda c: c.GetWork(get_basic),
-                      dict(operator=S.OK, owner=S.OK, other_publisher=S.PERMISSION_DENIED, vendor=S.OK)),
-        "get_full": (lambda c: c.GetWork(get_full),
-                     dict(operator=S.OK, owner=S.OK, other_publisher=S.PERMISSION_DENIED,
-                          vendor=S.PERMISSION_DENIED)),
-        "list_all": (lambda c: c.ListWorks(api.ListWorksRequest(parent="publishers/-")),
-                     dict(operator=S.OK, owner=S.PERMISSION_DENIED, other_publisher=S.PERMISSION_DENIED,
-                          vendor=S.OK)),
-        "create_work": (lambda c: c.CreateWork(api.CreateWorkRequest(parent=a.name, work=article(next(fresh)))),
-                        dict(operator=S.OK, owner=S.OK, other_publisher=S.PERMISSION_DENIED,
-                             vendor=S.PERMISSION_DENIED)),
-        "create_publisher": (lambda c: c.CreatePublisher(api.CreatePublisherRequest(
-            publisher=res.Publisher(display_name="X"))),
-                             dict(operator=S.OK, owner=S.PERMISSION_DENIED,
-                                  other_publisher=S.PERMISSION_DENIED, vendor=S.PERMISSION_DENIED)),
-        "list_vendors": (lambda c: c.ListVendors(api.ListVendorsRequest()),
-                         dict(operator=S.OK, owner=S.PERMISSION_DENIED, other_publisher=S.PERMISSION_DENIED,
-                              vendor=S.PERMISSION_DENIED)),
-        "other_keys": (lambda c: c.ListApiKeys(api.ListApiKeysRequest(parent=a.name)),
-                       dict(operator=S.OK, owner=S.OK, other_publisher=S.PERMISSION_DENIED,
-                            vendor=S.PERMISSION_DENIED)),
-        "event_feed": (lambda c: c.ListWorkEvents(api.ListWorkEventsRequest()),
-                       dict(operator=S.OK, owner=S.PERMISSION_DENIED, other_publisher=S.PERMISSION_DENIED,
-                            vendor=S.PERMISSION_DENIED)),
+        "get_basic": (
+            lambda c: c.GetWork(get_basic),
+            dict(operator=S.OK, owner=S.OK, other_publisher=S.PERMISSION_DENIED, vendor=S.OK),
+        ),
+        "get_full": (
+            lambda c: c.GetWork(get_full),
+            dict(
+                operator=S.OK,
+                owner=S.OK,
+                other_publisher=S.PERMISSION_DENIED,
+                vendor=S.PERMISSION_DENIED,
+            ),
+        ),
+        "list_all": (
+            lambda c: c.ListWorks(api.ListWorksRequest(parent="publishers/-")),
+            dict(
+                operator=S.OK,
+                owner=S.PERMISSION_DENIED,
+                other_publisher=S.PERMISSION_DENIED,
+                vendor=S.OK,
+            ),
+        ),
+        "create_work": (
+            lambda c: c.CreateWork(api.CreateWorkRequest(parent=a.name, work=article(next(fresh)))),
+            dict(
+                operator=S.OK,
+                owner=S.OK,
+                other_publisher=S.PERMISSION_DENIED,
+                vendor=S.PERMISSION_DENIED,
+            ),
+        ),
+        "create_publisher": (
+            lambda c: c.CreatePublisher(
+                api.CreatePublisherRequest(publisher=res.Publisher(display_name="X"))
+            ),
+            dict(
+                operator=S.OK,
+                owner=S.PERMISSION_DENIED,
+                other_publisher=S.PERMISSION_DENIED,
+                vendor=S.PERMISSION_DENIED,
+            ),
+        ),
+        "list_vendors": (
+            lambda c: c.ListVendors(api.ListVendorsRequest()),
+            dict(
+                operator=S.OK,
+                owner=S.PERMISSION_DENIED,
+                other_publisher=S.PERMISSION_DENIED,
+                vendor=S.PERMISSION_DENIED,
+            ),
+        ),
+        "other_keys": (
+            lambda c: c.ListApiKeys(api.ListApiKeysRequest(parent=a.name)),
+            dict(
+                operator=S.OK,
+                owner=S.OK,
+                other_publisher=S.PERMISSION_DENIED,
+                vendor=S.PERMISSION_DENIED,
+            ),
+        ),
+        "event_feed": (
+            lambda c: c.ListWorkEvents(api.ListWorkEventsRequest()),
+            dict(
+                operator=S.OK,
+                owner=S.PERMISSION_DENIED,
+                other_publisher=S.PERMISSION_DENIED,
+                vendor=S.PERMISSION_DENIED,
+            ),
+        ),
     }
     failures = []
     for action, (call, expected) in expectations.items():
-        expected = {**expected, "no_key": S.UNAUTHENTICATED, "bad_key": S.UNAUTHENTICATED,
-                    "revoked": S.UNAUTHENTICATED}
+        expected = {
+            **expected,
+            "no_key": S.UNAUTHENTICATED,
+            "bad_key": S.UNAUTHENTICATED,
+            "revoked": S.UNAUTHENTICATED,
+        }
         for who, client in callers.items():
             got = _status(lambda: call(client))  # noqa: B023 - called at once
             if got != expected[who]:

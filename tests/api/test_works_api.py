@@ -28,14 +28,20 @@ def test_create_get_update_delete_work(catalog: CatalogHarness) -> None:
     assert full.body == article(1).body
 
     # Metadata change: same version. Body change: new version, history kept.
-    retitled = acme.client.UpdateWork(api.UpdateWorkRequest(
-        work=res.Work(name=created.name, title="New title", etag=created.etag),
-        update_mask=field_mask_pb2.FieldMask(paths=["title"])))
+    retitled = acme.client.UpdateWork(
+        api.UpdateWorkRequest(
+            work=res.Work(name=created.name, title="New title", etag=created.etag),
+            update_mask=field_mask_pb2.FieldMask(paths=["title"]),
+        )
+    )
     assert retitled.title == "New title" and retitled.version == 1
     assert retitled.etag != created.etag
-    rewritten = acme.client.UpdateWork(api.UpdateWorkRequest(
-        work=res.Work(name=created.name, body="A wholly new text."),
-        update_mask=field_mask_pb2.FieldMask(paths=["body"])))
+    rewritten = acme.client.UpdateWork(
+        api.UpdateWorkRequest(
+            work=res.Work(name=created.name, body="A wholly new text."),
+            update_mask=field_mask_pb2.FieldMask(paths=["body"]),
+        )
+    )
     assert rewritten.version == 2 and rewritten.word_count == 4
     assert rewritten.content_hash != created.content_hash
     versions = acme.client.ListWorkVersions(api.ListWorkVersionsRequest(parent=created.name))
@@ -52,13 +58,19 @@ def test_create_get_update_delete_work(catalog: CatalogHarness) -> None:
 def test_update_with_stale_etag_is_aborted_and_changes_nothing(catalog: CatalogHarness) -> None:
     acme = make_publisher(catalog, "acme")
     work = acme.client.CreateWork(api.CreateWorkRequest(parent=acme.name, work=article(1)))
-    acme.client.UpdateWork(api.UpdateWorkRequest(
-        work=res.Work(name=work.name, title="First edit"),
-        update_mask=field_mask_pb2.FieldMask(paths=["title"])))
+    acme.client.UpdateWork(
+        api.UpdateWorkRequest(
+            work=res.Work(name=work.name, title="First edit"),
+            update_mask=field_mask_pb2.FieldMask(paths=["title"]),
+        )
+    )
     with pytest.raises(grpc.RpcError) as stale:
-        acme.client.UpdateWork(api.UpdateWorkRequest(
-            work=res.Work(name=work.name, title="Lost edit", etag=work.etag),
-            update_mask=field_mask_pb2.FieldMask(paths=["title"])))
+        acme.client.UpdateWork(
+            api.UpdateWorkRequest(
+                work=res.Work(name=work.name, title="Lost edit", etag=work.etag),
+                update_mask=field_mask_pb2.FieldMask(paths=["title"]),
+            )
+        )
     assert stale.value.code() == grpc.StatusCode.ABORTED
     assert error_reason(stale.value) == "ETAG_MISMATCH"
     assert acme.client.GetWork(api.GetWorkRequest(name=work.name)).title == "First edit"
@@ -71,9 +83,16 @@ def test_update_with_stale_etag_is_aborted_and_changes_nothing(catalog: CatalogH
         (article(1, canonical_url="ftp://x"), ["work.canonical_url"]),
         (article(1, language="english!"), ["work.language"]),
         (article(1, body="x" * 500_001), ["work.body"]),
-        (article(1, rights_holders=[res.RightsHolder(party="people/jo", share_bps=6000),
-                                    res.RightsHolder(party="publishers/acme", share_bps=3000)]),
-         ["work.rights_holders"]),
+        (
+            article(
+                1,
+                rights_holders=[
+                    res.RightsHolder(party="people/jo", share_bps=6000),
+                    res.RightsHolder(party="publishers/acme", share_bps=3000),
+                ],
+            ),
+            ["work.rights_holders"],
+        ),
         (article(1, title="", language=""), ["work.title", "work.language"]),
     ],
 )
@@ -92,16 +111,31 @@ def test_bad_work_is_invalid_argument_and_writes_nothing(
 @pytest.mark.parametrize(
     ("request_", "reason", "field"),
     [
-        (api.ListWorksRequest(parent="publishers/acme", page_size=-1), "INVALID_PAGE_SIZE", "page_size"),
-        (api.ListWorksRequest(parent="publishers/acme", page_token="garbage"), "INVALID_PAGE_TOKEN", "page_token"),
+        (
+            api.ListWorksRequest(parent="publishers/acme", page_size=-1),
+            "INVALID_PAGE_SIZE",
+            "page_size",
+        ),
+        (
+            api.ListWorksRequest(parent="publishers/acme", page_token="garbage"),
+            "INVALID_PAGE_TOKEN",
+            "page_token",
+        ),
         (api.ListWorksRequest(parent="pubs/acme"), "INVALID_RESOURCE_NAME", "parent"),
         (api.GetWorkRequest(name="publishers/acme/works/Bad_Id"), "INVALID_RESOURCE_NAME", "name"),
-        (api.UpdateWorkRequest(work=res.Work(name="publishers/acme/works/w1", title="t"),
-                               update_mask=field_mask_pb2.FieldMask(paths=["content_hash"])),
-         "INVALID_FIELDS", "update_mask"),
+        (
+            api.UpdateWorkRequest(
+                work=res.Work(name="publishers/acme/works/w1", title="t"),
+                update_mask=field_mask_pb2.FieldMask(paths=["content_hash"]),
+            ),
+            "INVALID_FIELDS",
+            "update_mask",
+        ),
     ],
 )
-def test_malformed_requests(catalog: CatalogHarness, request_: object, reason: str, field: str) -> None:
+def test_malformed_requests(
+    catalog: CatalogHarness, request_: object, reason: str, field: str
+) -> None:
     acme = make_publisher(catalog, "acme")
     method = type(request_).__name__.removesuffix("Request")
     with pytest.raises(grpc.RpcError) as bad:
@@ -113,13 +147,18 @@ def test_malformed_requests(catalog: CatalogHarness, request_: object, reason: s
 
 def test_pagination_returns_every_work_once_across_pages(catalog: CatalogHarness) -> None:
     acme = make_publisher(catalog, "acme")
-    list(acme.client.ImportWorks(iter([api.ImportWorksRequest(
-        parent=acme.name, works=[article(i) for i in range(23)])])))
+    list(
+        acme.client.ImportWorks(
+            iter([api.ImportWorksRequest(parent=acme.name, works=[article(i) for i in range(23)])])
+        )
+    )
     seen: list[str] = []
     token = ""
     pages = 0
     while True:
-        page = acme.client.ListWorks(api.ListWorksRequest(parent=acme.name, page_size=5, page_token=token))
+        page = acme.client.ListWorks(
+            api.ListWorksRequest(parent=acme.name, page_size=5, page_token=token)
+        )
         seen += [w.name for w in page.works]
         pages += 1
         token = page.next_page_token
@@ -129,8 +168,11 @@ def test_pagination_returns_every_work_once_across_pages(catalog: CatalogHarness
     # A token only fits the filters it was issued for.
     first = acme.client.ListWorks(api.ListWorksRequest(parent=acme.name, page_size=5))
     with pytest.raises(grpc.RpcError) as mismatch:
-        acme.client.ListWorks(api.ListWorksRequest(
-            parent=acme.name, page_size=5, page_token=first.next_page_token, section="business"))
+        acme.client.ListWorks(
+            api.ListWorksRequest(
+                parent=acme.name, page_size=5, page_token=first.next_page_token, section="business"
+            )
+        )
     assert error_reason(mismatch.value) == "INVALID_PAGE_TOKEN"
 
 
@@ -156,35 +198,52 @@ def test_list_filters(catalog: CatalogHarness) -> None:
     mark = res.Work().publish_time.__class__()
     mark.GetCurrentTime()
     time.sleep(0.01)
-    target = acme.client.ListWorks(api.ListWorksRequest(parent=acme.name, section="business")).works[0]
-    acme.client.UpdateWork(api.UpdateWorkRequest(
-        work=res.Work(name=target.name, title="changed"),
-        update_mask=field_mask_pb2.FieldMask(paths=["title"])))
+    target = acme.client.ListWorks(
+        api.ListWorksRequest(parent=acme.name, section="business")
+    ).works[0]
+    acme.client.UpdateWork(
+        api.UpdateWorkRequest(
+            work=res.Work(name=target.name, title="changed"),
+            update_mask=field_mask_pb2.FieldMask(paths=["title"]),
+        )
+    )
     assert ids(updated_since=mark) == [target.external_id]
 
 
 def test_import_is_idempotent_by_external_id(catalog: CatalogHarness) -> None:
     acme = make_publisher(catalog, "acme")
-    batches = [api.ImportWorksRequest(parent=acme.name, works=[article(i) for i in range(b * 10, b * 10 + 10)])
-               for b in range(3)]
+    batches = [
+        api.ImportWorksRequest(
+            parent=acme.name, works=[article(i) for i in range(b * 10, b * 10 + 10)]
+        )
+        for b in range(3)
+    ]
     first = list(acme.client.ImportWorks(iter(batches)))
     assert len(first) == 3
     outcomes = [r.outcome for resp in first for r in resp.results]
     assert outcomes == [api.ImportWorkResult.OUTCOME_CREATED] * 30
 
     again = list(acme.client.ImportWorks(iter(batches)))
-    assert {r.outcome for resp in again for r in resp.results} == {api.ImportWorkResult.OUTCOME_UNCHANGED}
-    assert [r.work for resp in again for r in resp.results] == [r.work for resp in first for r in resp.results]
+    assert {r.outcome for resp in again for r in resp.results} == {
+        api.ImportWorkResult.OUTCOME_UNCHANGED
+    }
+    assert [r.work for resp in again for r in resp.results] == [
+        r.work for resp in first for r in resp.results
+    ]
 
     changed = article(3, body="Corrected text of article three.")
-    (resp,) = acme.client.ImportWorks(iter([api.ImportWorksRequest(parent=acme.name, works=[changed])]))
+    (resp,) = acme.client.ImportWorks(
+        iter([api.ImportWorksRequest(parent=acme.name, works=[changed])])
+    )
     assert resp.results[0].outcome == api.ImportWorkResult.OUTCOME_UPDATED
     assert acme.client.GetWork(api.GetWorkRequest(name=resp.results[0].work)).version == 2
 
     listed = []
     token = ""
     while True:
-        page = acme.client.ListWorks(api.ListWorksRequest(parent=acme.name, page_size=1000, page_token=token))
+        page = acme.client.ListWorks(
+            api.ListWorksRequest(parent=acme.name, page_size=1000, page_token=token)
+        )
         listed += page.works
         if not (token := page.next_page_token):
             break
@@ -197,8 +256,12 @@ def test_import_reports_each_bad_item_and_keeps_the_rest(catalog: CatalogHarness
     (resp,) = acme.client.ImportWorks(iter([api.ImportWorksRequest(parent=acme.name, works=works)]))
     outcome = api.ImportWorkResult
     assert [r.outcome for r in resp.results] == [
-        outcome.OUTCOME_CREATED, outcome.OUTCOME_FAILED, outcome.OUTCOME_FAILED,
-        outcome.OUTCOME_CREATED, outcome.OUTCOME_FAILED]
+        outcome.OUTCOME_CREATED,
+        outcome.OUTCOME_FAILED,
+        outcome.OUTCOME_FAILED,
+        outcome.OUTCOME_CREATED,
+        outcome.OUTCOME_FAILED,
+    ]
     assert resp.results[1].error.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
     assert [v.field for v in resp.results[1].error.field_violations] == ["works[1].title"]
     assert [v.field for v in resp.results[2].error.field_violations] == ["works[2].external_id"]
@@ -210,7 +273,11 @@ def test_import_rejects_oversized_batch_without_writing(catalog: CatalogHarness)
     acme = make_publisher(catalog, "acme")
     too_many = [article(i, words=3) for i in range(1001)]
     with pytest.raises(grpc.RpcError) as bad:
-        list(acme.client.ImportWorks(iter([api.ImportWorksRequest(parent=acme.name, works=too_many)])))
+        list(
+            acme.client.ImportWorks(
+                iter([api.ImportWorksRequest(parent=acme.name, works=too_many)])
+            )
+        )
     assert error_reason(bad.value) == "BATCH_TOO_LARGE"
     assert not acme.client.ListWorks(api.ListWorksRequest(parent=acme.name)).works
 
@@ -226,9 +293,13 @@ def test_create_with_request_id_is_idempotent(catalog: CatalogHarness) -> None:
 
 def test_duplicate_ids_are_already_exists(catalog: CatalogHarness) -> None:
     acme = make_publisher(catalog, "acme")
-    acme.client.CreateWork(api.CreateWorkRequest(parent=acme.name, work=article(1), work_id="story"))
+    acme.client.CreateWork(
+        api.CreateWorkRequest(parent=acme.name, work=article(1), work_id="story")
+    )
     with pytest.raises(grpc.RpcError) as dup:
-        acme.client.CreateWork(api.CreateWorkRequest(parent=acme.name, work=article(2), work_id="story"))
+        acme.client.CreateWork(
+            api.CreateWorkRequest(parent=acme.name, work=article(2), work_id="story")
+        )
     assert dup.value.code() == grpc.StatusCode.ALREADY_EXISTS
     assert error_reason(dup.value) == "WORK_ALREADY_EXISTS"
     with pytest.raises(grpc.RpcError) as ext:
@@ -239,9 +310,12 @@ def test_duplicate_ids_are_already_exists(catalog: CatalogHarness) -> None:
 def test_work_events_feed_in_commit_order(catalog: CatalogHarness) -> None:
     acme = make_publisher(catalog, "acme")
     work = acme.client.CreateWork(api.CreateWorkRequest(parent=acme.name, work=article(1)))
-    acme.client.UpdateWork(api.UpdateWorkRequest(
-        work=res.Work(name=work.name, body="Second text."),
-        update_mask=field_mask_pb2.FieldMask(paths=["body"])))
+    acme.client.UpdateWork(
+        api.UpdateWorkRequest(
+            work=res.Work(name=work.name, body="Second text."),
+            update_mask=field_mask_pb2.FieldMask(paths=["body"]),
+        )
+    )
     acme.client.DeleteWork(api.DeleteWorkRequest(name=work.name))
     deadline = time.monotonic() + 5
     events: list[res.WorkEvent] = []
@@ -249,8 +323,11 @@ def test_work_events_feed_in_commit_order(catalog: CatalogHarness) -> None:
         events = list(catalog.operator.ListWorkEvents(api.ListWorkEventsRequest()).events)
         time.sleep(0.05)
     kinds = [(e.kind, e.version) for e in events]
-    assert kinds == [(res.WorkEvent.KIND_REGISTERED, 1), (res.WorkEvent.KIND_UPDATED, 2),
-                     (res.WorkEvent.KIND_DELETED, 2)]
+    assert kinds == [
+        (res.WorkEvent.KIND_REGISTERED, 1),
+        (res.WorkEvent.KIND_UPDATED, 2),
+        (res.WorkEvent.KIND_DELETED, 2),
+    ]
     assert [e.sequence for e in events] == [1, 2, 3]
     later = catalog.operator.ListWorkEvents(api.ListWorkEventsRequest(after_sequence=2))
     assert [e.sequence for e in later.events] == [3] and later.last_sequence == 3

@@ -23,7 +23,9 @@ class AccountRepository:
         return self._insert(t.vendors, vendor.__dict__)
 
     def get_publisher(self, publisher_id: str) -> Publisher | None:
-        row = self._conn.execute(select(t.publishers).where(t.publishers.c.id == publisher_id)).first()
+        row = self._conn.execute(
+            select(t.publishers).where(t.publishers.c.id == publisher_id)
+        ).first()
         return Publisher(**row._mapping) if row else None
 
     def get_vendor(self, vendor_id: str) -> Vendor | None:

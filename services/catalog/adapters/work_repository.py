@@ -33,16 +33,22 @@ class WorkRepository:
         """Insert new works with their first version; returns them with `seq` set."""
         if not works:
             return []
-        seqs = self._conn.execute(
-            insert(t.works).returning(t.works.c.seq, sort_by_parameter_order=True),
-            [_row(w) for w in works],
-        ).scalars().all()
+        seqs = (
+            self._conn.execute(
+                insert(t.works).returning(t.works.c.seq, sort_by_parameter_order=True),
+                [_row(w) for w in works],
+            )
+            .scalars()
+            .all()
+        )
         stored = [_with_seq(w, s) for w, s in zip(works, seqs, strict=True)]
         self._conn.execute(insert(t.work_versions), [_version_row(w) for w in stored])
         self._insert_tags(stored)
         return stored
 
-    def get(self, publisher_id: str, work_id: str, with_body: bool, lock: bool = False) -> Work | None:
+    def get(
+        self, publisher_id: str, work_id: str, with_body: bool, lock: bool = False
+    ) -> Work | None:
         query = self._select(with_body).where(
             t.works.c.publisher_id == publisher_id,
             t.works.c.id == work_id,
@@ -62,15 +68,17 @@ class WorkRepository:
         for start in range(0, len(wanted), _LOOKUP_CHUNK):
             chunk = wanted[start : start + _LOOKUP_CHUNK]
             rows = self._conn.execute(
-                self._select(with_body=True).where(
-                    t.works.c.publisher_id == publisher_id, t.works.c.external_id.in_(chunk)
-                ).with_for_update(of=t.works)
+                self._select(with_body=True)
+                .where(t.works.c.publisher_id == publisher_id, t.works.c.external_id.in_(chunk))
+                .with_for_update(of=t.works)
             )
             for row in rows:
                 found[row.external_id] = (_work(row, True), row.delete_time is not None)
         return found
 
-    def list(self, where: WorkFilter, after_seq: int | None, limit: int, with_body: bool) -> list[Work]:
+    def search(
+        self, where: WorkFilter, after_seq: int | None, limit: int, with_body: bool
+    ) -> list[Work]:
         query = self._select(with_body).where(t.works.c.delete_time.is_(None))
         if where.publisher_id is not None:
             query = query.where(t.works.c.publisher_id == where.publisher_id)
@@ -100,7 +108,9 @@ class WorkRepository:
 
     def mark_deleted(self, work: Work, now: datetime) -> None:
         self._conn.execute(
-            update(t.works).where(t.works.c.seq == work.seq).values(delete_time=now, update_time=now)
+            update(t.works)
+            .where(t.works.c.seq == work.seq)
+            .values(delete_time=now, update_time=now)
         )
 
     def list_versions(self, work: Work, after: int | None, limit: int) -> list[WorkVersion]:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 FULL_SHARE_BPS = 10_000
-_WORD = re.compile(r"\w+(?:['’-]\w+)*")
+_WORD = re.compile(r"\w+(?:['\u2019-]\w+)*")  # keeps it's and well-known as one word
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,9 @@ def default_rights_holders(publisher: str) -> tuple[RightsHolder, ...]:
 
 def register_work(publisher_id: str, work_id: str, fields: WorkFields, now: datetime) -> Work:
     if not fields.rights_holders:
-        fields = replace(fields, rights_holders=default_rights_holders(f"publishers/{publisher_id}"))
+        fields = replace(
+            fields, rights_holders=default_rights_holders(f"publishers/{publisher_id}")
+        )
     return Work(
         publisher_id=publisher_id,
         id=work_id,
@@ -140,7 +142,9 @@ def register_work(publisher_id: str, work_id: str, fields: WorkFields, now: date
     )
 
 
-def revise_work(work: Work, changes: WorkFields, paths: frozenset[str], now: datetime) -> Work | None:
+def revise_work(
+    work: Work, changes: WorkFields, paths: frozenset[str], now: datetime
+) -> Work | None:
     """Apply the fields named in `paths`; None when nothing actually changes.
 
     A changed body makes a new version; metadata-only changes keep the version.

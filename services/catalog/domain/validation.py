@@ -22,8 +22,9 @@ _PARTY = re.compile(r"^[a-z][a-zA-Z]*/[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def check_work(fields: WorkFields, v: Violations, prefix: str = "work",
-               paths: frozenset[str] | None = None) -> None:
+def check_work(
+    fields: WorkFields, v: Violations, prefix: str = "work", paths: frozenset[str] | None = None
+) -> None:
     """Validate the fields in `paths` (all when None)."""
 
     def want(path: str) -> bool:

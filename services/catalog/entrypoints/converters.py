@@ -22,8 +22,14 @@ from services.runtime.errors import InvalidArgument
 from services.runtime.outbox import OutboxEvent
 
 _ERROR_CODES = {  # google.rpc.Code values for per-item import errors
-    "INVALID_ARGUMENT": 3, "NOT_FOUND": 5, "ALREADY_EXISTS": 6, "PERMISSION_DENIED": 7,
-    "FAILED_PRECONDITION": 9, "CONFLICT": 10, "RESOURCE_EXHAUSTED": 8, "UNAUTHENTICATED": 16,
+    "INVALID_ARGUMENT": 3,
+    "NOT_FOUND": 5,
+    "ALREADY_EXISTS": 6,
+    "PERMISSION_DENIED": 7,
+    "FAILED_PRECONDITION": 9,
+    "CONFLICT": 10,
+    "RESOURCE_EXHAUSTED": 8,
+    "UNAUTHENTICATED": 16,
     "UNAVAILABLE": 14,
 }
 _EVENT_KINDS = {
@@ -49,18 +55,30 @@ def from_timestamp(message: object, field: str) -> datetime | None:
 
 
 def publisher(p: Publisher) -> res.Publisher:
-    return res.Publisher(name=p.name, display_name=p.display_name,
-                         contact_email=p.contact_email, create_time=timestamp(p.create_time))
+    return res.Publisher(
+        name=p.name,
+        display_name=p.display_name,
+        contact_email=p.contact_email,
+        create_time=timestamp(p.create_time),
+    )
 
 
 def vendor(v: Vendor) -> res.Vendor:
-    return res.Vendor(name=v.name, display_name=v.display_name,
-                      contact_email=v.contact_email, create_time=timestamp(v.create_time))
+    return res.Vendor(
+        name=v.name,
+        display_name=v.display_name,
+        contact_email=v.contact_email,
+        create_time=timestamp(v.create_time),
+    )
 
 
 def api_key(k: ApiKey) -> res.ApiKey:
-    return res.ApiKey(name=k.name, display_name=k.display_name,
-                      create_time=timestamp(k.create_time), revoke_time=timestamp(k.revoke_time))
+    return res.ApiKey(
+        name=k.name,
+        display_name=k.display_name,
+        create_time=timestamp(k.create_time),
+        revoke_time=timestamp(k.revoke_time),
+    )
 
 
 def work_fields(w: res.Work) -> WorkFields:
@@ -113,15 +131,20 @@ def work(w: Work) -> res.Work:
 
 def work_version(work_name: str, v: WorkVersion) -> res.WorkVersion:
     return res.WorkVersion(
-        name=f"{work_name}/versions/{v.version}", version=v.version,
-        content_hash=v.content_hash, word_count=v.word_count, title=v.title,
+        name=f"{work_name}/versions/{v.version}",
+        version=v.version,
+        content_hash=v.content_hash,
+        word_count=v.word_count,
+        title=v.title,
         create_time=timestamp(v.create_time),
     )
 
 
 def import_result(r: ImportResult) -> api.ImportWorkResult:
     result = api.ImportWorkResult(
-        index=r.index, external_id=r.external_id, work=r.work,
+        index=r.index,
+        external_id=r.external_id,
+        work=r.work,
         outcome=api.ImportWorkResult.Outcome.Value(f"OUTCOME_{r.outcome.value}"),
     )
     if r.error is not None:
@@ -138,7 +161,10 @@ def import_result(r: ImportResult) -> api.ImportWorkResult:
 
 def work_event(e: OutboxEvent) -> res.WorkEvent:
     return res.WorkEvent(
-        sequence=e.sequence, kind=_EVENT_KINDS[e.event_type], work=e.payload["work"],
-        version=e.payload["version"], content_hash=e.payload["content_hash"],
+        sequence=e.sequence,
+        kind=_EVENT_KINDS[e.event_type],
+        work=e.payload["work"],
+        version=e.payload["version"],
+        content_hash=e.payload["content_hash"],
         occur_time=timestamp(e.occurred_at),
     )

@@ -27,65 +27,95 @@ Context = Any
 
 
 class CatalogServicer(api_grpc.CatalogServiceServicer):
-    def __init__(self, accounts: AccountService, works: WorkService,
-                 imports: ImportService, events: EventFeedService) -> None:
+    def __init__(
+        self,
+        accounts: AccountService,
+        works: WorkService,
+        imports: ImportService,
+        events: EventFeedService,
+    ) -> None:
         self._accounts = accounts
         self._works = works
         self._imports = imports
         self._events = events
 
-    def CreatePublisher(self, request: api.CreatePublisherRequest, context: Context) -> res.Publisher:
+    def CreatePublisher(
+        self, request: api.CreatePublisherRequest, context: Context
+    ) -> res.Publisher:
         data = AccountInput(request.publisher.display_name, request.publisher.contact_email)
         created = self._accounts.create_publisher(
-            current_principal(), data, request.publisher_id, request.request_id)
+            current_principal(), data, request.publisher_id, request.request_id
+        )
         return cv.publisher(created)
 
     def GetPublisher(self, request: api.GetPublisherRequest, context: Context) -> res.Publisher:
         return cv.publisher(self._accounts.get_publisher(current_principal(), request.name))
 
-    def ListPublishers(self, request: api.ListPublishersRequest,
-                       context: Context) -> api.ListPublishersResponse:
-        page = self._accounts.list_publishers(current_principal(), request.page_size, request.page_token)
+    def ListPublishers(
+        self, request: api.ListPublishersRequest, context: Context
+    ) -> api.ListPublishersResponse:
+        page = self._accounts.list_publishers(
+            current_principal(), request.page_size, request.page_token
+        )
         return api.ListPublishersResponse(
-            publishers=[cv.publisher(p) for p in page.items], next_page_token=page.next_page_token)
+            publishers=[cv.publisher(p) for p in page.items], next_page_token=page.next_page_token
+        )
 
     def CreateVendor(self, request: api.CreateVendorRequest, context: Context) -> res.Vendor:
         data = AccountInput(request.vendor.display_name, request.vendor.contact_email)
         created = self._accounts.create_vendor(
-            current_principal(), data, request.vendor_id, request.request_id)
+            current_principal(), data, request.vendor_id, request.request_id
+        )
         return cv.vendor(created)
 
     def GetVendor(self, request: api.GetVendorRequest, context: Context) -> res.Vendor:
         return cv.vendor(self._accounts.get_vendor(current_principal(), request.name))
 
-    def ListVendors(self, request: api.ListVendorsRequest, context: Context) -> api.ListVendorsResponse:
-        page = self._accounts.list_vendors(current_principal(), request.page_size, request.page_token)
+    def ListVendors(
+        self, request: api.ListVendorsRequest, context: Context
+    ) -> api.ListVendorsResponse:
+        page = self._accounts.list_vendors(
+            current_principal(), request.page_size, request.page_token
+        )
         return api.ListVendorsResponse(
-            vendors=[cv.vendor(v) for v in page.items], next_page_token=page.next_page_token)
+            vendors=[cv.vendor(v) for v in page.items], next_page_token=page.next_page_token
+        )
 
-    def CreateApiKey(self, request: api.CreateApiKeyRequest,
-                     context: Context) -> api.CreateApiKeyResponse:
+    def CreateApiKey(
+        self, request: api.CreateApiKeyRequest, context: Context
+    ) -> api.CreateApiKeyResponse:
         key, secret = self._accounts.create_api_key(
-            current_principal(), request.parent, request.api_key.display_name, request.request_id)
+            current_principal(), request.parent, request.api_key.display_name, request.request_id
+        )
         return api.CreateApiKeyResponse(api_key=cv.api_key(key), key=secret)
 
-    def ListApiKeys(self, request: api.ListApiKeysRequest, context: Context) -> api.ListApiKeysResponse:
+    def ListApiKeys(
+        self, request: api.ListApiKeysRequest, context: Context
+    ) -> api.ListApiKeysResponse:
         page = self._accounts.list_api_keys(
-            current_principal(), request.parent, request.page_size, request.page_token)
+            current_principal(), request.parent, request.page_size, request.page_token
+        )
         return api.ListApiKeysResponse(
-            api_keys=[cv.api_key(k) for k in page.items], next_page_token=page.next_page_token)
+            api_keys=[cv.api_key(k) for k in page.items], next_page_token=page.next_page_token
+        )
 
     def RevokeApiKey(self, request: api.RevokeApiKeyRequest, context: Context) -> res.ApiKey:
         return cv.api_key(self._accounts.revoke_api_key(current_principal(), request.name))
 
-    def AuthenticateApiKey(self, request: api.AuthenticateApiKeyRequest,
-                           context: Context) -> api.AuthenticateApiKeyResponse:
+    def AuthenticateApiKey(
+        self, request: api.AuthenticateApiKeyRequest, context: Context
+    ) -> api.AuthenticateApiKeyResponse:
         principal = self._accounts.authenticate_for_service(current_principal(), request.key)
         return api.AuthenticateApiKeyResponse(account=principal.account, api_key=principal.api_key)
 
     def CreateWork(self, request: api.CreateWorkRequest, context: Context) -> res.Work:
-        created = self._works.create(current_principal(), request.parent,
-                                     cv.work_fields(request.work), request.work_id, request.request_id)
+        created = self._works.create(
+            current_principal(),
+            request.parent,
+            cv.work_fields(request.work),
+            request.work_id,
+            request.request_id,
+        )
         return cv.work(created)
 
     def GetWork(self, request: api.GetWorkRequest, context: Context) -> res.Work:
@@ -94,23 +124,34 @@ class CatalogServicer(api_grpc.CatalogServiceServicer):
 
     def ListWorks(self, request: api.ListWorksRequest, context: Context) -> api.ListWorksResponse:
         where = WorkFilter(
-            section=request.section, tag=request.tag,
+            section=request.section,
+            tag=request.tag,
             published_after=cv.from_timestamp(request, "published_after"),
             published_before=cv.from_timestamp(request, "published_before"),
             updated_since=cv.from_timestamp(request, "updated_since"),
         )
-        page = self._works.list(current_principal(), request.parent, where,
-                                request.view == res.WORK_VIEW_FULL, request.page_size, request.page_token)
+        page = self._works.list(
+            current_principal(),
+            request.parent,
+            where,
+            request.view == res.WORK_VIEW_FULL,
+            request.page_size,
+            request.page_token,
+        )
         return api.ListWorksResponse(
-            works=[cv.work(w) for w in page.items], next_page_token=page.next_page_token)
+            works=[cv.work(w) for w in page.items], next_page_token=page.next_page_token
+        )
 
-    def ListWorkVersions(self, request: api.ListWorkVersionsRequest,
-                         context: Context) -> api.ListWorkVersionsResponse:
+    def ListWorkVersions(
+        self, request: api.ListWorkVersionsRequest, context: Context
+    ) -> api.ListWorkVersionsResponse:
         page = self._works.list_versions(
-            current_principal(), request.parent, request.page_size, request.page_token)
+            current_principal(), request.parent, request.page_size, request.page_token
+        )
         return api.ListWorkVersionsResponse(
             versions=[cv.work_version(request.parent, v) for v in page.items],
-            next_page_token=page.next_page_token)
+            next_page_token=page.next_page_token,
+        )
 
     def UpdateWork(self, request: api.UpdateWorkRequest, context: Context) -> res.Work:
         paths = frozenset(request.update_mask.paths)
@@ -119,26 +160,41 @@ class CatalogServicer(api_grpc.CatalogServiceServicer):
         elif not paths:
             paths = cv.populated_fields(request.work)
             if not paths:
-                raise InvalidArgument("EMPTY_UPDATE", "the request changes no field",
-                                      [FieldViolation("update_mask", "name the fields to change")])
-        updated = self._works.update(current_principal(), request.work.name,
-                                     cv.work_fields(request.work), paths, request.work.etag)
+                raise InvalidArgument(
+                    "EMPTY_UPDATE",
+                    "the request changes no field",
+                    [FieldViolation("update_mask", "name the fields to change")],
+                )
+        updated = self._works.update(
+            current_principal(),
+            request.work.name,
+            cv.work_fields(request.work),
+            paths,
+            request.work.etag,
+        )
         return cv.work(updated)
 
     def DeleteWork(self, request: api.DeleteWorkRequest, context: Context) -> empty_pb2.Empty:
         self._works.delete(current_principal(), request.name, request.etag)
         return empty_pb2.Empty()
 
-    def ImportWorks(self, request_iterator: Iterator[api.ImportWorksRequest],
-                    context: Context) -> Iterator[api.ImportWorksResponse]:
+    def ImportWorks(
+        self, request_iterator: Iterator[api.ImportWorksRequest], context: Context
+    ) -> Iterator[api.ImportWorksResponse]:
         principal = current_principal()
         for request in request_iterator:
             results = self._imports.import_batch(
-                principal, request.parent, [cv.work_fields(w) for w in request.works])
+                principal, request.parent, [cv.work_fields(w) for w in request.works]
+            )
             yield api.ImportWorksResponse(results=[cv.import_result(r) for r in results])
 
-    def ListWorkEvents(self, request: api.ListWorkEventsRequest,
-                       context: Context) -> api.ListWorkEventsResponse:
-        events = self._events.list_events(current_principal(), request.after_sequence, request.page_size)
+    def ListWorkEvents(
+        self, request: api.ListWorkEventsRequest, context: Context
+    ) -> api.ListWorkEventsResponse:
+        events = self._events.list_events(
+            current_principal(), request.after_sequence, request.page_size
+        )
         last = events[-1].sequence if events else request.after_sequence
-        return api.ListWorkEventsResponse(events=[cv.work_event(e) for e in events], last_sequence=last)
+        return api.ListWorkEventsResponse(
+            events=[cv.work_event(e) for e in events], last_sequence=last
+        )

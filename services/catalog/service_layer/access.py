@@ -30,7 +30,9 @@ def list_vendors(p: Principal) -> None:
 
 
 def manage_keys(p: Principal, account: str) -> None:
-    require(p.is_operator or p.owns(account), "only the operator or the account itself manages its keys")
+    require(
+        p.is_operator or p.owns(account), "only the operator or the account itself manages its keys"
+    )
 
 
 def trusted_only(p: Principal, what: str) -> None:

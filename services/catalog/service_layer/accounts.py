@@ -27,14 +27,16 @@ class AccountService:
         self._uow = uow
         self._on_key_revoked = on_key_revoked
 
-    def create_publisher(self, p: Principal, data: AccountInput, publisher_id: str,
-                         request_id: str) -> Publisher:
+    def create_publisher(
+        self, p: Principal, data: AccountInput, publisher_id: str, request_id: str
+    ) -> Publisher:
         access.create_accounts(p)
         name = self._create_account(p, "publishers", Publisher, data, publisher_id, request_id)
         return self.get_publisher(p, name)
 
-    def create_vendor(self, p: Principal, data: AccountInput, vendor_id: str,
-                      request_id: str) -> Vendor:
+    def create_vendor(
+        self, p: Principal, data: AccountInput, vendor_id: str, request_id: str
+    ) -> Vendor:
         access.create_accounts(p)
         name = self._create_account(p, "vendors", Vendor, data, vendor_id, request_id)
         return self.get_vendor(p, name)
@@ -57,22 +59,27 @@ class AccountService:
             raise NotFound("VENDOR_NOT_FOUND", f"{name} does not exist", resource=name)
         return found
 
-    def list_publishers(self, p: Principal, page_size: int, page_token: str) -> pagination.Page[Publisher]:
+    def list_publishers(
+        self, p: Principal, page_size: int, page_token: str
+    ) -> pagination.Page[Publisher]:
         access.list_publishers(p)
         page = pagination.page_request(page_size, page_token, {"kind": "publishers"})
         with self._uow(write=False) as uow:
             items = uow.accounts.list_publishers(page.after, page.size)
         return pagination.page_of(items, page.size, lambda x: x.id, {"kind": "publishers"})
 
-    def list_vendors(self, p: Principal, page_size: int, page_token: str) -> pagination.Page[Vendor]:
+    def list_vendors(
+        self, p: Principal, page_size: int, page_token: str
+    ) -> pagination.Page[Vendor]:
         access.list_vendors(p)
         page = pagination.page_request(page_size, page_token, {"kind": "vendors"})
         with self._uow(write=False) as uow:
             items = uow.accounts.list_vendors(page.after, page.size)
         return pagination.page_of(items, page.size, lambda x: x.id, {"kind": "vendors"})
 
-    def create_api_key(self, p: Principal, parent: str, display_name: str,
-                       request_id: str) -> tuple[ApiKey, str]:
+    def create_api_key(
+        self, p: Principal, parent: str, display_name: str, request_id: str
+    ) -> tuple[ApiKey, str]:
         _parse_account(parent)
         access.manage_keys(p, parent)
         v = Violations()
@@ -80,7 +87,9 @@ class AccountService:
             v.add("api_key.display_name", "must be at most 200 characters")
         v.raise_if_any()
         secret = generate_api_key()
-        key = ApiKey(resource_names.new_id("k"), parent, display_name, hash_api_key(secret), utc_now())
+        key = ApiKey(
+            resource_names.new_id("k"), parent, display_name, hash_api_key(secret), utc_now()
+        )
         with self._uow() as uow:
             if not uow.accounts.account_exists(parent):
                 raise NotFound("ACCOUNT_NOT_FOUND", f"{parent} does not exist", resource=parent)
@@ -96,8 +105,9 @@ class AccountService:
             uow.commit()
         return key, secret
 
-    def list_api_keys(self, p: Principal, parent: str, page_size: int,
-                      page_token: str) -> pagination.Page[ApiKey]:
+    def list_api_keys(
+        self, p: Principal, parent: str, page_size: int, page_token: str
+    ) -> pagination.Page[ApiKey]:
         _parse_account(parent)
         access.manage_keys(p, parent)
         filters = {"parent": parent}
@@ -132,8 +142,15 @@ class AccountService:
             raise NotFound("API_KEY_INVALID", "no active API key matches")
         return principal
 
-    def _create_account(self, p: Principal, collection: str, kind: type[Publisher] | type[Vendor],
-                        data: AccountInput, account_id: str, request_id: str) -> str:
+    def _create_account(
+        self,
+        p: Principal,
+        collection: str,
+        kind: type[Publisher] | type[Vendor],
+        data: AccountInput,
+        account_id: str,
+        request_id: str,
+    ) -> str:
         field = collection[:-1]
         v = Violations()
         check_display_name(v, f"{field}.display_name", data.display_name)
@@ -141,18 +158,28 @@ class AccountService:
         if account_id and not resource_names.is_valid_id(account_id):
             v.add(f"{field}_id", resource_names.ID_RULE)
         v.raise_if_any()
-        account = kind(account_id or resource_names.new_id(field[0]), data.display_name,
-                       data.contact_email, utc_now())
+        account = kind(
+            account_id or resource_names.new_id(field[0]),
+            data.display_name,
+            data.contact_email,
+            utc_now(),
+        )
         with self._uow() as uow:
             if request_id:
                 existing = uow.accounts.resource_for_request(p.account, request_id)
                 if existing:
                     return existing
-            added = (uow.accounts.add_publisher(account) if isinstance(account, Publisher)
-                     else uow.accounts.add_vendor(account))
+            added = (
+                uow.accounts.add_publisher(account)
+                if isinstance(account, Publisher)
+                else uow.accounts.add_vendor(account)
+            )
             if not added:
-                raise AlreadyExists(f"{field.upper()}_ALREADY_EXISTS",
-                                    f"{account.name} already exists", resource=account.name)
+                raise AlreadyExists(
+                    f"{field.upper()}_ALREADY_EXISTS",
+                    f"{account.name} already exists",
+                    resource=account.name,
+                )
             if request_id:
                 uow.accounts.remember_request(p.account, request_id, account.name)
             uow.commit()

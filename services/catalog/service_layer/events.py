@@ -20,8 +20,11 @@ class EventFeedService:
         access.trusted_only(p, "read the work event feed")
         if after_sequence < 0 or page_size < 0:
             field = "after_sequence" if after_sequence < 0 else "page_size"
-            raise InvalidArgument("INVALID_PAGE", f"{field} must not be negative",
-                                  [FieldViolation(field, "must be >= 0")])
+            raise InvalidArgument(
+                "INVALID_PAGE",
+                f"{field} must not be negative",
+                [FieldViolation(field, "must be >= 0")],
+            )
         size = min(page_size or DEFAULT_EVENTS_PAGE, MAX_EVENTS_PAGE)
         with self._uow(write=False) as uow:
             return OUTBOX.read(uow.connection, after_sequence, size)

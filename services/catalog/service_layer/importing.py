@@ -12,7 +12,13 @@ from enum import Enum
 
 from sqlalchemy.exc import IntegrityError
 
-from services.catalog.domain.model import MUTABLE_FIELDS, Work, WorkFields, register_work, revise_work
+from services.catalog.domain.model import (
+    MUTABLE_FIELDS,
+    Work,
+    WorkFields,
+    register_work,
+    revise_work,
+)
 from services.catalog.domain.validation import check_work
 from services.catalog.service_layer import access
 from services.catalog.service_layer.unit_of_work import UnitOfWorkFactory
@@ -53,7 +59,9 @@ class ImportService:
     def __init__(self, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
 
-    def import_batch(self, p: Principal, parent: str, items: list[WorkFields]) -> list[ImportResult]:
+    def import_batch(
+        self, p: Principal, parent: str, items: list[WorkFields]
+    ) -> list[ImportResult]:
         publisher_id = parse_publisher(parent)
         access.write_works(p, parent)
         if len(items) > MAX_IMPORT_BATCH:
@@ -94,18 +102,28 @@ class ImportService:
             for index, fields in valid.items():
                 known = existing.get(fields.external_id)
                 if known is None:
-                    new.append((index, register_work(publisher_id, resource_names.new_id("w"), fields, now)))
+                    new.append(
+                        (
+                            index,
+                            register_work(publisher_id, resource_names.new_id("w"), fields, now),
+                        )
+                    )
                     continue
                 work, deleted = known
                 if deleted:
                     error = FailedPrecondition(
-                        "WORK_DELETED", f"{work.name} (external_id {fields.external_id!r}) was deleted"
+                        "WORK_DELETED",
+                        f"{work.name} (external_id {fields.external_id!r}) was deleted",
                     )
-                    results[index] = ImportResult(index, fields.external_id, work.name, Outcome.FAILED, error)
+                    results[index] = ImportResult(
+                        index, fields.external_id, work.name, Outcome.FAILED, error
+                    )
                     continue
                 revised = revise_work(work, fields, MUTABLE_FIELDS, now)
                 if revised is None:
-                    results[index] = ImportResult(index, fields.external_id, work.name, Outcome.UNCHANGED)
+                    results[index] = ImportResult(
+                        index, fields.external_id, work.name, Outcome.UNCHANGED
+                    )
                     continue
                 uow.works.update(revised, new_version=revised.version != work.version)
                 events.append(work_event(UPDATED, revised, now))
@@ -113,7 +131,9 @@ class ImportService:
             stored = uow.works.add_many([w for _, w in new])
             for (index, _), work in zip(new, stored, strict=True):
                 events.append(work_event(REGISTERED, work, now))
-                results[index] = ImportResult(index, work.fields.external_id, work.name, Outcome.CREATED)
+                results[index] = ImportResult(
+                    index, work.fields.external_id, work.name, Outcome.CREATED
+                )
             uow.publish(events)
             uow.commit()
         return results

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.catalog.adapters.work_repository import WorkFilter
-from services.catalog.domain.model import MUTABLE_FIELDS, Work, WorkFields, WorkVersion, register_work, revise_work
+from services.catalog.domain.model import (
+    MUTABLE_FIELDS,
+    Work,
+    WorkFields,
+    WorkVersion,
+    register_work,
+    revise_work,
+)
 from services.catalog.domain.validation import check_work
 from services.catalog.service_layer import access
 from services.catalog.service_layer.unit_of_work import CatalogUnitOfWork, UnitOfWorkFactory
@@ -37,8 +44,9 @@ class WorkService:
     def __init__(self, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
 
-    def create(self, p: Principal, parent: str, fields: WorkFields, work_id: str,
-               request_id: str) -> Work:
+    def create(
+        self, p: Principal, parent: str, fields: WorkFields, work_id: str, request_id: str
+    ) -> Work:
         publisher_id = parse_publisher(parent)
         access.write_works(p, parent)
         v = Violations()
@@ -53,11 +61,16 @@ class WorkService:
                 return self._get(uow, *parse_work_name(done), with_body=True)
             self._require_publisher(uow, publisher_id)
             if uow.works.get(publisher_id, work.id, with_body=False) is not None:
-                raise AlreadyExists("WORK_ALREADY_EXISTS", f"{work.name} already exists",
-                                    resource=work.name)
-            if fields.external_id and uow.works.find_by_external_ids(publisher_id, [fields.external_id]):
-                raise AlreadyExists("EXTERNAL_ID_ALREADY_EXISTS",
-                                    f"{parent} already has a work with external_id {fields.external_id!r}")
+                raise AlreadyExists(
+                    "WORK_ALREADY_EXISTS", f"{work.name} already exists", resource=work.name
+                )
+            if fields.external_id and uow.works.find_by_external_ids(
+                publisher_id, [fields.external_id]
+            ):
+                raise AlreadyExists(
+                    "EXTERNAL_ID_ALREADY_EXISTS",
+                    f"{parent} already has a work with external_id {fields.external_id!r}",
+                )
             (work,) = uow.works.add_many([work])
             uow.publish([work_event(REGISTERED, work, now)])
             if request_id:
@@ -71,21 +84,35 @@ class WorkService:
         with self._uow(write=False) as uow:
             return self._get(uow, publisher_id, work_id, with_body)
 
-    def list(self, p: Principal, parent: str, where: WorkFilter, with_body: bool,
-             page_size: int, page_token: str) -> pagination.Page[Work]:
+    def list(
+        self,
+        p: Principal,
+        parent: str,
+        where: WorkFilter,
+        with_body: bool,
+        page_size: int,
+        page_token: str,
+    ) -> pagination.Page[Work]:
         publisher_id = parse_publisher(parent, allow_wildcard=True)
         scope = None if publisher_id == "-" else publisher_id
         access.read_works(p, parent if scope else None, with_body)
-        where = WorkFilter(scope, where.section, where.tag, where.published_after,
-                           where.published_before, where.updated_since)
+        where = WorkFilter(
+            scope,
+            where.section,
+            where.tag,
+            where.published_after,
+            where.published_before,
+            where.updated_since,
+        )
         filters = {"where": where.__dict__, "body": with_body}
         page = pagination.page_request(page_size, page_token, filters)
         with self._uow(write=False) as uow:
-            items = uow.works.list(where, page.after, page.size, with_body)
+            items = uow.works.search(where, page.after, page.size, with_body)
         return pagination.page_of(items, page.size, lambda w: w.seq, filters)
 
-    def list_versions(self, p: Principal, parent: str, page_size: int,
-                      page_token: str) -> pagination.Page[WorkVersion]:
+    def list_versions(
+        self, p: Principal, parent: str, page_size: int, page_token: str
+    ) -> pagination.Page[WorkVersion]:
         publisher_id, work_id = parse_work_name(parent, "parent")
         access.read_works(p, f"publishers/{publisher_id}", with_body=False)
         filters = {"work": parent}
@@ -95,8 +122,9 @@ class WorkService:
             items = uow.works.list_versions(work, page.after, page.size)
         return pagination.page_of(items, page.size, lambda v: v.version, filters)
 
-    def update(self, p: Principal, name: str, changes: WorkFields, paths: frozenset[str],
-               etag: str) -> Work:
+    def update(
+        self, p: Principal, name: str, changes: WorkFields, paths: frozenset[str], etag: str
+    ) -> Work:
         publisher_id, work_id = parse_work_name(name, "work.name")
         access.write_works(p, f"publishers/{publisher_id}")
         v = Violations()
@@ -111,11 +139,16 @@ class WorkService:
             revised = revise_work(current, changes, paths, now)
             if revised is None:
                 return current
-            if "external_id" in paths and revised.fields.external_id != current.fields.external_id \
-                    and revised.fields.external_id \
-                    and uow.works.find_by_external_ids(publisher_id, [revised.fields.external_id]):
-                raise AlreadyExists("EXTERNAL_ID_ALREADY_EXISTS",
-                                    f"another work already has external_id {revised.fields.external_id!r}")
+            if (
+                "external_id" in paths
+                and revised.fields.external_id != current.fields.external_id
+                and revised.fields.external_id
+                and uow.works.find_by_external_ids(publisher_id, [revised.fields.external_id])
+            ):
+                raise AlreadyExists(
+                    "EXTERNAL_ID_ALREADY_EXISTS",
+                    f"another work already has external_id {revised.fields.external_id!r}",
+                )
             uow.works.update(revised, new_version=revised.version != current.version)
             uow.publish([work_event(UPDATED, revised, now)])
             uow.commit()
@@ -133,8 +166,9 @@ class WorkService:
             uow.commit()
 
     @staticmethod
-    def _get(uow: CatalogUnitOfWork, publisher_id: str, work_id: str, with_body: bool,
-             lock: bool = False) -> Work:
+    def _get(
+        uow: CatalogUnitOfWork, publisher_id: str, work_id: str, with_body: bool, lock: bool = False
+    ) -> Work:
         work = uow.works.get(publisher_id, work_id, with_body, lock)
         if work is None:
             name = f"publishers/{publisher_id}/works/{work_id}"
@@ -149,5 +183,8 @@ class WorkService:
 
 def _check_etag(work: Work, etag: str) -> None:
     if etag and etag != work.etag:
-        raise Conflict("ETAG_MISMATCH", f"{work.name} changed since it was read; read it again",
-                       resource=work.name)
+        raise Conflict(
+            "ETAG_MISMATCH",
+            f"{work.name} changed since it was read; read it again",
+            resource=work.name,
+        )
