@@ -68,9 +68,17 @@ def classify(exc: BaseException) -> LicentiaError | None:
     """Known infrastructure failures that callers should retry."""
     if isinstance(exc, LicentiaError):
         return exc
-    if isinstance(exc, OperationalError):
+    if isinstance(exc, OperationalError) and _is_transient(exc):
         return Unavailable("DATABASE_UNAVAILABLE", "the database is unavailable; retry later")
     return None
+
+
+def _is_transient(exc: OperationalError) -> bool:
+    """Lost connections and lock time-outs are worth a retry; a missing table is not."""
+    message = str(exc.orig).lower()
+    return exc.connection_invalidated or any(
+        hint in message for hint in ("database is locked", "connection", "could not connect")
+    )
 
 
 def abort_with(context: grpc.ServicerContext, exc: Exception, domain: str) -> NoReturn:
