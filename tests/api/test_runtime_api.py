@@ -91,10 +91,8 @@ def test_traces_cover_rpc_and_sql_and_continue_a_callers_trace(catalog: CatalogH
     sql = [
         s
         for s in server_spans
-        if (s.attributes
-        and "db.statement" in s.attributes)
-        or (s.attributes
-        and "db.query.text" in s.attributes)
+        if (s.attributes and "db.statement" in s.attributes)
+        or (s.attributes and "db.query.text" in s.attributes)
     ]
     assert len(rpc) == 1 and rpc[0].parent.span_id == client_span.context.span_id
     assert sql and all(s.parent.span_id == rpc[0].context.span_id for s in sql)

@@ -1,0 +1,65 @@
+"""Runtime pieces with no server: page tokens, key cache, rate limiter."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from services.runtime import pagination
+from services.runtime.authentication import (
+    CachedKeyAuthenticator,
+    StaticCredentials,
+    hash_api_key,
+)
+from services.runtime.errors import InvalidArgument, ResourceExhausted, Unauthenticated
+from services.runtime.principal import Principal, Role
+from services.runtime.rate_limit import RateLimiter
+
+
+@given(
+    st.one_of(st.integers(), st.text(max_size=20)),
+    st.dictionaries(st.text(max_size=5), st.text(max_size=5)),
+)
+def test_page_tokens_round_trip_and_bind_to_filters(key: object, filters: dict[str, str]) -> None:
+    token = pagination.next_page_token(key, filters)
+    assert pagination.page_request(10, token, filters).after == key
+    with pytest.raises(InvalidArgument):
+        pagination.page_request(10, token, {**filters, "extra": "x"})
+
+
+def test_page_size_defaults_and_caps() -> None:
+    assert pagination.page_request(0, "", {}).size == pagination.DEFAULT_PAGE_SIZE
+    assert pagination.page_request(10**6, "", {}).size == pagination.MAX_PAGE_SIZE
+
+
+def test_key_cache_asks_once_per_ttl_and_forgets_on_revocation() -> None:
+    calls: list[str] = []
+    vendor = Principal(Role.VENDOR, "vendors/v", "vendors/v/apiKeys/k")
+
+    def resolve(key: str) -> Principal | None:
+        calls.append(key)
+        return vendor if key == "lic_good" else None
+
+    auth = CachedKeyAuthenticator(StaticCredentials("op", None), resolve, ttl_seconds=60)
+    assert auth.authenticate("lic_good") == vendor
+    assert auth.authenticate("lic_good") == vendor
+    assert calls == ["lic_good"]
+    assert auth.authenticate("op").is_operator
+    with pytest.raises(Unauthenticated):
+        auth.authenticate("lic_bad")
+    with pytest.raises(Unauthenticated):
+        auth.authenticate("no-prefix")
+    auth.forget(hash_api_key("lic_good"))
+    auth.authenticate("lic_good")
+    assert calls == ["lic_good", "lic_bad", "lic_good"]
+
+
+def test_rate_limiter_is_per_caller_and_says_how_long_to_wait() -> None:
+    limiter = RateLimiter(per_second=10, burst=2)
+    limiter.acquire("a")
+    limiter.acquire("a")
+    with pytest.raises(ResourceExhausted) as limited:
+        limiter.acquire("a")
+    assert 0 < limited.value.retry_after_seconds <= 0.1
+    limiter.acquire("b")
