@@ -33,23 +33,28 @@ class Account:
     client: Client
 
 
-def make_publisher(catalog: CatalogHarness, publisher_id: str) -> Account:
+def _make_account(catalog: CatalogHarness, collection: str, account_id: str) -> Account:
     op = catalog.operator
-    op.CreatePublisher(
-        api.CreatePublisherRequest(
-            publisher=res.Publisher(display_name=publisher_id.title()), publisher_id=publisher_id
+    if collection == "publishers":
+        op.CreatePublisher(
+            api.CreatePublisherRequest(
+                publisher=res.Publisher(display_name=account_id.title()), publisher_id=account_id
+            )
         )
-    )
-    key = op.CreateApiKey(api.CreateApiKeyRequest(parent=f"publishers/{publisher_id}")).key
-    return Account(f"publishers/{publisher_id}", key, catalog.client(key))
+    else:
+        op.CreateVendor(
+            api.CreateVendorRequest(
+                vendor=res.Vendor(display_name=account_id.title()), vendor_id=account_id
+            )
+        )
+    name = f"{collection}/{account_id}"
+    key = op.CreateApiKey(api.CreateApiKeyRequest(parent=name)).key
+    return Account(name, key, catalog.client(key))
+
+
+def make_publisher(catalog: CatalogHarness, publisher_id: str) -> Account:
+    return _make_account(catalog, "publishers", publisher_id)
 
 
 def make_vendor(catalog: CatalogHarness, vendor_id: str) -> Account:
-    op = catalog.operator
-    op.CreateVendor(
-        api.CreateVendorRequest(
-            vendor=res.Vendor(display_name=vendor_id.title()), vendor_id=vendor_id
-        )
-    )
-    key = op.CreateApiKey(api.CreateApiKeyRequest(parent=f"vendors/{vendor_id}")).key
-    return Account(f"vendors/{vendor_id}", key, catalog.client(key))
+    return _make_account(catalog, "vendors", vendor_id)

@@ -3,26 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Select, and_, delete, insert, select, update
 
 from services.catalog.adapters import tables as t
-from services.catalog.domain.model import RightsHolder, Work, WorkFields, WorkVersion
+from services.catalog.domain.model import RightsHolder, Work, WorkFields, WorkFilter, WorkVersion
 
 _LOOKUP_CHUNK = 500  # keeps IN (...) lists well under every driver's parameter limit
-
-
-@dataclass(frozen=True)
-class WorkFilter:
-    publisher_id: str | None = None  # None: every publisher
-    section: str = ""
-    tag: str = ""
-    published_after: datetime | None = None
-    published_before: datetime | None = None
-    updated_since: datetime | None = None
 
 
 class WorkRepository:

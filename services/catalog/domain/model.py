@@ -100,6 +100,18 @@ class Work:
 
 
 @dataclass(frozen=True)
+class WorkFilter:
+    """Which works a listing returns; all that are set must hold."""
+
+    publisher_id: str | None = None  # None: every publisher
+    section: str = ""
+    tag: str = ""
+    published_after: datetime | None = None
+    published_before: datetime | None = None
+    updated_since: datetime | None = None
+
+
+@dataclass(frozen=True)
 class WorkVersion:
     version: int
     content_hash: str

@@ -13,8 +13,7 @@ from licentia.catalog.v1 import catalog_service_pb2 as api
 from licentia.catalog.v1 import catalog_service_pb2_grpc as api_grpc
 from licentia.catalog.v1 import resources_pb2 as res
 
-from services.catalog.adapters.work_repository import WorkFilter
-from services.catalog.domain.model import MUTABLE_FIELDS
+from services.catalog.domain.model import MUTABLE_FIELDS, WorkFilter
 from services.catalog.entrypoints import converters as cv
 from services.catalog.service_layer.accounts import AccountInput, AccountService
 from services.catalog.service_layer.events import EventFeedService

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.catalog.adapters.work_repository import WorkFilter
 from services.catalog.domain.model import (
     MUTABLE_FIELDS,
     Work,
     WorkFields,
+    WorkFilter,
     WorkVersion,
     register_work,
     revise_work,
