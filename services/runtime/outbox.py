@@ -26,7 +26,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    bindparam,
     delete,
     func,
     insert,
@@ -120,21 +119,20 @@ class Outbox:
                     text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": key}
                 ).scalar():
                     return 0  # another replica is the sequencer right now
-            ids = (
-                conn.execute(
-                    select(t.c.id).where(t.c.sequence.is_(None)).order_by(t.c.id).limit(batch)
-                )
-                .scalars()
-                .all()
-            )
-            if not ids:
-                return 0
             last = conn.execute(select(func.coalesce(func.max(t.c.sequence), 0))).scalar_one()
-            conn.execute(
-                update(t).where(t.c.id == bindparam("event_id")).values(sequence=bindparam("seq")),
-                [{"event_id": i, "seq": last + n} for n, i in enumerate(ids, start=1)],
+            # One statement numbers the whole batch in id order (UPDATE ... FROM works on
+            # PostgreSQL and SQLite >= 3.33); a row-by-row update cost as much as the import.
+            numbered = (
+                select(t.c.id, (last + func.row_number().over(order_by=t.c.id)).label("seq"))
+                .where(t.c.sequence.is_(None))
+                .order_by(t.c.id)
+                .limit(batch)
+                .subquery()
             )
-            return len(ids)
+            result = conn.execute(
+                update(t).where(t.c.id == numbered.c.id).values(sequence=numbered.c.seq)
+            )
+            return int(result.rowcount or 0)
 
     def prune(self, database: Database, retention: timedelta) -> int:
         t = self.table

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 
@@ -9,12 +10,13 @@ from services.runtime.errors import FieldViolation, InvalidArgument
 
 # AIP-122: lowercase letters, digits and hyphens, starting with a letter, 1..63 long.
 ID_PATTERN = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
-_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 
 def new_id(prefix: str = "") -> str:
     """A random id that satisfies ID_PATTERN (starts with a letter)."""
-    body = "".join(secrets.choice(_ALPHABET) for _ in range(14))
+    # 80 random bits as 16 base32 characters (a-z, 2-7): ten times cheaper than drawing
+    # characters one by one, which shows up when importing thousands of works per second.
+    body = base64.b32encode(secrets.token_bytes(10)).decode().lower()
     return f"{prefix or 'x'}{body}"
 
 
