@@ -175,7 +175,7 @@ def main() -> int:
 
             engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
             with engine.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}_catalog" CASCADE'))
     return 0
 
 

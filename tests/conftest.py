@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from sqlalchemy import create_engine, text
 
 from services.catalog import app as catalog_app
-from services.runtime.config import Settings
+from services.runtime.config import SERVICE_NAMES, Settings
 from services.runtime.server import RunningServer, create_server
 from services.runtime.telemetry import build_tracer_provider
 
@@ -69,15 +69,16 @@ def settings(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Settings
     yield Settings(**base, database_url=url, database_schema=schema)
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     with engine.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        for service in SERVICE_NAMES:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}_{service}" CASCADE'))
     engine.dispose()
 
 
 class Client:
-    """A CatalogService stub that sends one credential on every call."""
+    """A service stub (CatalogService by default) that sends one credential on every call."""
 
-    def __init__(self, channel: grpc.Channel, key: str | None) -> None:
-        self._stub = catalog_grpc.CatalogServiceStub(channel)
+    def __init__(self, channel: grpc.Channel, key: str | None, stub: Any = None) -> None:
+        self._stub = (stub or catalog_grpc.CatalogServiceStub)(channel)
         self._metadata = [("authorization", f"Bearer {key}")] if key else []
 
     def __getattr__(self, method: str) -> Any:
@@ -104,13 +105,18 @@ class CatalogHarness:
         return self.client(OPERATOR_KEY)
 
 
-def start_catalog(settings: Settings) -> CatalogHarness:
+def start_service(module: Any, settings: Settings) -> CatalogHarness:
+    """Runs a service's real gRPC server in this process, on a free port."""
     spans = InMemorySpanExporter()
-    provider = build_tracer_provider(settings, "catalog", [SimpleSpanProcessor(spans)])
-    app = catalog_app.build_app(settings, provider)
+    provider = build_tracer_provider(settings, module.NAME, [SimpleSpanProcessor(spans)])
+    app = module.build_app(settings, provider)
     server = create_server(settings, app, provider, port=0).start()
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
     return CatalogHarness(server, channel, spans, settings)
+
+
+def start_catalog(settings: Settings) -> CatalogHarness:
+    return start_service(catalog_app, settings)
 
 
 @pytest.fixture

@@ -28,7 +28,8 @@ class Settings(BaseSettings):
     # Where SQLite files (one per service) live when no database URL is set.
     data_dir: Path = Path(".licentia")
     # SQLAlchemy URL shared by all services; on PostgreSQL each service uses its own
-    # schema (named after the service unless `database_schema` says otherwise).
+    # schema: the service's name, or `{database_schema}_{service}` when a prefix is set
+    # (several installations, or test runs, sharing one database).
     database_url: str | None = None
     database_schema: str | None = None
     # Apply pending migrations when a service starts (`licentia migrate` does it alone).
@@ -59,6 +60,16 @@ class Settings(BaseSettings):
     # How long a verified API key is trusted without asking again; bounds how long a
     # revoked key keeps working in services other than the catalog.
     auth_cache_ttl_seconds: float = Field(default=30.0, ge=0)
+
+    # The marketplace's commission, in basis points, unless a publisher has an override.
+    commission_bps: int = Field(default=1500, ge=0, le=10_000)
+    # How often a licensing replica (and other services' permission caches) poll the
+    # license event feed: the bound on how stale a suspension or revocation can be.
+    license_refresh_seconds: float = Field(default=1.0, gt=0)
+    # Public URL of the licensing API, named as the license server in RSL documents.
+    licensing_public_url: str = ""
+    # How long work metadata (section, tags) used in scope checks is cached.
+    work_cache_ttl_seconds: float = Field(default=60.0, ge=0)
 
     # Per-caller token bucket: sustained calls per second and burst size.
     rate_limit_per_second: float = Field(default=2000.0, gt=0)
@@ -93,4 +104,4 @@ class Settings(BaseSettings):
         return f"sqlite:///{self.data_dir / f'{service}.db'}"
 
     def schema_for(self, service: str) -> str:
-        return self.database_schema or service
+        return f"{self.database_schema}_{service}" if self.database_schema else service

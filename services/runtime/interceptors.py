@@ -17,7 +17,12 @@ from services.runtime.authentication import Authenticator
 from services.runtime.error_mapping import abort_with
 from services.runtime.errors import Unauthenticated
 from services.runtime.interceptor_base import AroundInterceptor, CallInfo
-from services.runtime.principal import current_principal, reset_principal, set_principal
+from services.runtime.principal import (
+    ANONYMOUS,
+    current_principal,
+    reset_principal,
+    set_principal,
+)
 from services.runtime.rate_limit import RateLimiter
 
 access_log = logging.getLogger("licentia.access")
@@ -74,8 +79,11 @@ class ErrorMappingInterceptor(AroundInterceptor):
 
 
 class AuthenticationInterceptor(AroundInterceptor):
-    def __init__(self, authenticator: Authenticator) -> None:
+    def __init__(
+        self, authenticator: Authenticator, public_methods: frozenset[str] = frozenset()
+    ) -> None:
         self._authenticator = authenticator
+        self._public_methods = public_methods
 
     @contextlib.contextmanager
     def around(self, call: CallInfo, context: grpc.ServicerContext) -> Iterator[None]:
@@ -83,6 +91,13 @@ class AuthenticationInterceptor(AroundInterceptor):
             yield
             return
         header = call.metadata.get("authorization", "")
+        if not header and call.method in self._public_methods:
+            token = set_principal(ANONYMOUS)
+            try:
+                yield
+            finally:
+                reset_principal(token)
+            return
         scheme, _, credential = header.partition(" ")
         if scheme.lower() != "bearer" or not credential.strip():
             raise Unauthenticated(

@@ -14,6 +14,9 @@ class Role(Enum):
     PUBLISHER = "publisher"
     VENDOR = "vendor"
     SERVICE = "service"
+    # Callers of a service's public methods (e.g. verifying a license token) who sent
+    # no credentials.
+    ANONYMOUS = "anonymous"
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class Principal:
 
 
 OPERATOR = Principal(Role.OPERATOR, "operator")
+ANONYMOUS = Principal(Role.ANONYMOUS, "anonymous")
 
 _current: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
     "licentia_principal", default=None

@@ -45,6 +45,8 @@ class ServiceApp:
     # Started after the server starts; stopped (in reverse) after it drains.
     on_start: list[Callable[[], None]] = field(default_factory=list)
     on_stop: list[Callable[[], None]] = field(default_factory=list)
+    # Full method names (`/pkg.Service/Method`) anyone may call without credentials.
+    public_methods: frozenset[str] = frozenset()
 
 
 class RunningServer:
@@ -106,7 +108,7 @@ def create_server(
         server_interceptor(tracer_provider=tracer_provider),
         RequestLoggingInterceptor(),
         ErrorMappingInterceptor(f"{app.name}.licentia.dev"),
-        AuthenticationInterceptor(app.authenticator),
+        AuthenticationInterceptor(app.authenticator, app.public_methods),
         RateLimitInterceptor(
             RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
         ),

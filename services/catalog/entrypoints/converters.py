@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from google.protobuf.timestamp_pb2 import Timestamp
 from licentia.catalog.v1 import catalog_service_pb2 as api
 from licentia.catalog.v1 import resources_pb2 as res
 
@@ -20,6 +17,7 @@ from services.catalog.domain.model import (
 from services.catalog.service_layer.importing import ImportResult
 from services.runtime.errors import InvalidArgument
 from services.runtime.outbox import OutboxEvent
+from services.runtime.proto_time import from_timestamp, timestamp
 
 _ERROR_CODES = {  # google.rpc.Code values for per-item import errors
     "INVALID_ARGUMENT": 3,
@@ -37,21 +35,6 @@ _EVENT_KINDS = {
     "UPDATED": res.WorkEvent.KIND_UPDATED,
     "DELETED": res.WorkEvent.KIND_DELETED,
 }
-
-
-def timestamp(value: datetime | None) -> Timestamp | None:
-    if value is None:
-        return None
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
-
-
-def from_timestamp(message: object, field: str) -> datetime | None:
-    if not message.HasField(field):  # type: ignore[attr-defined]
-        return None
-    value: datetime = getattr(message, field).ToDatetime(tzinfo=UTC)
-    return value
 
 
 def publisher(p: Publisher) -> res.Publisher:

@@ -1,0 +1,51 @@
+"""What licensing needs to know about works (publisher, section, tags), from the catalog.
+
+Cached per work for `ttl` seconds: scope decisions by section or tag see a retagged work
+within that bound. Unknown works are cached too (briefly), so a flood of checks for a
+bad name does not become a flood of catalog calls.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import grpc
+from licentia.catalog.v1 import catalog_service_pb2 as api
+from licentia.catalog.v1 import catalog_service_pb2_grpc as api_grpc
+from licentia.catalog.v1 import resources_pb2 as res
+
+from services.licensing.domain.permissions import WorkRef
+from services.runtime.errors import Unavailable
+
+
+class CatalogWorkDirectory:
+    def __init__(self, channel: grpc.Channel, ttl_seconds: float = 60.0) -> None:
+        self._stub = api_grpc.CatalogServiceStub(channel)
+        self._ttl = ttl_seconds
+        self._cache: dict[str, tuple[float, WorkRef | None]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> WorkRef | None:
+        now = time.monotonic()
+        cached = self._cache.get(name)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        ref = self._fetch(name)
+        with self._lock:
+            if len(self._cache) > 200_000:  # bounded memory: start over
+                self._cache.clear()
+            self._cache[name] = (now + (self._ttl if ref else min(self._ttl, 5.0)), ref)
+        return ref
+
+    def _fetch(self, name: str) -> WorkRef | None:
+        try:
+            work = self._stub.GetWork(api.GetWorkRequest(name=name, view=res.WORK_VIEW_BASIC))
+        except grpc.RpcError as error:
+            if error.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                return None
+            raise Unavailable(
+                "CATALOG_UNAVAILABLE", "cannot look the work up right now; retry"
+            ) from error
+        publisher = name.split("/works/")[0]
+        return WorkRef(work.name, publisher, work.section, frozenset(work.tags))

@@ -1,0 +1,252 @@
+"""RSL 1.0 documents (https://rslstandard.org/rsl) and W3C TDMRep, to and from offers.
+
+RSL carries uses, user types, territories and the payment model. What RSL has no element
+for (scope by section, tag or work; volume tiers; caps; the term; revenue-share rate;
+per-token unit) travels in a `lic:` extension namespace, so our own documents round-trip
+exactly while any RSL reader still understands the core terms.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from xml.etree import ElementTree as ET
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
+
+from services.licensing.domain.offers import Offer
+from services.licensing.domain.terms import Price, PriceModel, Scope, Terms, VolumeTier
+from services.runtime.errors import InvalidArgument
+
+RSL_NS = "https://rslstandard.org/rsl"
+EXT_NS = "https://licentia.dev/rsl-extension/1"
+ET.register_namespace("", RSL_NS)
+ET.register_namespace("lic", EXT_NS)
+MICROS = Decimal(1_000_000)
+MAX_DOCUMENT = 1_000_000  # characters
+
+_PAYMENT_TYPE = {
+    PriceModel.PER_USE: "inference",
+    PriceModel.PER_1K_TOKENS: "inference",
+    PriceModel.PER_CRAWL: "crawl",
+    PriceModel.SUBSCRIPTION: "subscription",
+    PriceModel.REVENUE_SHARE: "attribution",
+    PriceModel.FREE: "free",
+}
+# RSL payment types we read; purchase and training are priced per use.
+_MODEL_OF = {
+    "inference": PriceModel.PER_USE,
+    "purchase": PriceModel.PER_USE,
+    "training": PriceModel.PER_USE,
+    "crawl": PriceModel.PER_CRAWL,
+    "subscription": PriceModel.SUBSCRIPTION,
+    "attribution": PriceModel.REVENUE_SHARE,
+    "free": PriceModel.FREE,
+}
+
+
+@dataclass(frozen=True)
+class ImportedOffer:
+    display_name: str
+    terms: Terms
+    auto_accept_floor_micros: int
+
+
+def _q(tag: str, ns: str = RSL_NS) -> str:
+    return f"{{{ns}}}{tag}"
+
+
+def to_rsl(offers: list[Offer], site_url: str, server_url: str) -> str:
+    root = ET.Element(_q("rsl"))
+    content = ET.SubElement(root, _q("content"), {"url": site_url.rstrip("/") + "/*"})
+    if server_url:
+        content.set("server", server_url)
+    for offer in offers:
+        content.append(_license(offer))
+    ET.indent(root)
+    return ET.tostring(root, encoding="unicode", xml_declaration=True)
+
+
+def _license(offer: Offer) -> ET.Element:
+    t = offer.terms
+    lic = ET.Element(_q("license"))
+    for element, kind, values in (
+        ("permits", "usage", t.permitted_uses),
+        ("prohibits", "usage", t.prohibited_uses),
+        ("permits", "user", t.permitted_user_types),
+        ("prohibits", "user", t.prohibited_user_types),
+        ("permits", "geo", t.permitted_territories),
+        ("prohibits", "geo", t.prohibited_territories),
+    ):
+        if values:
+            ET.SubElement(lic, _q(element), {"type": kind}).text = ",".join(values)
+    price = t.price
+    assert price.model is not None
+    payment = ET.SubElement(lic, _q("payment"), {"type": _PAYMENT_TYPE[price.model]})
+    if price.amount_micros:
+        amount = ET.SubElement(payment, _q("amount"), {"currency": price.currency})
+        amount.text = _decimal(price.amount_micros)
+    if price.model in (PriceModel.PER_USE, PriceModel.PER_1K_TOKENS):
+        unit = "1k-tokens" if price.model is PriceModel.PER_1K_TOKENS else "use"
+        payment.set(_q("unit", EXT_NS), unit)
+    ext = ET.SubElement(lic, _q("terms", EXT_NS), _extension_attributes(offer))
+    for tier in price.tiers:
+        ET.SubElement(
+            ext,
+            _q("tier", EXT_NS),
+            {"from": str(tier.from_quantity), "amount": _decimal(tier.amount_micros)},
+        )
+    return lic
+
+
+def _extension_attributes(offer: Offer) -> dict[str, str]:
+    t, price = offer.terms, offer.terms.price
+    values = {
+        "offer": offer.name,
+        "name": offer.display_name,
+        "currency": price.currency,
+        "sections": " ".join(t.scope.sections),
+        "tags": " ".join(t.scope.tags),
+        "works": " ".join(t.scope.works),
+        "share-bps": str(price.share_bps) if price.share_bps else "",
+        "period-cap": _decimal(price.period_cap_micros) if price.period_cap_micros else "",
+        "minimum-commitment": (
+            _decimal(price.minimum_commitment_micros) if price.minimum_commitment_micros else ""
+        ),
+        "auto-accept-floor": (
+            _decimal(offer.auto_accept_floor_micros) if offer.auto_accept_floor_micros else ""
+        ),
+        "start": t.start_time.isoformat() if t.start_time else "",
+        "end": t.end_time.isoformat() if t.end_time else "",
+        "duration-seconds": str(int(t.duration.total_seconds())) if t.duration else "",
+        "attribution-required": "true" if t.attribution_required else "",
+        "reporting-required": "true" if t.reporting_required else "",
+    }
+    return {k: v for k, v in values.items() if v}
+
+
+def tdmrep(site_url: str, policy_url: str) -> str:
+    """TDM reservation: text and data mining is reserved; the policy says on what terms."""
+    location = site_url.rstrip("/") + "/*"
+    return json.dumps([{"location": location, "tdm-reservation": 1, "tdm-policy": policy_url}])
+
+
+def from_rsl(document: str) -> list[ImportedOffer]:
+    if len(document) > MAX_DOCUMENT:
+        raise _bad(f"the document is larger than {MAX_DOCUMENT:,} characters")
+    try:
+        root = SafeET.fromstring(document)
+    except (ET.ParseError, DefusedXmlException) as error:
+        raise _bad(f"not well-formed (or unsafe) XML: {error}") from error
+    if root.tag != _q("rsl"):
+        raise _bad(f'the root element must be <rsl xmlns="{RSL_NS}">')
+    imported = []
+    for c, content in enumerate(root.findall(_q("content"))):
+        for n, lic in enumerate(content.findall(_q("license"))):
+            imported.append(_offer_from(lic, f"content[{c}].license[{n}]"))
+    if not imported:
+        raise _bad("the document has no <content><license> to import")
+    return imported
+
+
+def _offer_from(lic: ET.Element, where: str) -> ImportedOffer:
+    lists: dict[str, tuple[str, ...]] = {}
+    for element in ("permits", "prohibits"):
+        for node in lic.findall(_q(element)):
+            kind = node.get("type", "usage")
+            field = {"usage": "uses", "user": "user_types", "geo": "territories"}.get(kind)
+            if field is None:
+                raise _bad(f"{where}: <{element} type={kind!r}> is not usage, user or geo")
+            prefix = "permitted" if element == "permits" else "prohibited"
+            values = tuple(v.strip() for v in (node.text or "").split(",") if v.strip())
+            lists[f"{prefix}_{field}"] = lists.get(f"{prefix}_{field}", ()) + values
+    ext = lic.find(_q("terms", EXT_NS))
+    attrs = dict(ext.attrib) if ext is not None else {}
+    payment = lic.find(_q("payment"))
+    price = _price(payment, attrs, ext, where)
+    terms = Terms(
+        scope=Scope(
+            tuple(attrs.get("sections", "").split()),
+            tuple(attrs.get("tags", "").split()),
+            tuple(attrs.get("works", "").split()),
+        ),
+        price=price,
+        start_time=_time(attrs.get("start"), where),
+        end_time=_time(attrs.get("end"), where),
+        duration=(
+            timedelta(seconds=_int(attrs["duration-seconds"], where))
+            if "duration-seconds" in attrs
+            else None
+        ),
+        attribution_required=attrs.get("attribution-required") == "true",
+        reporting_required=attrs.get("reporting-required") == "true",
+        **lists,
+    )
+    name = attrs.get("name") or f"Imported RSL license ({where})"
+    floor = _micros(attrs["auto-accept-floor"], where) if "auto-accept-floor" in attrs else 0
+    return ImportedOffer(name[:200], terms, floor)
+
+
+def _price(
+    payment: ET.Element | None, attrs: dict[str, str], ext: ET.Element | None, where: str
+) -> Price:
+    kind = payment.get("type", "free") if payment is not None else "free"
+    model = _MODEL_OF.get(kind)
+    if model is None:
+        raise _bad(f"{where}: payment type {kind!r} is not one RSL 1.0 defines")
+    if payment is not None and payment.get(_q("unit", EXT_NS)) == "1k-tokens":
+        model = PriceModel.PER_1K_TOKENS
+    amount = payment.find(_q("amount")) if payment is not None else None
+    tiers = tuple(
+        VolumeTier(_int(t.get("from", ""), where), _micros(t.get("amount", ""), where))
+        for t in (ext.findall(_q("tier", EXT_NS)) if ext is not None else [])
+    )
+    return Price(
+        model=model,
+        currency=(amount.get("currency", "") if amount is not None else attrs.get("currency", "")),
+        amount_micros=_micros(amount.text or "", where) if amount is not None else 0,
+        share_bps=_int(attrs.get("share-bps", "0"), where),
+        tiers=tiers,
+        period_cap_micros=_micros(attrs["period-cap"], where) if "period-cap" in attrs else 0,
+        minimum_commitment_micros=(
+            _micros(attrs["minimum-commitment"], where) if "minimum-commitment" in attrs else 0
+        ),
+    )
+
+
+def _decimal(micros: int) -> str:
+    text = format(Decimal(micros) / MICROS, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _micros(text: str, where: str) -> int:
+    try:
+        value = Decimal(text.strip()) * MICROS
+    except InvalidOperation as error:
+        raise _bad(f"{where}: {text!r} is not a decimal amount") from error
+    if value != value.to_integral_value():
+        raise _bad(f"{where}: {text!r} has more than 6 decimal places")
+    return int(value)
+
+
+def _int(text: str, where: str) -> int:
+    try:
+        return int(text)
+    except ValueError as error:
+        raise _bad(f"{where}: {text!r} is not an integer") from error
+
+
+def _time(text: str | None, where: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError as error:
+        raise _bad(f"{where}: {text!r} is not an ISO 8601 time") from error
+
+
+def _bad(message: str) -> InvalidArgument:
+    return InvalidArgument("INVALID_RSL_DOCUMENT", message)

@@ -1,0 +1,91 @@
+"""Wiring: builds the licensing service's database, use cases and gRPC service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+from licentia.licensing.v1 import licensing_service_pb2 as api
+from licentia.licensing.v1 import licensing_service_pb2_grpc as api_grpc
+from opentelemetry.sdk.trace import TracerProvider
+
+from services.licensing.adapters.catalog_works import CatalogWorkDirectory
+from services.licensing.domain.licenses import License
+from services.licensing.entrypoints.grpc_servicer import LicensingServicer
+from services.licensing.service_layer.licenses import LicenseService
+from services.licensing.service_layer.negotiation import NegotiationService
+from services.licensing.service_layer.offers import OfferService
+from services.licensing.service_layer.permissions import PermissionService
+from services.licensing.service_layer.rsl_documents import RslService
+from services.licensing.service_layer.tokens import TokenService
+from services.licensing.service_layer.unit_of_work import OUTBOX, UnitOfWorkFactory
+from services.runtime import migrations
+from services.runtime.authentication import CachedKeyAuthenticator, StaticCredentials
+from services.runtime.catalog_keys import CatalogKeyResolver
+from services.runtime.clients import ServiceChannels
+from services.runtime.config import Settings
+from services.runtime.database import Database
+from services.runtime.outbox import OutboxSequencer
+from services.runtime.server import ServiceApp
+from services.runtime.telemetry import trace_engine
+
+NAME = "licensing"
+MIGRATIONS = Path(__file__).parent / "migrations"
+GRPC_SERVICE = api.DESCRIPTOR.services_by_name["LicensingService"].full_name
+PUBLIC_METHODS = frozenset(
+    f"/{GRPC_SERVICE}/{method}" for method in ("GetSigningKeys", "VerifyLicenseToken")
+)
+
+
+def open_database(settings: Settings) -> Database:
+    return Database(settings.database_url_for(NAME), settings.schema_for(NAME))
+
+
+def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp:
+    database = open_database(settings)
+    if settings.migrate_on_start:
+        migrations.upgrade(database, MIGRATIONS)
+    elif not migrations.is_current(database, MIGRATIONS):
+        raise RuntimeError("the licensing schema is out of date: run `licentia migrate licensing`")
+    trace_engine(database.engine, tracer_provider)
+
+    channels = ServiceChannels(settings, tracer_provider)
+    sequencer = OutboxSequencer(OUTBOX, database)
+    works = CatalogWorkDirectory(channels.channel("catalog"), settings.work_cache_ttl_seconds)
+    uow = UnitOfWorkFactory(database)
+    permissions = PermissionService(uow, works, settings.license_refresh_seconds)
+
+    def on_license(lic: License) -> None:
+        permissions.refresh(lic)
+        sequencer.wake()
+
+    uow.on_license = on_license
+    offers = OfferService(uow, settings.commission_bps)
+    tokens = TokenService(uow)
+    servicer = LicensingServicer(
+        offers,
+        NegotiationService(uow, offers),
+        LicenseService(uow),
+        tokens,
+        permissions,
+        RslService(uow, offers, settings.licensing_public_url),
+        settings.license_refresh_seconds,
+    )
+    authenticator = CachedKeyAuthenticator(
+        StaticCredentials(settings.operator_api_key, settings.service_token),
+        CatalogKeyResolver(channels.channel("catalog")),
+        settings.auth_cache_ttl_seconds,
+    )
+
+    def register(server: grpc.Server) -> None:
+        api_grpc.add_LicensingServiceServicer_to_server(servicer, server)
+
+    return ServiceApp(
+        name=NAME,
+        grpc_service_names=(GRPC_SERVICE,),
+        register=register,
+        authenticator=authenticator,
+        on_start=[tokens.start, permissions.start, sequencer.start],
+        on_stop=[channels.close, database.dispose, permissions.stop, sequencer.stop],
+        public_methods=PUBLIC_METHODS,
+    )

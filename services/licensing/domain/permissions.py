@@ -1,0 +1,227 @@
+"""Permission decisions: may this vendor use this work this way, here, now?
+
+Licenses are compiled into Grants (frozensets, umbrellas expanded) and indexed by vendor
+and publisher, so a decision is a dict lookup and a few set tests: it runs on every
+metered event and every provenance match.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from services.licensing.domain import vocabulary as vocab
+from services.licensing.domain.licenses import License, LicenseState
+from services.licensing.domain.terms import Price
+
+
+class Denial(Enum):
+    NO_LICENSE = "NO_LICENSE"
+    OUT_OF_SCOPE = "OUT_OF_SCOPE"
+    USE_PROHIBITED = "USE_PROHIBITED"
+    USE_NOT_PERMITTED = "USE_NOT_PERMITTED"
+    USER_TYPE_NOT_PERMITTED = "USER_TYPE_NOT_PERMITTED"
+    TERRITORY_NOT_PERMITTED = "TERRITORY_NOT_PERMITTED"
+    NOT_STARTED = "NOT_STARTED"
+    EXPIRED = "EXPIRED"
+    SUSPENDED = "SUSPENDED"
+    REVOKED = "REVOKED"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkRef:
+    """What a decision needs to know about a work."""
+
+    name: str  # publishers/{p}/works/{w}
+    publisher: str  # publishers/{p}
+    section: str = ""
+    tags: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    license: str = ""
+    price: Price | None = None
+    commission_bps: int = 0
+    denial: Denial | None = None
+    explanation: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    license: str
+    state: LicenseState
+    start: datetime
+    end: datetime | None
+    everything: bool
+    sections: frozenset[str]
+    tags: frozenset[str]
+    works: frozenset[str]
+    prohibited_uses: frozenset[str]
+    permitted_uses: frozenset[str]
+    permitted_users: frozenset[str] | None  # None: every user type
+    prohibited_users: frozenset[str]
+    permitted_countries: frozenset[str] | None  # None: everywhere
+    prohibited_countries: frozenset[str]
+    price: Price
+    commission_bps: int
+
+    @classmethod
+    def of(cls, lic: License) -> Grant:
+        t = lic.terms
+        return cls(
+            license=lic.name,
+            state=lic.state,
+            start=lic.start_time,
+            end=lic.end_time,
+            everything=t.scope.is_everything,
+            sections=frozenset(t.scope.sections),
+            tags=frozenset(t.scope.tags),
+            works=frozenset(t.scope.works),
+            prohibited_uses=vocab.concrete_uses(t.prohibited_uses),
+            permitted_uses=vocab.concrete_uses(t.permitted_uses),
+            permitted_users=frozenset(t.permitted_user_types) or None,
+            prohibited_users=frozenset(t.prohibited_user_types),
+            permitted_countries=vocab.countries(t.permitted_territories) or None,
+            prohibited_countries=vocab.countries(t.prohibited_territories),
+            price=t.price,
+            commission_bps=lic.commission_bps,
+        )
+
+    def covers(self, work: WorkRef) -> bool:
+        return (
+            self.everything
+            or work.name in self.works
+            or work.section in self.sections
+            or not self.tags.isdisjoint(work.tags)
+        )
+
+    def denial(
+        self, work: WorkRef, use: str, territory: str, user: str, at: datetime
+    ) -> Denial | None:
+        """The first rule that fails, in the order a human would explain them."""
+        if not self.covers(work):
+            return Denial.OUT_OF_SCOPE
+        if self.state is LicenseState.REVOKED:
+            return Denial.REVOKED
+        if self.state is LicenseState.SUSPENDED:
+            return Denial.SUSPENDED
+        if at < self.start:
+            return Denial.NOT_STARTED
+        if self.end is not None and at >= self.end:
+            return Denial.EXPIRED
+        # RSL: what is prohibited is never allowed, whatever is permitted.
+        if use in self.prohibited_uses:
+            return Denial.USE_PROHIBITED
+        if use not in self.permitted_uses:
+            return Denial.USE_NOT_PERMITTED
+        if user in self.prohibited_users or (
+            self.permitted_users is not None and user not in self.permitted_users
+        ):
+            return Denial.USER_TYPE_NOT_PERMITTED
+        if territory in self.prohibited_countries or (
+            self.permitted_countries is not None and territory not in self.permitted_countries
+        ):
+            return Denial.TERRITORY_NOT_PERMITTED
+        return None
+
+
+# How far a license got before failing: the closest one explains a denial best.
+_PROGRESS = {
+    d: i
+    for i, d in enumerate(
+        [
+            Denial.NO_LICENSE,
+            Denial.OUT_OF_SCOPE,
+            Denial.REVOKED,
+            Denial.SUSPENDED,
+            Denial.NOT_STARTED,
+            Denial.EXPIRED,
+            Denial.USE_PROHIBITED,
+            Denial.USE_NOT_PERMITTED,
+            Denial.USER_TYPE_NOT_PERMITTED,
+            Denial.TERRITORY_NOT_PERMITTED,
+        ]
+    )
+}
+
+_EXPLAIN = {
+    Denial.NO_LICENSE: "no license from this work's publisher",
+    Denial.OUT_OF_SCOPE: "the work is outside the license's scope",
+    Denial.REVOKED: "the license was revoked",
+    Denial.SUSPENDED: "the license is suspended",
+    Denial.NOT_STARTED: "the license has not started yet",
+    Denial.EXPIRED: "the license has expired",
+    Denial.USE_PROHIBITED: "the license prohibits this use",
+    Denial.USE_NOT_PERMITTED: "the license does not permit this use",
+    Denial.USER_TYPE_NOT_PERMITTED: "the license does not cover this user type",
+    Denial.TERRITORY_NOT_PERMITTED: "the license does not cover this territory",
+}
+
+
+def decide(
+    grants: tuple[Grant, ...], work: WorkRef, use: str, territory: str, user: str, at: datetime
+) -> Decision:
+    best: tuple[Grant, Denial] | None = None
+    for grant in grants:
+        denial = grant.denial(work, use, territory, user, at)
+        if denial is None:
+            return Decision(
+                True,
+                grant.license,
+                grant.price,
+                grant.commission_bps,
+                None,
+                f"allowed by {grant.license}",
+            )
+        if best is None or _PROGRESS[denial] > _PROGRESS[best[1]]:
+            best = (grant, denial)
+    if best is None:
+        return Decision(False, denial=Denial.NO_LICENSE, explanation=_EXPLAIN[Denial.NO_LICENSE])
+    grant, denial = best
+    return Decision(
+        False,
+        grant.license,
+        grant.price,
+        grant.commission_bps,
+        denial,
+        f"{_EXPLAIN[denial]} ({grant.license})",
+    )
+
+
+class PermissionIndex:
+    """Every license's grant, by (vendor, publisher). Replaced wholesale or per license;
+    readers never lock (a dict swap is atomic under the GIL)."""
+
+    def __init__(self) -> None:
+        self._by_party: dict[tuple[str, str], tuple[Grant, ...]] = {}
+        self._where: dict[str, tuple[str, str]] = {}
+
+    def load(self, licenses: list[License]) -> None:
+        by_party: dict[tuple[str, str], list[Grant]] = {}
+        where: dict[str, tuple[str, str]] = {}
+        for lic in sorted(licenses, key=lambda x: (x.create_time, x.id)):
+            key = (lic.vendor, lic.publisher)
+            by_party.setdefault(key, []).append(Grant.of(lic))
+            where[lic.name] = key
+        self._by_party = {k: tuple(v) for k, v in by_party.items()}
+        self._where = where
+
+    def put(self, lic: License) -> None:
+        key = (lic.vendor, lic.publisher)
+        kept = tuple(g for g in self._by_party.get(key, ()) if g.license != lic.name)
+        self._by_party = {**self._by_party, key: (*kept, Grant.of(lic))}
+        self._where = {**self._where, lic.name: key}
+
+    def grants(self, vendor: str, publisher: str) -> tuple[Grant, ...]:
+        return self._by_party.get((vendor, publisher), ())
+
+    def check(
+        self, vendor: str, work: WorkRef, use: str, territory: str, user: str, at: datetime
+    ) -> Decision:
+        return decide(self.grants(vendor, work.publisher), work, use, territory, user, at)
+
+    def __len__(self) -> int:
+        return len(self._where)

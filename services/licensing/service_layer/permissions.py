@@ -1,0 +1,140 @@
+"""Permission checks, answered from memory.
+
+Every license is compiled into the PermissionIndex at start. This replica refreshes a
+license as soon as its own change commits; changes made through other replicas arrive
+through the license event feed, polled every `license_refresh_seconds` (the documented
+bound on staleness).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, func, select
+
+from services.licensing.domain import vocabulary as vocab
+from services.licensing.domain.licenses import License
+from services.licensing.domain.permissions import Decision, PermissionIndex, WorkRef
+from services.licensing.service_layer import access
+from services.licensing.service_layer.unit_of_work import OUTBOX, UnitOfWorkFactory
+from services.runtime import resource_names
+from services.runtime.errors import NotFound, Violations
+from services.runtime.event_relay import EventRelay
+from services.runtime.outbox import OutboxEvent
+from services.runtime.principal import Principal, Role
+from services.runtime.sqltypes import utc_now
+
+log = logging.getLogger(__name__)
+
+
+class WorkDirectory:
+    """Where work metadata comes from (the catalog, in production)."""
+
+    def get(self, name: str) -> WorkRef | None: ...
+
+
+class _MemoryCursor:
+    """Each replica follows the feed from where it loaded; nothing to persist."""
+
+    def __init__(self, position: int) -> None:
+        self.position = position
+
+    def load(self) -> int:
+        return self.position
+
+    def save(self, position: int) -> None:
+        self.position = position
+
+
+class PermissionService:
+    def __init__(
+        self, uow: UnitOfWorkFactory, works: WorkDirectory, refresh_seconds: float
+    ) -> None:
+        self._uow = uow
+        self._works = works
+        self.index = PermissionIndex()
+        self._cursor = _MemoryCursor(0)
+        self._relay = EventRelay(
+            "license-cache",
+            self._fetch_events,
+            self._apply_events,
+            lambda e: e.sequence,
+            self._cursor,
+            idle_seconds=refresh_seconds,
+        )
+
+    def start(self) -> None:
+        # Read the feed position first: events committed while loading are replayed.
+        with self._uow(write=False) as uow:
+            self._cursor.position = _last_sequence(uow.connection)
+            self.index.load(uow.licenses.all())
+        self._relay.start()
+
+    def stop(self) -> None:
+        self._relay.stop()
+
+    def refresh(self, lic: License) -> None:
+        self.index.put(lic)
+
+    def check(
+        self,
+        p: Principal,
+        vendor: str,
+        work: str,
+        use: str,
+        territory: str,
+        user_type: str,
+        at: datetime | None,
+    ) -> Decision:
+        if not vendor and p.role is Role.VENDOR:
+            vendor = p.account
+        v = Violations()
+        if not vendor:
+            v.add("vendor", "required (vendors/{vendor})")
+        elif not _is_name(vendor, ("vendors",)):
+            v.add("vendor", "must be vendors/{vendor}")
+        if not _is_name(work, ("publishers", "works")):
+            v.add("work", "must be publishers/{publisher}/works/{work}")
+        if use not in vocab.CONCRETE_USES:
+            v.add("use", f"must be one of {', '.join(vocab.CONCRETE_USES)}")
+        if territory and territory not in vocab.COUNTRIES:
+            v.add("territory", "must be an ISO 3166-1 alpha-2 country code")
+        user_type = user_type or vocab.DEFAULT_USER_TYPE
+        if user_type not in vocab.USER_TYPES:
+            v.add("user_type", f"must be one of {', '.join(vocab.USER_TYPES)}")
+        v.raise_if_any()
+        publisher = work.split("/works/")[0]
+        if not (p.is_trusted or p.owns(vendor) or p.owns(publisher)):
+            access.trusted_only(p, "check other vendors' permissions")
+        ref = self._works.get(work)
+        if ref is None:
+            raise NotFound("WORK_NOT_FOUND", f"{work} does not exist")
+        return self.index.check(vendor, ref, use, territory, user_type, at or utc_now())
+
+    def _fetch_events(self, after: int, limit: int) -> list[OutboxEvent]:
+        with self._uow(write=False) as uow:
+            return OUTBOX.read(uow.connection, after, limit)
+
+    def _apply_events(self, events: Sequence[OutboxEvent]) -> None:
+        with self._uow(write=False) as uow:
+            for event in events:
+                lic = uow.licenses.get(event.aggregate_id.split("/", 1)[1])
+                if lic is not None:
+                    self.index.put(lic)
+
+
+def _last_sequence(connection: Connection) -> int:
+    table = OUTBOX.table
+    return int(connection.execute(select(func.coalesce(func.max(table.c.sequence), 0))).scalar())
+
+
+def _is_name(name: str, pattern: tuple[str, ...]) -> bool:
+    parts = name.split("/")
+    if len(parts) != 2 * len(pattern):
+        return False
+    return all(
+        parts[2 * i] == kind and resource_names.is_valid_id(parts[2 * i + 1])
+        for i, kind in enumerate(pattern)
+    )

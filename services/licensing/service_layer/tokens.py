@@ -1,0 +1,135 @@
+"""License tokens: issue (to the licensee), verify (for anyone), publish and rotate keys."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from services.licensing.adapters.signing import ISSUER, KeyRing, TokenError, new_signing_key
+from services.licensing.domain.licenses import License, LicenseState
+from services.licensing.service_layer import access
+from services.licensing.service_layer.licenses import parse_license_name
+from services.licensing.service_layer.unit_of_work import UnitOfWorkFactory
+from services.runtime import resource_names
+from services.runtime.errors import FailedPrecondition, FieldViolation, InvalidArgument, NotFound
+from services.runtime.principal import Principal
+from services.runtime.sqltypes import utc_now
+
+DEFAULT_TOKEN_TTL = timedelta(minutes=15)
+MAX_TOKEN_TTL = timedelta(hours=24)
+
+
+@dataclass(frozen=True)
+class Verification:
+    valid: bool
+    reason: str = ""
+    claims: dict[str, object] | None = None
+    license: License | None = None
+
+
+class TokenService:
+    def __init__(self, uow: UnitOfWorkFactory) -> None:
+        self._uow = uow
+        self._lock = threading.Lock()
+        self._ring: KeyRing | None = None
+
+    def start(self) -> None:
+        """Load the keys, creating the first one on a fresh database."""
+        with self._uow() as uow:
+            keys = uow.keys.all()
+            if not keys:
+                first = new_signing_key(utc_now())
+                uow.keys.add(first)
+                uow.commit()
+                keys = [first]
+        self._ring = KeyRing(keys)
+
+    def issue(self, p: Principal, license_name: str, ttl: timedelta | None) -> tuple[str, datetime]:
+        license_id = parse_license_name(license_name, "license")
+        ttl = ttl or DEFAULT_TOKEN_TTL
+        if not timedelta(0) < ttl <= MAX_TOKEN_TTL:
+            raise InvalidArgument(
+                "INVALID_FIELDS", "bad ttl", [FieldViolation("ttl", "positive, at most 24 hours")]
+            )
+        with self._uow(write=False) as uow:
+            lic = uow.licenses.get(license_id)
+        if lic is None or not (p.owns(lic.vendor) or p.is_operator):
+            raise NotFound("LICENSE_NOT_FOUND", f"{license_name} does not exist")
+        now = utc_now()
+        if lic.state_at(now) is not LicenseState.ACTIVE:
+            raise FailedPrecondition(
+                "LICENSE_NOT_ACTIVE", f"{lic.name} is {lic.state_at(now).value}"
+            )
+        expires = now + ttl
+        if lic.end_time is not None:
+            expires = min(expires, lic.end_time)  # never outlive the license
+        claims = {
+            "iss": ISSUER,
+            "sub": lic.vendor,
+            "aud": lic.publisher,
+            "lic": lic.name,
+            "uses": list(lic.terms.permitted_uses),
+            "prohibited": list(lic.terms.prohibited_uses),
+            "scope": {
+                "sections": list(lic.terms.scope.sections),
+                "tags": list(lic.terms.scope.tags),
+                "works": list(lic.terms.scope.works),
+            },
+            "iat": int(now.timestamp()),
+            "exp": int(expires.timestamp()),
+            "jti": resource_names.new_id("t"),
+        }
+        return self._keys().sign(claims), datetime.fromtimestamp(claims["exp"], now.tzinfo)
+
+    def verify(self, token: str) -> Verification:
+        now = utc_now()
+        try:
+            claims = self._verified_claims(token, now)
+        except TokenError as error:
+            return Verification(False, error.reason)
+        license_id = str(claims["lic"]).partition("/")[2]
+        with self._uow(write=False) as uow:
+            lic = uow.licenses.get(license_id) if resource_names.is_valid_id(license_id) else None
+        if lic is None:
+            return Verification(False, "LICENSE_NOT_FOUND", claims)
+        state = lic.state_at(now)
+        if state is not LicenseState.ACTIVE:
+            return Verification(False, f"LICENSE_{state.value}", claims, lic)
+        return Verification(True, "", claims, lic)
+
+    def _verified_claims(self, token: str, now: datetime) -> dict[str, object]:
+        try:
+            return self._keys().verify(token, now)
+        except TokenError as error:
+            if error.reason != "UNKNOWN_KEY":
+                raise
+        self.reload()  # another replica may have rotated: look once more
+        return self._keys().verify(token, now)
+
+    def jwks(self) -> tuple[str, str]:
+        self.reload()  # rarely called; always the keys in the database
+        ring = self._keys()
+        return ring.jwks(utc_now()), ring.active.kid
+
+    def rotate(self, p: Principal) -> str:
+        access.operator_only(p, "rotate signing keys")
+        now = utc_now()
+        key = new_signing_key(now)
+        with self._lock, self._uow() as uow:
+            uow.keys.add(key)
+            # Old keys stay published until every token they signed has expired.
+            uow.keys.retire_all_but(key.kid, now + MAX_TOKEN_TTL)
+            uow.commit()
+            self._ring = KeyRing(uow.keys.all())
+        return key.kid
+
+    def reload(self) -> None:
+        """Pick up a rotation made through another replica."""
+        with self._uow(write=False) as uow:
+            self._ring = KeyRing(uow.keys.all())
+
+    def _keys(self) -> KeyRing:
+        if self._ring is None:
+            raise RuntimeError("TokenService.start() was not called")
+        return self._ring

@@ -1,0 +1,106 @@
+"""A marketplace in process: the real catalog and licensing servers, two publishers with
+works, two vendors, and licensing clients for each party."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+from licentia.catalog.v1 import catalog_service_pb2 as capi
+from licentia.licensing.v1 import licensing_service_pb2 as api
+from licentia.licensing.v1 import licensing_service_pb2_grpc as api_grpc
+from licentia.licensing.v1 import resources_pb2 as res
+
+from services.licensing import app as licensing_app
+from services.runtime.config import Settings
+from tests.api.helpers import Account, article, make_publisher, make_vendor
+from tests.conftest import OPERATOR_KEY, CatalogHarness, Client, start_catalog, start_service
+
+
+@dataclass
+class Party:
+    account: Account
+    lic: Client  # LicensingService as this party
+
+    @property
+    def name(self) -> str:
+        return self.account.name
+
+
+@dataclass
+class Market:
+    catalog: CatalogHarness
+    licensing: CatalogHarness
+    pa: Party
+    pb: Party
+    va: Party
+    vb: Party
+    works_a: list[str]
+    works_b: list[str]
+
+    def client(self, key: str | None) -> Client:
+        return Client(self.licensing.channel, key, api_grpc.LicensingServiceStub)
+
+    @property
+    def operator(self) -> Client:
+        return self.client(OPERATOR_KEY)
+
+    def offer(self, publisher: Party, terms: res.Terms, floor: int = 0, publish: bool = True) -> res.Offer:
+        offer = publisher.lic.CreateOffer(
+            api.CreateOfferRequest(
+                parent=publisher.name,
+                offer=res.Offer(display_name="Test offer", terms=terms, auto_accept_floor_micros=floor),
+            )
+        )
+        if publish:
+            offer = publisher.lic.PublishOffer(api.PublishOfferRequest(name=offer.name))
+        return offer
+
+    def license(self, vendor: Party, offer: res.Offer) -> res.License:
+        proposal = vendor.lic.CreateProposal(api.CreateProposalRequest(offer=offer.name))
+        return vendor.lic.GetLicense(api.GetLicenseRequest(name=proposal.license))
+
+
+def terms(**overrides: object) -> res.Terms:
+    """Per-use terms for AI answers (ai-input), USD 0.002 per use, unless overridden."""
+    fields: dict[str, object] = dict(
+        permitted_uses=["ai-input"],
+        price=res.Price(model=res.Price.MODEL_PER_USE, currency="USD", amount_micros=2_000),
+    )
+    fields.update(overrides)
+    return res.Terms(**fields)  # type: ignore[arg-type]
+
+
+def _party(market_catalog: CatalogHarness, licensing: CatalogHarness, account: Account) -> Party:
+    return Party(account, Client(licensing.channel, account.key, api_grpc.LicensingServiceStub))
+
+
+def start_market(settings: Settings) -> Iterator[Market]:
+    catalog = start_catalog(settings)
+    lic_settings = settings.model_copy(update={"catalog_port": catalog.server.port, "license_refresh_seconds": 0.2})
+    licensing = start_service(licensing_app, lic_settings)
+    try:
+        accounts = [
+            make_publisher(catalog, "pa"),
+            make_publisher(catalog, "pb"),
+            make_vendor(catalog, "va"),
+            make_vendor(catalog, "vb"),
+        ]
+        works: dict[str, list[str]] = {}
+        for pub in accounts[:2]:
+            works[pub.name] = [
+                pub.client.CreateWork(capi.CreateWorkRequest(parent=pub.name, work=article(n))).name
+                for n in range(4)
+            ]
+        pa, pb, va, vb = (_party(catalog, licensing, a) for a in accounts)
+        yield Market(catalog, licensing, pa, pb, va, vb, works["publishers/pa"], works["publishers/pb"])
+    finally:
+        licensing.channel.close()
+        licensing.server.stop(0)
+        catalog.channel.close()
+        catalog.server.stop(0)
+
+
+def seconds(n: float) -> timedelta:
+    return timedelta(seconds=n)
