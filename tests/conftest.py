@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -105,14 +106,20 @@ class CatalogHarness:
         return self.client(OPERATOR_KEY)
 
 
-def start_service(module: Any, settings: Settings) -> CatalogHarness:
-    """Runs a service's real gRPC server in this process, on a free port."""
+def start_service(module: Any, settings: Settings, port: int = 0) -> CatalogHarness:
+    """Runs a service's real gRPC server in this process (port 0: a free one)."""
     spans = InMemorySpanExporter()
     provider = build_tracer_provider(settings, module.NAME, [SimpleSpanProcessor(spans)])
     app = module.build_app(settings, provider)
-    server = create_server(settings, app, provider, port=0).start()
+    server = create_server(settings, app, provider, port=port).start()
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
     return CatalogHarness(server, channel, spans, settings)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def start_catalog(settings: Settings) -> CatalogHarness:

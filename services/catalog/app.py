@@ -9,14 +9,17 @@ from licentia.catalog.v1 import catalog_service_pb2 as api
 from licentia.catalog.v1 import catalog_service_pb2_grpc as api_grpc
 from opentelemetry.sdk.trace import TracerProvider
 
+from services.catalog.adapters.licensing_client import LicensingPermissions
 from services.catalog.entrypoints.grpc_servicer import CatalogServicer
 from services.catalog.service_layer.accounts import AccountService
+from services.catalog.service_layer.delivery import ContentService
 from services.catalog.service_layer.events import EventFeedService
 from services.catalog.service_layer.importing import ImportService
 from services.catalog.service_layer.unit_of_work import OUTBOX, UnitOfWorkFactory
 from services.catalog.service_layer.works import WorkService
 from services.runtime import migrations
 from services.runtime.authentication import CachedKeyAuthenticator, StaticCredentials, hash_api_key
+from services.runtime.clients import ServiceChannels
 from services.runtime.config import Settings
 from services.runtime.database import Database
 from services.runtime.outbox import OutboxSequencer
@@ -49,8 +52,10 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
         lambda key: accounts.resolve_key(hash_api_key(key)),
         settings.auth_cache_ttl_seconds,
     )
+    channels = ServiceChannels(settings, tracer_provider)
+    content = ContentService(uow, LicensingPermissions(channels.channel("licensing")))
     servicer = CatalogServicer(
-        accounts, WorkService(uow), ImportService(uow), EventFeedService(uow)
+        accounts, WorkService(uow), ImportService(uow), EventFeedService(uow), content
     )
 
     def register(server: grpc.Server) -> None:
@@ -62,5 +67,5 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
         register=register,
         authenticator=authenticator,
         on_start=[sequencer.start],
-        on_stop=[database.dispose, sequencer.stop],
+        on_stop=[channels.close, database.dispose, sequencer.stop],
     )

@@ -15,7 +15,14 @@ from licentia.licensing.v1 import resources_pb2 as res
 from services.licensing import app as licensing_app
 from services.runtime.config import Settings
 from tests.api.helpers import Account, article, make_publisher, make_vendor
-from tests.conftest import OPERATOR_KEY, CatalogHarness, Client, start_catalog, start_service
+from tests.conftest import (
+    OPERATOR_KEY,
+    CatalogHarness,
+    Client,
+    free_port,
+    start_catalog,
+    start_service,
+)
 
 
 @dataclass
@@ -46,11 +53,15 @@ class Market:
     def operator(self) -> Client:
         return self.client(OPERATOR_KEY)
 
-    def offer(self, publisher: Party, terms: res.Terms, floor: int = 0, publish: bool = True) -> res.Offer:
+    def offer(
+        self, publisher: Party, terms: res.Terms, floor: int = 0, publish: bool = True
+    ) -> res.Offer:
         offer = publisher.lic.CreateOffer(
             api.CreateOfferRequest(
                 parent=publisher.name,
-                offer=res.Offer(display_name="Test offer", terms=terms, auto_accept_floor_micros=floor),
+                offer=res.Offer(
+                    display_name="Test offer", terms=terms, auto_accept_floor_micros=floor
+                ),
             )
         )
         if publish:
@@ -77,9 +88,12 @@ def _party(market_catalog: CatalogHarness, licensing: CatalogHarness, account: A
 
 
 def start_market(settings: Settings) -> Iterator[Market]:
-    catalog = start_catalog(settings)
-    lic_settings = settings.model_copy(update={"catalog_port": catalog.server.port, "license_refresh_seconds": 0.2})
-    licensing = start_service(licensing_app, lic_settings)
+    licensing_port = free_port()
+    catalog = start_catalog(settings.model_copy(update={"licensing_port": licensing_port}))
+    lic_settings = settings.model_copy(
+        update={"catalog_port": catalog.server.port, "license_refresh_seconds": 0.2}
+    )
+    licensing = start_service(licensing_app, lic_settings, licensing_port)
     try:
         accounts = [
             make_publisher(catalog, "pa"),
@@ -94,7 +108,9 @@ def start_market(settings: Settings) -> Iterator[Market]:
                 for n in range(4)
             ]
         pa, pb, va, vb = (_party(catalog, licensing, a) for a in accounts)
-        yield Market(catalog, licensing, pa, pb, va, vb, works["publishers/pa"], works["publishers/pb"])
+        yield Market(
+            catalog, licensing, pa, pb, va, vb, works["publishers/pa"], works["publishers/pb"]
+        )
     finally:
         licensing.channel.close()
         licensing.server.stop(0)

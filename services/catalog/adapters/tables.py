@@ -111,4 +111,22 @@ work_tags = Table(
 )
 Index("work_tags_tag", work_tags.c.tag, work_tags.c.work_seq)
 
+# Licensed content deliveries (GetWorkContent), in order: metering ingests them as usage.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("seq", AutoIncrementId, primary_key=True, autoincrement=True),
+    Column("id", String(63), nullable=False, unique=True),
+    Column("vendor", String(80), nullable=False),
+    Column("work", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("license", String(80), nullable=False),
+    Column("use", String(16), nullable=False),
+    Column("territory", String(2), nullable=False),
+    Column("request_id", String(128), nullable=True),
+    Column("delivery_time", UtcDateTime, nullable=False),
+    # A retried fetch (same vendor, same request id) is one delivery.
+    UniqueConstraint("vendor", "request_id", name="uq_deliveries_vendor_request"),
+)
+
 outbox = outbox_table(metadata)

@@ -16,6 +16,7 @@ from licentia.catalog.v1 import resources_pb2 as res
 from services.catalog.domain.model import MUTABLE_FIELDS, WorkFilter
 from services.catalog.entrypoints import converters as cv
 from services.catalog.service_layer.accounts import AccountInput, AccountService
+from services.catalog.service_layer.delivery import ContentService
 from services.catalog.service_layer.events import EventFeedService
 from services.catalog.service_layer.importing import ImportService
 from services.catalog.service_layer.works import WorkService
@@ -32,11 +33,13 @@ class CatalogServicer(api_grpc.CatalogServiceServicer):
         works: WorkService,
         imports: ImportService,
         events: EventFeedService,
+        content: ContentService,
     ) -> None:
         self._accounts = accounts
         self._works = works
         self._imports = imports
         self._events = events
+        self._content = content
 
     def CreatePublisher(
         self, request: api.CreatePublisherRequest, context: Context
@@ -176,6 +179,30 @@ class CatalogServicer(api_grpc.CatalogServiceServicer):
     def DeleteWork(self, request: api.DeleteWorkRequest, context: Context) -> empty_pb2.Empty:
         self._works.delete(current_principal(), request.name, request.etag)
         return empty_pb2.Empty()
+
+    def GetWorkContent(
+        self, request: api.GetWorkContentRequest, context: Context
+    ) -> api.WorkContent:
+        delivered = self._content.deliver(
+            current_principal(),
+            request.name,
+            request.use,
+            request.territory,
+            request.user_type,
+            request.request_id,
+        )
+        w = delivered.work
+        return api.WorkContent(
+            work=w.name,
+            version=w.version,
+            title=w.fields.title,
+            body=w.fields.body,
+            content_hash=w.content_hash,
+            canonical_url=w.fields.canonical_url,
+            authors=w.fields.authors,
+            license=delivered.license,
+            delivery=delivered.delivery,
+        )
 
     def ImportWorks(
         self, request_iterator: Iterator[api.ImportWorksRequest], context: Context

@@ -8,6 +8,7 @@ from sqlalchemy import Connection
 
 from services.catalog.adapters import tables
 from services.catalog.adapters.account_repository import AccountRepository
+from services.catalog.adapters.delivery_repository import DeliveryRepository
 from services.catalog.adapters.work_repository import WorkRepository
 from services.runtime.database import Database
 from services.runtime.outbox import Outbox, OutboxEvent
@@ -19,6 +20,7 @@ OUTBOX = Outbox(tables.outbox)
 class CatalogUnitOfWork(SqlUnitOfWork):
     accounts: AccountRepository
     works: WorkRepository
+    deliveries: DeliveryRepository
 
     def __init__(self, database: Database, write: bool, on_events: Callable[[], None]) -> None:
         super().__init__(database, write)
@@ -27,6 +29,7 @@ class CatalogUnitOfWork(SqlUnitOfWork):
     def _open(self, connection: Connection) -> None:
         self.accounts = AccountRepository(connection)
         self.works = WorkRepository(connection)
+        self.deliveries = DeliveryRepository(connection)
 
     def publish(self, events: list[OutboxEvent]) -> None:
         """Record events in this transaction; they reach the feed once it commits."""

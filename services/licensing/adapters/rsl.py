@@ -75,10 +75,10 @@ def _license(offer: Offer) -> ET.Element:
     lic = ET.Element(_q("license"))
     for element, kind, values in (
         ("permits", "usage", t.permitted_uses),
-        ("prohibits", "usage", t.prohibited_uses),
         ("permits", "user", t.permitted_user_types),
-        ("prohibits", "user", t.prohibited_user_types),
         ("permits", "geo", t.permitted_territories),
+        ("prohibits", "usage", t.prohibited_uses),
+        ("prohibits", "user", t.prohibited_user_types),
         ("prohibits", "geo", t.prohibited_territories),
     ):
         if values:

@@ -125,7 +125,7 @@ class KeyRing:
                 algorithms=["EdDSA"],
                 issuer=ISSUER,
                 options={"verify_aud": False, "require": ["exp", "iat", "sub", "lic"]},
-                leeway=5,
+                leeway=0,  # one clock: this service issues and verifies
             )
         except jwt.ExpiredSignatureError as error:
             raise TokenError("TOKEN_EXPIRED", "the token has expired") from error

@@ -17,7 +17,7 @@ from services.runtime.proto_time import duration, from_duration, from_timestamp,
 def _enum_by_name(enum_type: object, prefix: str) -> tuple[dict[str, int], dict[int, str]]:
     """Maps domain enum values (e.g. `DRAFT`) to proto numbers (`STATE_DRAFT`) and back."""
     names = {v.name: v.number for v in enum_type.DESCRIPTOR.values}  # type: ignore[attr-defined]
-    to_proto = {n[len(prefix) :]: num for n, num in names.items() if n.startswith(prefix)}
+    to_proto = {n[len(prefix) :]: num for n, num in names.items() if num and n.startswith(prefix)}
     return to_proto, {num: name for name, num in to_proto.items()}
 
 

@@ -200,7 +200,7 @@ class LicensingServicer(api_grpc.LicensingServiceServicer):
         where = LicenseFilter(
             request.vendor or None, request.publisher or None, cv.license_state_in(request.state)
         )
-        page = self._licenses.list(
+        page = self._licenses.list_licenses(
             current_principal(), where, request.page_size, request.page_token
         )
         return api.ListLicensesResponse(

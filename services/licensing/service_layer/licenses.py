@@ -35,7 +35,7 @@ class LicenseService:
             raise NotFound("LICENSE_NOT_FOUND", f"{name} does not exist")
         return lic
 
-    def list(
+    def list_licenses(
         self,
         p: Principal,
         where: LicenseFilter,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from datetime import datetime
 
 from services.licensing.adapters.repositories import OfferFilter
 from services.licensing.domain import offers as rules
@@ -152,7 +154,9 @@ class OfferService:
         override = uow.offers.commission_override(publisher_id)
         return self._default_commission if override is None else override
 
-    def _transition(self, p: Principal, name: str, etag: str, move) -> Offer:  # type: ignore[no-untyped-def]
+    def _transition(
+        self, p: Principal, name: str, etag: str, move: Callable[[Offer, datetime], Offer]
+    ) -> Offer:
         publisher_id, offer_id = parse_offer_name(name)
         access.write_offers(p, f"publishers/{publisher_id}")
         with self._uow() as uow:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import Connection, func, select
 
@@ -29,7 +30,7 @@ from services.runtime.sqltypes import utc_now
 log = logging.getLogger(__name__)
 
 
-class WorkDirectory:
+class WorkDirectory(Protocol):
     """Where work metadata comes from (the catalog, in production)."""
 
     def get(self, name: str) -> WorkRef | None: ...
@@ -127,7 +128,9 @@ class PermissionService:
 
 def _last_sequence(connection: Connection) -> int:
     table = OUTBOX.table
-    return int(connection.execute(select(func.coalesce(func.max(table.c.sequence), 0))).scalar())
+    return int(
+        connection.execute(select(func.coalesce(func.max(table.c.sequence), 0))).scalar_one()
+    )
 
 
 def _is_name(name: str, pattern: tuple[str, ...]) -> bool:

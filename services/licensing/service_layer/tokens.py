@@ -80,7 +80,9 @@ class TokenService:
             "exp": int(expires.timestamp()),
             "jti": resource_names.new_id("t"),
         }
-        return self._keys().sign(claims), datetime.fromtimestamp(claims["exp"], now.tzinfo)
+        return self._keys().sign(claims), datetime.fromtimestamp(
+            int(expires.timestamp()), now.tzinfo
+        )
 
     def verify(self, token: str) -> Verification:
         now = utc_now()
