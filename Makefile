@@ -58,6 +58,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python -m bench.catalog_bench
+	$(BIN)/python -m bench.licensing_bench
 
 serve: setup
 	$(BIN)/licentia serve $(SERVICE)

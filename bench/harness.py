@@ -1,0 +1,129 @@
+"""What every benchmark needs: services as real processes, and latency under load."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+OPERATOR = "bench-operator-key"
+SERVICE_TOKEN = "bench-service-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def running(services: list[str]) -> Iterator[dict[str, int]]:
+    """Starts each service as `licentia serve <name>` (SQLite, or PostgreSQL when
+    TEST_DATABASE_URL or LICENTIA_DATABASE_URL is set); yields their ports."""
+    ports = {name: free_port() for name in services}
+    env = {
+        **os.environ,
+        "LICENTIA_DATA_DIR": tempfile.mkdtemp(prefix="licentia-bench-"),
+        "LICENTIA_OPERATOR_API_KEY": OPERATOR,
+        "LICENTIA_SERVICE_TOKEN": SERVICE_TOKEN,
+        "LICENTIA_LOG_LEVEL": "WARNING",
+        "LICENTIA_RATE_LIMIT_PER_SECOND": "1000000",
+        "LICENTIA_RATE_LIMIT_BURST": "1000000",
+        **{f"LICENTIA_{name.upper()}_PORT": str(port) for name, port in ports.items()},
+    }
+    url = os.environ.get("LICENTIA_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+    prefix = f"bench_{uuid.uuid4().hex[:8]}"
+    if url:
+        env["LICENTIA_DATABASE_URL"] = url
+        env["LICENTIA_DATABASE_SCHEMA"] = prefix
+    store = "PostgreSQL" if url else "SQLite"
+    print(f"{', '.join(services)} on {store}, tracing sampled at the default ratio")
+    processes = []
+    try:
+        for name in services:
+            processes.append(
+                subprocess.Popen([sys.executable, "-m", "services.cli", "serve", name], env=env)
+            )
+            _wait_healthy(name, ports[name])
+        yield ports
+    finally:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            process.wait(30)
+        if url:
+            _drop_schemas(url, prefix, services)
+
+
+def _wait_healthy(name: str, port: int) -> None:
+    health = health_pb2_grpc.HealthStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+    for _ in range(150):
+        try:
+            if health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
+                return
+        except grpc.RpcError:
+            time.sleep(0.2)
+    raise SystemExit(f"{name} did not start")
+
+
+def _drop_schemas(url: str, prefix: str, services: list[str]) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.begin() as conn:
+        for name in services:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{prefix}_{name}" CASCADE'))
+    engine.dispose()
+
+
+async def _caller(
+    counter: Iterator[int],
+    call: Callable[[int], Awaitable[object]],
+    latencies: list[float],
+    interval: float,
+) -> None:
+    if interval:  # independent callers: each starts at its own phase, not in lockstep
+        await asyncio.sleep(random.uniform(0, interval))
+    for i in counter:
+        started = time.perf_counter()
+        await call(i)
+        latencies.append(time.perf_counter() - started)
+        if interval:  # paced: the next call when this caller's slot comes, not at once
+            await asyncio.sleep(max(0.0, interval - (time.perf_counter() - started)))
+
+
+async def measure(
+    label: str,
+    call: Callable[[int], Awaitable[object]],
+    calls: int,
+    concurrency: int,
+    rate_per_caller: float = 0.0,
+) -> None:
+    """Runs `calls` calls from `concurrency` callers, back to back (closed loop: the
+    server's saturation throughput) or each paced at `rate_per_caller` calls/s (latency
+    at a given load); prints calls/s, p50 and p99."""
+    latencies: list[float] = []
+    counter = iter(range(calls))
+    interval = 1.0 / rate_per_caller if rate_per_caller else 0.0
+    started = time.perf_counter()
+    await asyncio.gather(*(_caller(counter, call, latencies, interval) for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    latencies.sort()
+    p50 = latencies[len(latencies) // 2] * 1000
+    p99 = latencies[int(len(latencies) * 0.99)] * 1000
+    print(
+        f"{label}: {calls / elapsed:,.0f} calls/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms "
+        f"({concurrency} concurrent callers)"
+    )
