@@ -1,0 +1,121 @@
+"""Catalog and licensing as separate processes: keys are checked across services, and a
+licensed vendor fetches content (catalog -> licensing -> catalog), then both drain."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from licentia.catalog.v1 import catalog_service_pb2 as capi
+from licentia.catalog.v1 import catalog_service_pb2_grpc as capi_grpc
+from licentia.catalog.v1 import resources_pb2 as cres
+from licentia.licensing.v1 import licensing_service_pb2 as api
+from licentia.licensing.v1 import licensing_service_pb2_grpc as api_grpc
+from licentia.licensing.v1 import resources_pb2 as res
+
+from tests.conftest import free_port
+
+
+def _wait_healthy(channel: grpc.Channel) -> None:
+    health = health_pb2_grpc.HealthStub(channel)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
+                return
+        except grpc.RpcError:
+            assert time.monotonic() < deadline, "service did not become healthy"
+            time.sleep(0.2)
+
+
+def _auth(key: str) -> list[tuple[str, str]]:
+    return [("authorization", f"Bearer {key}")]
+
+
+def test_marketplace_across_processes(tmp_path: Path) -> None:
+    ports = {"catalog": free_port(), "licensing": free_port()}
+    env = {
+        **os.environ,
+        "LICENTIA_DATA_DIR": str(tmp_path),
+        "LICENTIA_OPERATOR_API_KEY": "e2e-operator",
+        "LICENTIA_SERVICE_TOKEN": "e2e-service-token",
+        **{f"LICENTIA_{n.upper()}_PORT": str(p) for n, p in ports.items()},
+    }
+    env.pop("LICENTIA_DATABASE_URL", None)
+    processes = {
+        name: subprocess.Popen(
+            [sys.executable, "-m", "services.cli", "serve", name],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ports
+    }
+    try:
+        catalog_channel = grpc.insecure_channel(f"127.0.0.1:{ports['catalog']}")
+        licensing_channel = grpc.insecure_channel(f"127.0.0.1:{ports['licensing']}")
+        _wait_healthy(catalog_channel)
+        _wait_healthy(licensing_channel)
+        catalog = capi_grpc.CatalogServiceStub(catalog_channel)
+        licensing = api_grpc.LicensingServiceStub(licensing_channel)
+        op = _auth("e2e-operator")
+        catalog.CreatePublisher(
+            capi.CreatePublisherRequest(
+                publisher=cres.Publisher(display_name="P"), publisher_id="p"
+            ),
+            metadata=op,
+        )
+        catalog.CreateVendor(
+            capi.CreateVendorRequest(vendor=cres.Vendor(display_name="V"), vendor_id="v"),
+            metadata=op,
+        )
+        pkey = catalog.CreateApiKey(
+            capi.CreateApiKeyRequest(parent="publishers/p"), metadata=op
+        ).key
+        vkey = catalog.CreateApiKey(capi.CreateApiKeyRequest(parent="vendors/v"), metadata=op).key
+        work = catalog.CreateWork(
+            capi.CreateWorkRequest(
+                parent="publishers/p",
+                work=cres.Work(title="T", body="Licensed words here.", language="en"),
+            ),
+            metadata=_auth(pkey),
+        ).name
+        # Licensing knows the publisher's key only by asking the catalog.
+        offer = licensing.CreateOffer(
+            api.CreateOfferRequest(
+                parent="publishers/p",
+                offer=res.Offer(
+                    display_name="Answers",
+                    terms=res.Terms(
+                        permitted_uses=["ai-input"],
+                        price=res.Price(
+                            model=res.Price.MODEL_PER_USE, currency="USD", amount_micros=2_000
+                        ),
+                    ),
+                ),
+            ),
+            metadata=_auth(pkey),
+        )
+        licensing.PublishOffer(api.PublishOfferRequest(name=offer.name), metadata=_auth(pkey))
+        proposal = licensing.CreateProposal(
+            api.CreateProposalRequest(offer=offer.name), metadata=_auth(vkey)
+        )
+        content = catalog.GetWorkContent(
+            capi.GetWorkContentRequest(name=work, use="ai-input"), metadata=_auth(vkey)
+        )
+        assert content.body == "Licensed words here." and content.license == proposal.license
+        catalog_channel.close()
+        licensing_channel.close()
+    finally:
+        for process in processes.values():
+            process.send_signal(signal.SIGTERM)
+        stderr = {name: p.communicate(timeout=30)[1] for name, p in processes.items()}
+    for name, process in processes.items():
+        assert process.returncode == 0, stderr[name]
+        assert f"{name} stopped" in stderr[name] and "Traceback" not in stderr[name]
