@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import random
 import signal
 import socket
 import subprocess
@@ -92,16 +91,11 @@ async def _caller(
     counter: Iterator[int],
     call: Callable[[int], Awaitable[object]],
     latencies: list[float],
-    interval: float,
 ) -> None:
-    if interval:  # independent callers: each starts at its own phase, not in lockstep
-        await asyncio.sleep(random.uniform(0, interval))
     for i in counter:
         started = time.perf_counter()
         await call(i)
         latencies.append(time.perf_counter() - started)
-        if interval:  # paced: the next call when this caller's slot comes, not at once
-            await asyncio.sleep(max(0.0, interval - (time.perf_counter() - started)))
 
 
 async def measure(
@@ -109,16 +103,13 @@ async def measure(
     call: Callable[[int], Awaitable[object]],
     calls: int,
     concurrency: int,
-    rate_per_caller: float = 0.0,
 ) -> None:
-    """Runs `calls` calls from `concurrency` callers, back to back (closed loop: the
-    server's saturation throughput) or each paced at `rate_per_caller` calls/s (latency
-    at a given load); prints calls/s, p50 and p99."""
+    """Runs `calls` calls from `concurrency` callers, each back to back (closed loop);
+    prints calls/s, p50 and p99."""
     latencies: list[float] = []
     counter = iter(range(calls))
-    interval = 1.0 / rate_per_caller if rate_per_caller else 0.0
     started = time.perf_counter()
-    await asyncio.gather(*(_caller(counter, call, latencies, interval) for _ in range(concurrency)))
+    await asyncio.gather(*(_caller(counter, call, latencies) for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
     latencies.sort()
     p50 = latencies[len(latencies) // 2] * 1000
