@@ -488,3 +488,31 @@ def test_calls_need_credentials_except_public_verification(market: Market) -> No
         market.client("lic_wrong").ListOffers,
         api.ListOffersRequest(parent="publishers/-"),
     )
+
+
+def test_a_suspension_reaches_other_replicas_within_the_refresh_bound(market: Market) -> None:
+    import time
+
+    from licentia.licensing.v1 import licensing_service_pb2_grpc as api_grpc
+
+    from services.licensing import app as licensing_app
+    from tests.conftest import Client, start_service
+
+    replica = start_service(licensing_app, market.licensing.settings)
+    try:
+        on_replica = Client(replica.channel, market.va.account.key, api_grpc.LicensingServiceStub)
+        lic = market.license(market.va, market.offer(market.pa, terms()))
+        request = api.CheckPermissionRequest(work=market.works_a[0], use="ai-input")
+        bound = market.licensing.settings.license_refresh_seconds
+        deadline = time.monotonic() + bound + 2.0
+        while not on_replica.CheckPermission(request).allowed:  # the grant arrives too
+            assert time.monotonic() < deadline, "the new license never reached the replica"
+            time.sleep(0.05)
+        market.pa.lic.SuspendLicense(api.SuspendLicenseRequest(name=lic.name))
+        started = time.monotonic()
+        while on_replica.CheckPermission(request).allowed:
+            assert time.monotonic() - started < bound + 2.0, "the replica kept allowing"
+            time.sleep(0.05)
+    finally:
+        replica.channel.close()
+        replica.server.stop(0)
