@@ -35,9 +35,12 @@ from sqlalchemy import (
 )
 
 from services.runtime.database import Database
+from services.runtime.errors import FieldViolation, InvalidArgument
 from services.runtime.sqltypes import AutoIncrementId, UtcDateTime, utc_now
 
 log = logging.getLogger("licentia.outbox")
+DEFAULT_FEED_PAGE = 500
+MAX_FEED_PAGE = 1_000
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -108,6 +111,25 @@ class Outbox:
             )
             for r in rows
         ]
+
+    def read_page(
+        self, connection: Connection, after_sequence: int, page_size: int
+    ) -> list[OutboxEvent]:
+        """A page of the feed as an API serves it: bad paging is INVALID_ARGUMENT."""
+        if after_sequence < 0 or page_size < 0:
+            field = "after_sequence" if after_sequence < 0 else "page_size"
+            raise InvalidArgument(
+                "INVALID_PAGE", f"{field} must not be negative", [FieldViolation(field, ">= 0")]
+            )
+        size = min(page_size or DEFAULT_FEED_PAGE, MAX_FEED_PAGE)
+        return self.read(connection, after_sequence, size)
+
+    def last_sequence(self, connection: Connection) -> int:
+        """Where a reader that wants only new events starts."""
+        t = self.table
+        return int(
+            connection.execute(select(func.coalesce(func.max(t.c.sequence), 0))).scalar_one()
+        )
 
     def sequence_pending(self, database: Database, batch: int = 5000) -> int:
         """Number committed, unnumbered events in id order. Returns how many it numbered."""

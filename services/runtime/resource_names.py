@@ -27,6 +27,16 @@ def is_valid_id(value: str) -> bool:
     return bool(ID_PATTERN.match(value))
 
 
+def matches(name: str, pattern: tuple[str, ...], allow_wildcard: bool = False) -> bool:
+    """Whether `name` is a valid name of the given shape (for collecting violations)."""
+    parts = name.split("/")
+    return (
+        len(parts) == 2 * len(pattern)
+        and all(parts[2 * i] == collection for i, collection in enumerate(pattern))
+        and all(ID_PATTERN.match(i) or (allow_wildcard and i == "-") for i in parts[1::2])
+    )
+
+
 def parse(
     name: str, pattern: tuple[str, ...], field: str, allow_wildcard: bool = False
 ) -> tuple[str, ...]:
@@ -34,16 +44,11 @@ def parse(
 
     Returns the ids in order. `-` (every parent, AIP-159) only when allowed.
     """
-    parts = name.split("/")
-    ok = len(parts) == 2 * len(pattern) and all(
-        parts[2 * i] == collection for i, collection in enumerate(pattern)
-    )
-    ids = tuple(parts[1::2])
-    if not ok or not all(ID_PATTERN.match(i) or (allow_wildcard and i == "-") for i in ids):
+    if not matches(name, pattern, allow_wildcard):
         shape = "/".join(f"{c}/{{{c[:-1]}}}" for c in pattern)
         raise InvalidArgument(
             "INVALID_RESOURCE_NAME",
             f"{field} must look like {shape}, got {name!r}",
             [FieldViolation(field, f"expected {shape}")],
         )
-    return ids
+    return tuple(name.split("/")[1::2])

@@ -81,22 +81,6 @@ class AccountRepository:
         )
         return ApiKey(**{**key.__dict__, "revoke_time": now})
 
-    # Idempotent creates
-
-    def resource_for_request(self, caller: str, request_id: str) -> str | None:
-        return self._conn.execute(
-            select(t.request_ids.c.resource).where(
-                t.request_ids.c.caller == caller, t.request_ids.c.request_id == request_id
-            )
-        ).scalar()
-
-    def remember_request(self, caller: str, request_id: str, resource: str) -> None:
-        self._conn.execute(
-            insert(t.request_ids).values(
-                caller=caller, request_id=request_id, resource=resource, create_time=utc_now()
-            )
-        )
-
     def _insert(self, table: Table, values: dict[str, Any]) -> bool:
         """Insert a row; False when its key is taken (in a savepoint, so the
         surrounding transaction stays usable)."""

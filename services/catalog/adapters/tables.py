@@ -16,6 +16,7 @@ from sqlalchemy import (
 )
 
 from services.runtime.outbox import outbox_table
+from services.runtime.request_ids import request_ids_table
 from services.runtime.sqltypes import AutoIncrementId, UtcDateTime
 
 metadata = MetaData()
@@ -49,15 +50,8 @@ api_keys = Table(
     Column("revoke_time", UtcDateTime, nullable=True),
 )
 
-# Idempotent creates (AIP-155): a request id, per caller, names what it created.
-request_ids = Table(
-    "request_ids",
-    metadata,
-    Column("caller", String(128), primary_key=True),
-    Column("request_id", String(128), primary_key=True),
-    Column("resource", String(512), nullable=False),
-    Column("create_time", UtcDateTime, nullable=False),
-)
+# Idempotent creates: see services/runtime/request_ids.py.
+request_ids = request_ids_table(metadata)
 
 works = Table(
     "works",

@@ -93,7 +93,7 @@ class AccountService:
         with self._uow() as uow:
             if not uow.accounts.account_exists(parent):
                 raise NotFound("ACCOUNT_NOT_FOUND", f"{parent} does not exist", resource=parent)
-            if request_id and uow.accounts.resource_for_request(p.account, request_id):
+            if request_id and uow.requests.resource_for(p.account, request_id):
                 # The secret cannot be shown twice; a retried create must not mint a second key.
                 raise AlreadyExists(
                     "REQUEST_ALREADY_PROCESSED",
@@ -101,7 +101,7 @@ class AccountService:
                 )
             uow.accounts.add_api_key(key)
             if request_id:
-                uow.accounts.remember_request(p.account, request_id, key.name)
+                uow.requests.remember(p.account, request_id, key.name)
             uow.commit()
         return key, secret
 
@@ -166,7 +166,7 @@ class AccountService:
         )
         with self._uow() as uow:
             if request_id:
-                existing = uow.accounts.resource_for_request(p.account, request_id)
+                existing = uow.requests.resource_for(p.account, request_id)
                 if existing:
                     return existing
             added = (
@@ -181,7 +181,7 @@ class AccountService:
                     resource=account.name,
                 )
             if request_id:
-                uow.accounts.remember_request(p.account, request_id, account.name)
+                uow.requests.remember(p.account, request_id, account.name)
             uow.commit()
         return account.name
 

@@ -12,6 +12,7 @@ from services.catalog.adapters.delivery_repository import DeliveryRepository
 from services.catalog.adapters.work_repository import WorkRepository
 from services.runtime.database import Database
 from services.runtime.outbox import Outbox, OutboxEvent
+from services.runtime.request_ids import RequestIds
 from services.runtime.unit_of_work import SqlUnitOfWork
 
 OUTBOX = Outbox(tables.outbox)
@@ -21,6 +22,7 @@ class CatalogUnitOfWork(SqlUnitOfWork):
     accounts: AccountRepository
     works: WorkRepository
     deliveries: DeliveryRepository
+    requests: RequestIds
 
     def __init__(self, database: Database, write: bool, on_events: Callable[[], None]) -> None:
         super().__init__(database, write)
@@ -30,6 +32,7 @@ class CatalogUnitOfWork(SqlUnitOfWork):
         self.accounts = AccountRepository(connection)
         self.works = WorkRepository(connection)
         self.deliveries = DeliveryRepository(connection)
+        self.requests = RequestIds(connection, tables.request_ids)
 
     def publish(self, events: list[OutboxEvent]) -> None:
         """Record events in this transaction; they reach the feed once it commits."""

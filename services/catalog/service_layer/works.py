@@ -57,7 +57,7 @@ class WorkService:
         now = utc_now()
         work = register_work(publisher_id, work_id or resource_names.new_id("w"), fields, now)
         with self._uow() as uow:
-            if request_id and (done := uow.accounts.resource_for_request(p.account, request_id)):
+            if request_id and (done := uow.requests.resource_for(p.account, request_id)):
                 return self._get(uow, *parse_work_name(done), with_body=True)
             self._require_publisher(uow, publisher_id)
             if uow.works.get(publisher_id, work.id, with_body=False) is not None:
@@ -74,7 +74,7 @@ class WorkService:
             (work,) = uow.works.add_many([work])
             uow.publish([work_event(REGISTERED, work, now)])
             if request_id:
-                uow.accounts.remember_request(p.account, request_id, work.name)
+                uow.requests.remember(p.account, request_id, work.name)
             uow.commit()
         return work
 

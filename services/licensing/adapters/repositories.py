@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, insert, or_, select, tuple_, update
 
 from services.licensing.adapters import tables as t
 from services.licensing.adapters.terms_codec import terms_from_json, terms_to_json
@@ -183,26 +183,6 @@ class LicenseRepository:
 
     def all(self) -> list[License]:
         return [_license(r) for r in self._conn.execute(select(t.licenses))]
-
-
-class RequestIds:
-    """Idempotent creates (AIP-155): a request id, per caller, names what it created."""
-
-    def __init__(self, connection: Connection) -> None:
-        self._conn = connection
-
-    def resource_for(self, caller: str, request_id: str) -> str | None:
-        r = t.request_ids
-        return self._conn.execute(
-            select(r.c.resource).where(and_(r.c.caller == caller, r.c.request_id == request_id))
-        ).scalar()
-
-    def remember(self, caller: str, request_id: str, resource: str) -> None:
-        self._conn.execute(
-            insert(t.request_ids).values(
-                caller=caller, request_id=request_id, resource=resource, create_time=utc_now()
-            )
-        )
 
 
 def _offer_row(o: Offer) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from sqlalchemy import JSON, BigInteger, Column, Integer, MetaData, String, Table, Text
 
 from services.runtime.outbox import outbox_table
+from services.runtime.request_ids import request_ids_table
 from services.runtime.sqltypes import UtcDateTime
 
 metadata = MetaData()
@@ -98,13 +99,6 @@ signing_keys = Table(
     Column("retire_time", UtcDateTime, nullable=True),
 )
 
-request_ids = Table(
-    "request_ids",
-    metadata,
-    Column("caller", String(128), primary_key=True),
-    Column("request_id", String(128), primary_key=True),
-    Column("resource", String(512), nullable=False),
-    Column("create_time", UtcDateTime, nullable=False),
-)
+request_ids = request_ids_table(metadata)
 
 outbox = outbox_table(metadata)

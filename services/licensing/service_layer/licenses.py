@@ -6,16 +6,14 @@ from collections.abc import Callable
 
 from services.licensing.adapters.repositories import LicenseFilter
 from services.licensing.domain import licenses as rules
-from services.licensing.domain.licenses import License, LicenseState
+from services.licensing.domain.licenses import License
 from services.licensing.service_layer import access
 from services.licensing.service_layer.unit_of_work import OUTBOX, UnitOfWorkFactory
 from services.runtime import pagination, resource_names
-from services.runtime.errors import FieldViolation, InvalidArgument, NotFound
+from services.runtime.errors import NotFound
 from services.runtime.outbox import OutboxEvent
 from services.runtime.principal import Principal, Role
 from services.runtime.sqltypes import utc_now
-
-MAX_EVENTS_PAGE = 1_000
 
 
 def parse_license_name(name: str, field: str = "name") -> str:
@@ -68,15 +66,8 @@ class LicenseService:
 
     def list_events(self, p: Principal, after_sequence: int, page_size: int) -> list[OutboxEvent]:
         access.trusted_only(p, "read the license event feed")
-        if after_sequence < 0 or page_size < 0:
-            field = "after_sequence" if after_sequence < 0 else "page_size"
-            raise InvalidArgument(
-                "INVALID_PAGE", f"{field} must not be negative", [FieldViolation(field, ">= 0")]
-            )
         with self._uow(write=False) as uow:
-            return OUTBOX.read(
-                uow.connection, after_sequence, min(page_size or 500, MAX_EVENTS_PAGE)
-            )
+            return OUTBOX.read_page(uow.connection, after_sequence, page_size)
 
     def _change(
         self, p: Principal, name: str, kind: str, move: Callable[[License], License]
@@ -92,7 +83,3 @@ class LicenseService:
             uow.license_changed(changed, kind)
             uow.commit()
             return changed
-
-
-def effective_state(lic: License) -> LicenseState:
-    return lic.state_at(utc_now())

@@ -13,8 +13,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import Connection, func, select
-
 from services.licensing.domain import vocabulary as vocab
 from services.licensing.domain.licenses import License
 from services.licensing.domain.permissions import Decision, PermissionIndex, WorkRef
@@ -69,7 +67,7 @@ class PermissionService:
     def start(self) -> None:
         # Read the feed position first: events committed while loading are replayed.
         with self._uow(write=False) as uow:
-            self._cursor.position = _last_sequence(uow.connection)
+            self._cursor.position = OUTBOX.last_sequence(uow.connection)
             self.index.load(uow.licenses.all())
         self._relay.start()
 
@@ -94,9 +92,9 @@ class PermissionService:
         v = Violations()
         if not vendor:
             v.add("vendor", "required (vendors/{vendor})")
-        elif not _is_name(vendor, ("vendors",)):
+        elif not resource_names.matches(vendor, ("vendors",)):
             v.add("vendor", "must be vendors/{vendor}")
-        if not _is_name(work, ("publishers", "works")):
+        if not resource_names.matches(work, ("publishers", "works")):
             v.add("work", "must be publishers/{publisher}/works/{work}")
         if use not in vocab.CONCRETE_USES:
             v.add("use", f"must be one of {', '.join(vocab.CONCRETE_USES)}")
@@ -124,20 +122,3 @@ class PermissionService:
                 lic = uow.licenses.get(event.aggregate_id.split("/", 1)[1])
                 if lic is not None:
                     self.index.put(lic)
-
-
-def _last_sequence(connection: Connection) -> int:
-    table = OUTBOX.table
-    return int(
-        connection.execute(select(func.coalesce(func.max(table.c.sequence), 0))).scalar_one()
-    )
-
-
-def _is_name(name: str, pattern: tuple[str, ...]) -> bool:
-    parts = name.split("/")
-    if len(parts) != 2 * len(pattern):
-        return False
-    return all(
-        parts[2 * i] == kind and resource_names.is_valid_id(parts[2 * i + 1])
-        for i, kind in enumerate(pattern)
-    )

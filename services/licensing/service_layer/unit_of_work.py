@@ -11,12 +11,12 @@ from services.licensing.adapters.repositories import (
     LicenseRepository,
     OfferRepository,
     ProposalRepository,
-    RequestIds,
 )
 from services.licensing.adapters.signing import SigningKeyRepository
 from services.licensing.domain.licenses import License
 from services.runtime.database import Database
 from services.runtime.outbox import Outbox, OutboxEvent
+from services.runtime.request_ids import RequestIds
 from services.runtime.sqltypes import utc_now
 from services.runtime.unit_of_work import SqlUnitOfWork
 
@@ -41,7 +41,7 @@ class LicensingUnitOfWork(SqlUnitOfWork):
         self.proposals = ProposalRepository(connection)
         self.licenses = LicenseRepository(connection)
         self.keys = SigningKeyRepository(connection)
-        self.requests = RequestIds(connection)
+        self.requests = RequestIds(connection, tables.request_ids)
 
     def license_changed(self, lic: License, kind: str) -> None:
         """Record the change for other services' caches; refresh ours once committed."""
