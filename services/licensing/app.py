@@ -52,14 +52,13 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
     channels = ServiceChannels(settings, tracer_provider)
     sequencer = OutboxSequencer(OUTBOX, database)
     works = CatalogWorkDirectory(channels.channel("catalog"), settings.work_cache_ttl_seconds)
-    uow = UnitOfWorkFactory(database)
-    permissions = PermissionService(uow, works, settings.license_refresh_seconds)
 
-    def on_license(lic: License) -> None:
+    def on_license(lic: License) -> None:  # after a license change commits
         permissions.refresh(lic)
         sequencer.wake()
 
-    uow.on_license = on_license
+    uow = UnitOfWorkFactory(database, on_license)
+    permissions = PermissionService(uow, works, settings.license_refresh_seconds)
     offers = OfferService(uow, settings.commission_bps)
     tokens = TokenService(uow)
     servicer = LicensingServicer(

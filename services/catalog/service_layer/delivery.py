@@ -12,7 +12,7 @@ from services.catalog.adapters.delivery_repository import Delivery
 from services.catalog.adapters.licensing_client import PermissionAnswer
 from services.catalog.domain.model import Work
 from services.catalog.service_layer.unit_of_work import UnitOfWorkFactory
-from services.catalog.service_layer.works import WorkService, parse_work_name
+from services.catalog.service_layer.works import get_work, parse_work_name
 from services.runtime import resource_names
 from services.runtime.errors import PermissionDenied
 from services.runtime.principal import Principal, Role, require
@@ -49,7 +49,7 @@ class ContentService:
         require(p.role is Role.VENDOR, "content delivery is for AI vendors (under a license)")
         publisher_id, work_id = parse_work_name(name)
         with self._uow(write=False) as uow:
-            WorkService._get(uow, publisher_id, work_id, with_body=False)
+            get_work(uow, publisher_id, work_id, with_body=False)
         answer = self._permissions.check(p.account, name, use, territory, user_type)
         if not answer.allowed:
             raise PermissionDenied(
@@ -78,7 +78,7 @@ class ContentService:
         request_id: str,
     ) -> DeliveredContent:
         with self._uow() as uow:
-            work = WorkService._get(uow, publisher_id, work_id, with_body=True)
+            work = get_work(uow, publisher_id, work_id, with_body=True)
             if request_id and (known := uow.deliveries.by_request(p.account, request_id)):
                 return DeliveredContent(work, known.license, known.id)
             delivery = Delivery(

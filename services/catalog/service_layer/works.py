@@ -58,7 +58,7 @@ class WorkService:
         work = register_work(publisher_id, work_id or resource_names.new_id("w"), fields, now)
         with self._uow() as uow:
             if request_id and (done := uow.requests.resource_for(p.account, request_id)):
-                return self._get(uow, *parse_work_name(done), with_body=True)
+                return get_work(uow, *parse_work_name(done), with_body=True)
             self._require_publisher(uow, publisher_id)
             if uow.works.get(publisher_id, work.id, with_body=False) is not None:
                 raise AlreadyExists(
@@ -82,7 +82,7 @@ class WorkService:
         publisher_id, work_id = parse_work_name(name)
         access.read_works(p, f"publishers/{publisher_id}", with_body)
         with self._uow(write=False) as uow:
-            return self._get(uow, publisher_id, work_id, with_body)
+            return get_work(uow, publisher_id, work_id, with_body)
 
     def list(
         self,
@@ -118,7 +118,7 @@ class WorkService:
         filters = {"work": parent}
         page = pagination.page_request(page_size, page_token, filters)
         with self._uow(write=False) as uow:
-            work = self._get(uow, publisher_id, work_id, with_body=False)
+            work = get_work(uow, publisher_id, work_id, with_body=False)
             items = uow.works.list_versions(work, page.after, page.size)
         return pagination.page_of(items, page.size, lambda v: v.version, filters)
 
@@ -134,7 +134,7 @@ class WorkService:
         v.raise_if_any()
         now = utc_now()
         with self._uow() as uow:
-            current = self._get(uow, publisher_id, work_id, with_body=True, lock=True)
+            current = get_work(uow, publisher_id, work_id, with_body=True, lock=True)
             _check_etag(current, etag)
             revised = revise_work(current, changes, paths, now)
             if revised is None:
@@ -159,26 +159,27 @@ class WorkService:
         access.write_works(p, f"publishers/{publisher_id}")
         now = utc_now()
         with self._uow() as uow:
-            current = self._get(uow, publisher_id, work_id, with_body=False, lock=True)
+            current = get_work(uow, publisher_id, work_id, with_body=False, lock=True)
             _check_etag(current, etag)
             uow.works.mark_deleted(current, now)
             uow.publish([work_event(DELETED, current, now)])
             uow.commit()
 
     @staticmethod
-    def _get(
-        uow: CatalogUnitOfWork, publisher_id: str, work_id: str, with_body: bool, lock: bool = False
-    ) -> Work:
-        work = uow.works.get(publisher_id, work_id, with_body, lock)
-        if work is None:
-            name = f"publishers/{publisher_id}/works/{work_id}"
-            raise NotFound("WORK_NOT_FOUND", f"{name} does not exist", resource=name)
-        return work
-
-    @staticmethod
     def _require_publisher(uow: CatalogUnitOfWork, publisher_id: str) -> None:
         if uow.accounts.get_publisher(publisher_id) is None:
             raise NotFound("PUBLISHER_NOT_FOUND", f"publishers/{publisher_id} does not exist")
+
+
+def get_work(
+    uow: CatalogUnitOfWork, publisher_id: str, work_id: str, with_body: bool, lock: bool = False
+) -> Work:
+    """A live work, or WORK_NOT_FOUND."""
+    work = uow.works.get(publisher_id, work_id, with_body, lock)
+    if work is None:
+        name = f"publishers/{publisher_id}/works/{work_id}"
+        raise NotFound("WORK_NOT_FOUND", f"{name} does not exist", resource=name)
+    return work
 
 
 def _check_etag(work: Work, etag: str) -> None:

@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, insert, or_, select, tuple_, update
 
 from services.licensing.adapters import tables as t
 from services.licensing.adapters.terms_codec import terms_from_json, terms_to_json
-from services.licensing.domain.licenses import License, LicenseState
+from services.licensing.domain.licenses import License, LicenseFilter, LicenseState
 from services.licensing.domain.negotiation import Action, Party, Proposal, ProposalState, Step
-from services.licensing.domain.offers import Offer, OfferState
+from services.licensing.domain.offers import Offer, OfferFilter, OfferState
 from services.runtime.sqltypes import utc_now
-
-
-@dataclass(frozen=True)
-class OfferFilter:
-    publisher_id: str | None  # None: every publisher
-    state: OfferState | None
-
-
-@dataclass(frozen=True)
-class LicenseFilter:
-    vendor: str | None = None
-    publisher: str | None = None
-    state: LicenseState | None = None
 
 
 class OfferRepository:

@@ -45,6 +45,15 @@ class License:
         return self.state
 
 
+@dataclass(frozen=True)
+class LicenseFilter:
+    """Which licenses a listing asks for (None: any)."""
+
+    vendor: str | None = None
+    publisher: str | None = None
+    state: LicenseState | None = None
+
+
 def suspend(lic: License, reason: str, now: datetime) -> License:
     if lic.state_at(now) is not LicenseState.ACTIVE:
         raise FailedPrecondition(

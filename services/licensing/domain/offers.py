@@ -41,6 +41,14 @@ class Offer:
         return f"publishers/{self.publisher_id}"
 
 
+@dataclass(frozen=True)
+class OfferFilter:
+    """Which offers a listing asks for: one publisher's (None: every publisher's)."""
+
+    publisher_id: str | None
+    state: OfferState | None
+
+
 def new_etag() -> str:
     return secrets.token_hex(8)
 

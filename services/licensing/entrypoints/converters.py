@@ -164,8 +164,8 @@ def license(lic: License, state: LicenseState) -> res.License:
     )
 
 
-def license_state_value(state: LicenseState) -> res.License.State.ValueType:
-    return _LICENSE_STATE[state.value]  # type: ignore[return-value]
+def license_state_value(state: LicenseState | None) -> res.License.State.ValueType:
+    return _LICENSE_STATE[state.value] if state else 0  # type: ignore[return-value]
 
 
 def license_event(e: OutboxEvent) -> res.LicenseEvent:

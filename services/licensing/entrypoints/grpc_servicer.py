@@ -12,8 +12,7 @@ from licentia.licensing.v1 import licensing_service_pb2 as api
 from licentia.licensing.v1 import licensing_service_pb2_grpc as api_grpc
 from licentia.licensing.v1 import resources_pb2 as res
 
-from services.licensing.adapters.repositories import LicenseFilter
-from services.licensing.domain.licenses import License
+from services.licensing.domain.licenses import License, LicenseFilter
 from services.licensing.domain.negotiation import Proposal
 from services.licensing.entrypoints import converters as cv
 from services.licensing.service_layer.licenses import LicenseService
@@ -79,7 +78,7 @@ class LicensingServicer(api_grpc.LicensingServiceServicer):
     def ListOffers(
         self, request: api.ListOffersRequest, context: Context
     ) -> api.ListOffersResponse:
-        page = self._offers.list(
+        page = self._offers.list_offers(
             current_principal(),
             request.parent,
             cv.offer_state_in(request.state),
@@ -178,7 +177,7 @@ class LicensingServicer(api_grpc.LicensingServiceServicer):
     def ListProposals(
         self, request: api.ListProposalsRequest, context: Context
     ) -> api.ListProposalsResponse:
-        page = self._negotiation.list(
+        page = self._negotiation.list_proposals(
             current_principal(),
             request.offer,
             cv.proposal_state_in(request.state),
@@ -244,21 +243,17 @@ class LicensingServicer(api_grpc.LicensingServiceServicer):
     def VerifyLicenseToken(
         self, request: api.VerifyLicenseTokenRequest, context: Context
     ) -> api.VerifyLicenseTokenResponse:
-        result = self._tokens.verify(request.token)
-        claims = result.claims or {}
-        response = api.VerifyLicenseTokenResponse(
-            valid=result.valid,
-            reason=result.reason,
-            license=str(claims.get("lic", "")),
-            vendor=str(claims.get("sub", "")),
-            publisher=str(claims.get("aud", "")),
-            uses=[str(u) for u in claims.get("uses", [])],  # type: ignore[attr-defined]
+        v = self._tokens.verify(request.token)
+        return api.VerifyLicenseTokenResponse(
+            valid=v.valid,
+            reason=v.reason,
+            license=v.license,
+            vendor=v.vendor,
+            publisher=v.publisher,
+            uses=v.uses,
+            expire_time=timestamp(v.expire_time),
+            license_state=cv.license_state_value(v.license_state),
         )
-        if "exp" in claims:
-            response.expire_time.FromSeconds(int(claims["exp"]))  # type: ignore[call-overload]
-        if result.license is not None:
-            response.license_state = cv.license_state_value(result.license.state_at(utc_now()))
-        return response
 
     def GetSigningKeys(
         self, request: api.GetSigningKeysRequest, context: Context

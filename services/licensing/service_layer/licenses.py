@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from services.licensing.adapters.repositories import LicenseFilter
 from services.licensing.domain import licenses as rules
-from services.licensing.domain.licenses import License
+from services.licensing.domain.licenses import License, LicenseFilter
 from services.licensing.service_layer import access
 from services.licensing.service_layer.unit_of_work import OUTBOX, UnitOfWorkFactory
 from services.runtime import pagination, resource_names

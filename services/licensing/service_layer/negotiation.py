@@ -109,7 +109,7 @@ class NegotiationService:
                 raise NotFound("PROPOSAL_NOT_FOUND", f"{name} does not exist")
             return proposal
 
-    def list(
+    def list_proposals(
         self,
         p: Principal,
         offer: str,

@@ -6,9 +6,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
-from services.licensing.adapters.repositories import OfferFilter
 from services.licensing.domain import offers as rules
-from services.licensing.domain.offers import Offer, OfferState
+from services.licensing.domain.offers import Offer, OfferFilter, OfferState
 from services.licensing.domain.terms import MAX_BPS, Terms, check_terms
 from services.licensing.service_layer import access
 from services.licensing.service_layer.unit_of_work import LicensingUnitOfWork, UnitOfWorkFactory
@@ -101,7 +100,7 @@ class OfferService:
                 raise NotFound("OFFER_NOT_FOUND", f"{name} does not exist")
             return self._view(uow, offer)
 
-    def list(
+    def list_offers(
         self, p: Principal, parent: str, state: OfferState | None, page_size: int, page_token: str
     ) -> pagination.Page[Offer]:
         publisher_id = parse_publisher(parent, "parent", allow_wildcard=True)
@@ -116,7 +115,7 @@ class OfferService:
         filters = {"parent": parent, "state": state.value if state else ""}
         page = pagination.page_request(page_size, page_token, filters)
         with self._uow(write=False) as uow:
-            items = [self._view(uow, o) for o in uow.offers.search(where, page.after, page.size)]
+            items = self.with_commission(uow, uow.offers.search(where, page.after, page.size))
         return pagination.page_of(items, page.size, lambda o: [o.publisher_id, o.id], filters)
 
     def update(self, p: Principal, name: str, changes: dict[str, object], etag: str) -> Offer:
@@ -185,5 +184,14 @@ class OfferService:
             raise NotFound("OFFER_NOT_FOUND", f"{name} does not exist")
         return offer
 
+    def with_commission(self, uow: LicensingUnitOfWork, offers: list[Offer]) -> list[Offer]:
+        """Offers as shown: with the commission that applies (one lookup per publisher)."""
+        rates: dict[str, int] = {}
+        for offer in offers:
+            if offer.publisher_id not in rates:
+                rates[offer.publisher_id] = self.commission_for(uow, offer.publisher_id)
+        return [replace(o, commission_bps=rates[o.publisher_id]) for o in offers]
+
     def _view(self, uow: LicensingUnitOfWork, offer: Offer) -> Offer:
-        return replace(offer, commission_bps=self.commission_for(uow, offer.publisher_id))
+        (shown,) = self.with_commission(uow, [offer])
+        return shown

@@ -72,4 +72,4 @@ class RslService:
             for offer in offers:
                 uow.offers.add(offer)
             uow.commit()
-        return [self._offers.get(p, o.name) for o in offers]
+            return self._offers.with_commission(uow, offers)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from services.licensing.adapters.signing import ISSUER, KeyRing, TokenError, new_signing_key
-from services.licensing.domain.licenses import License, LicenseState
+from services.licensing.domain.licenses import LicenseState
 from services.licensing.service_layer import access
 from services.licensing.service_layer.licenses import parse_license_name
 from services.licensing.service_layer.unit_of_work import UnitOfWorkFactory
@@ -22,10 +23,16 @@ MAX_TOKEN_TTL = timedelta(hours=24)
 
 @dataclass(frozen=True)
 class Verification:
+    """What a token proves (its signed claims), and whether it still holds."""
+
     valid: bool
     reason: str = ""
-    claims: dict[str, object] | None = None
-    license: License | None = None
+    license: str = ""
+    vendor: str = ""
+    publisher: str = ""
+    uses: tuple[str, ...] = ()
+    expire_time: datetime | None = None
+    license_state: LicenseState | None = None
 
 
 class TokenService:
@@ -90,17 +97,25 @@ class TokenService:
             claims = self._verified_claims(token, now)
         except TokenError as error:
             return Verification(False, error.reason)
-        license_id = str(claims["lic"]).partition("/")[2]
+        claimed = Verification(
+            False,
+            license=str(claims["lic"]),
+            vendor=str(claims["sub"]),
+            publisher=str(claims.get("aud", "")),
+            uses=tuple(str(u) for u in claims.get("uses", [])),
+            expire_time=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        )
+        license_id = claimed.license.partition("/")[2]
         with self._uow(write=False) as uow:
             lic = uow.licenses.get(license_id) if resource_names.is_valid_id(license_id) else None
         if lic is None:
-            return Verification(False, "LICENSE_NOT_FOUND", claims)
+            return replace(claimed, reason="LICENSE_NOT_FOUND")
         state = lic.state_at(now)
-        if state is not LicenseState.ACTIVE:
-            return Verification(False, f"LICENSE_{state.value}", claims, lic)
-        return Verification(True, "", claims, lic)
+        valid = state is LicenseState.ACTIVE
+        reason = "" if valid else f"LICENSE_{state.value}"
+        return replace(claimed, valid=valid, reason=reason, license_state=state)
 
-    def _verified_claims(self, token: str, now: datetime) -> dict[str, object]:
+    def _verified_claims(self, token: str, now: datetime) -> dict[str, Any]:
         try:
             return self._keys().verify(token, now)
         except TokenError as error:

@@ -55,7 +55,7 @@ class UnitOfWorkFactory:
         self, database: Database, on_license: Callable[[License], None] = lambda _: None
     ) -> None:
         self.database = database
-        self.on_license = on_license
+        self._on_license = on_license
 
     def __call__(self, write: bool = True) -> LicensingUnitOfWork:
-        return LicensingUnitOfWork(self.database, write, self.on_license)
+        return LicensingUnitOfWork(self.database, write, self._on_license)
