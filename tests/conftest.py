@@ -88,7 +88,7 @@ class Client:
 
 
 @dataclass
-class CatalogHarness:
+class ServiceHarness:
     server: RunningServer
     channel: grpc.Channel
     spans: InMemorySpanExporter
@@ -106,14 +106,14 @@ class CatalogHarness:
         return self.client(OPERATOR_KEY)
 
 
-def start_service(module: Any, settings: Settings, port: int = 0) -> CatalogHarness:
+def start_service(module: Any, settings: Settings, port: int = 0) -> ServiceHarness:
     """Runs a service's real gRPC server in this process (port 0: a free one)."""
     spans = InMemorySpanExporter()
     provider = build_tracer_provider(settings, module.NAME, [SimpleSpanProcessor(spans)])
     app = module.build_app(settings, provider)
     server = create_server(settings, app, provider, port=port).start()
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
-    return CatalogHarness(server, channel, spans, settings)
+    return ServiceHarness(server, channel, spans, settings)
 
 
 def free_port() -> int:
@@ -122,12 +122,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_catalog(settings: Settings) -> CatalogHarness:
+def start_catalog(settings: Settings) -> ServiceHarness:
     return start_service(catalog_app, settings)
 
 
 @pytest.fixture
-def catalog(settings: Settings) -> Iterator[CatalogHarness]:
+def catalog(settings: Settings) -> Iterator[ServiceHarness]:
     harness = start_catalog(settings)
     yield harness
     harness.channel.close()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from licentia.catalog.v1 import catalog_service_pb2 as api
 from licentia.catalog.v1 import resources_pb2 as res
 
-from tests.conftest import CatalogHarness, Client
+from tests.conftest import Client, ServiceHarness
 
 
 def article(n: int, words: int = 40, **overrides: object) -> res.Work:
@@ -33,7 +33,7 @@ class Account:
     client: Client
 
 
-def _make_account(catalog: CatalogHarness, collection: str, account_id: str) -> Account:
+def _make_account(catalog: ServiceHarness, collection: str, account_id: str) -> Account:
     op = catalog.operator
     if collection == "publishers":
         op.CreatePublisher(
@@ -52,9 +52,9 @@ def _make_account(catalog: CatalogHarness, collection: str, account_id: str) -> 
     return Account(name, key, catalog.client(key))
 
 
-def make_publisher(catalog: CatalogHarness, publisher_id: str) -> Account:
+def make_publisher(catalog: ServiceHarness, publisher_id: str) -> Account:
     return _make_account(catalog, "publishers", publisher_id)
 
 
-def make_vendor(catalog: CatalogHarness, vendor_id: str) -> Account:
+def make_vendor(catalog: ServiceHarness, vendor_id: str) -> Account:
     return _make_account(catalog, "vendors", vendor_id)

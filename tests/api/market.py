@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 
 from licentia.catalog.v1 import catalog_service_pb2 as capi
 from licentia.licensing.v1 import licensing_service_pb2 as api
@@ -17,8 +16,8 @@ from services.runtime.config import Settings
 from tests.api.helpers import Account, article, make_publisher, make_vendor
 from tests.conftest import (
     OPERATOR_KEY,
-    CatalogHarness,
     Client,
+    ServiceHarness,
     free_port,
     start_catalog,
     start_service,
@@ -37,8 +36,8 @@ class Party:
 
 @dataclass
 class Market:
-    catalog: CatalogHarness
-    licensing: CatalogHarness
+    catalog: ServiceHarness
+    licensing: ServiceHarness
     pa: Party
     pb: Party
     va: Party
@@ -83,10 +82,6 @@ def terms(**overrides: object) -> res.Terms:
     return res.Terms(**fields)  # type: ignore[arg-type]
 
 
-def _party(market_catalog: CatalogHarness, licensing: CatalogHarness, account: Account) -> Party:
-    return Party(account, Client(licensing.channel, account.key, api_grpc.LicensingServiceStub))
-
-
 def start_market(settings: Settings) -> Iterator[Market]:
     licensing_port = free_port()
     catalog = start_catalog(settings.model_copy(update={"licensing_port": licensing_port}))
@@ -107,7 +102,10 @@ def start_market(settings: Settings) -> Iterator[Market]:
                 pub.client.CreateWork(capi.CreateWorkRequest(parent=pub.name, work=article(n))).name
                 for n in range(4)
             ]
-        pa, pb, va, vb = (_party(catalog, licensing, a) for a in accounts)
+        pa, pb, va, vb = (
+            Party(a, Client(licensing.channel, a.key, api_grpc.LicensingServiceStub))
+            for a in accounts
+        )
         yield Market(
             catalog, licensing, pa, pb, va, vb, works["publishers/pa"], works["publishers/pb"]
         )
@@ -116,7 +114,3 @@ def start_market(settings: Settings) -> Iterator[Market]:
         licensing.server.stop(0)
         catalog.channel.close()
         catalog.server.stop(0)
-
-
-def seconds(n: float) -> timedelta:
-    return timedelta(seconds=n)

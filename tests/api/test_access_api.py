@@ -12,7 +12,7 @@ from licentia.catalog.v1 import catalog_service_pb2 as api
 from licentia.catalog.v1 import resources_pb2 as res
 
 from tests.api.helpers import article, make_publisher, make_vendor
-from tests.conftest import SERVICE_TOKEN, CatalogHarness, error_reason
+from tests.conftest import SERVICE_TOKEN, ServiceHarness, error_reason
 
 
 def _status(call: Callable[[], Any]) -> grpc.StatusCode:
@@ -23,7 +23,7 @@ def _status(call: Callable[[], Any]) -> grpc.StatusCode:
     return grpc.StatusCode.OK
 
 
-def test_accounts_and_keys_lifecycle(catalog: CatalogHarness) -> None:
+def test_accounts_and_keys_lifecycle(catalog: ServiceHarness) -> None:
     op = catalog.operator
     pub = op.CreatePublisher(
         api.CreatePublisherRequest(
@@ -75,7 +75,7 @@ def test_accounts_and_keys_lifecycle(catalog: CatalogHarness) -> None:
     )
 
 
-def test_account_errors(catalog: CatalogHarness) -> None:
+def test_account_errors(catalog: ServiceHarness) -> None:
     op = catalog.operator
     op.CreatePublisher(
         api.CreatePublisherRequest(publisher=res.Publisher(display_name="A"), publisher_id="a")
@@ -105,7 +105,7 @@ def test_account_errors(catalog: CatalogHarness) -> None:
     assert not op.ListVendors(api.ListVendorsRequest()).vendors
 
 
-def test_access_matrix(catalog: CatalogHarness) -> None:
+def test_access_matrix(catalog: ServiceHarness) -> None:
     a = make_publisher(catalog, "alpha")
     b = make_publisher(catalog, "beta")
     vendor = make_vendor(catalog, "robot")
@@ -212,7 +212,7 @@ def test_access_matrix(catalog: CatalogHarness) -> None:
     assert not failures, "\n".join(failures)
 
 
-def test_vendor_content_denial_names_the_license(catalog: CatalogHarness) -> None:
+def test_vendor_content_denial_names_the_license(catalog: ServiceHarness) -> None:
     a = make_publisher(catalog, "alpha")
     vendor = make_vendor(catalog, "robot")
     work = a.client.CreateWork(api.CreateWorkRequest(parent=a.name, work=article(1)))
@@ -221,7 +221,7 @@ def test_vendor_content_denial_names_the_license(catalog: CatalogHarness) -> Non
     assert error_reason(denied.value) == "LICENSE_REQUIRED"
 
 
-def test_services_resolve_api_keys(catalog: CatalogHarness) -> None:
+def test_services_resolve_api_keys(catalog: ServiceHarness) -> None:
     a = make_publisher(catalog, "alpha")
     service = catalog.client(SERVICE_TOKEN)
     answer = service.AuthenticateApiKey(api.AuthenticateApiKeyRequest(key=a.key))

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import time
+
 import grpc
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from google.protobuf.duration_pb2 import Duration
 from licentia.licensing.v1 import licensing_service_pb2 as api
+from licentia.licensing.v1 import licensing_service_pb2_grpc as api_grpc
 from licentia.licensing.v1 import resources_pb2 as res
 
-from tests.api.market import Market, terms
-from tests.conftest import error_reason, field_violations
+from services.licensing import app as licensing_app
+from tests.api.market import Market, Party, terms
+from tests.conftest import Client, error_reason, field_violations, start_service
 
 PER_USE = res.Price.MODEL_PER_USE
 
@@ -21,8 +30,8 @@ def fails(code: grpc.StatusCode, reason: str, call, *args, **kw) -> grpc.RpcErro
 
 
 def check(
-    market: Market, vendor, work: str, use: str = "ai-input", **kw
-) -> api.CheckPermissionResponse:  # type: ignore[no-untyped-def]
+    vendor: Party, work: str, use: str = "ai-input", **kw: str
+) -> api.CheckPermissionResponse:
     return vendor.lic.CheckPermission(api.CheckPermissionRequest(work=work, use=use, **kw))
 
 
@@ -141,7 +150,7 @@ def test_license_terms_are_frozen_and_commission_disclosed(market: Market) -> No
     )
     again = market.va.lic.GetLicense(api.GetLicenseRequest(name=lic.name))
     assert list(again.terms.permitted_uses) == ["ai-input"] and again.commission_bps == 1_000
-    assert check(market, market.va, market.works_a[0]).allowed
+    assert check(market.va, market.works_a[0]).allowed
 
 
 # Negotiation
@@ -273,7 +282,7 @@ def test_parties_only_see_their_own_negotiations_and_licenses(market: Market) ->
 def test_suspend_resume_revoke_take_effect_at_once(market: Market) -> None:
     lic = market.license(market.va, market.offer(market.pa, terms()))
     work = market.works_a[1]
-    assert check(market, market.va, work).allowed
+    assert check(market.va, work).allowed
     fails(
         grpc.StatusCode.PERMISSION_DENIED,
         "NOT_LICENSOR",
@@ -281,13 +290,13 @@ def test_suspend_resume_revoke_take_effect_at_once(market: Market) -> None:
         api.SuspendLicenseRequest(name=lic.name),
     )
     market.pa.lic.SuspendLicense(api.SuspendLicenseRequest(name=lic.name, reason="unpaid invoice"))
-    denied = check(market, market.va, work)
+    denied = check(market.va, work)
     assert (denied.allowed, denied.denial) == (False, api.CheckPermissionResponse.DENIAL_SUSPENDED)
     market.pa.lic.ResumeLicense(api.ResumeLicenseRequest(name=lic.name))
-    assert check(market, market.va, work).allowed
+    assert check(market.va, work).allowed
     revoked = market.pa.lic.RevokeLicense(api.RevokeLicenseRequest(name=lic.name, reason="breach"))
     assert revoked.state == res.License.STATE_REVOKED and revoked.state_reason == "breach"
-    assert check(market, market.va, work).denial == api.CheckPermissionResponse.DENIAL_REVOKED
+    assert check(market.va, work).denial == api.CheckPermissionResponse.DENIAL_REVOKED
     fails(
         grpc.StatusCode.FAILED_PRECONDITION,
         "LICENSE_NOT_SUSPENDED",
@@ -302,27 +311,25 @@ def test_permission_check_answers_with_price_or_reason(market: Market) -> None:
     sections = terms(scope=res.Scope(sections=["politics"]), permitted_territories=["EU"])
     market.license(market.va, market.offer(market.pa, sections))
     politics, business = market.works_a[1], market.works_a[0]  # article(n): odd n is politics
-    allowed = check(market, market.va, politics, territory="FR")
+    allowed = check(market.va, politics, territory="FR")
     assert (
         allowed.allowed and allowed.price.amount_micros == 2_000 and allowed.commission_bps == 1_500
     )
     assert (
-        check(market, market.va, business, territory="FR").denial
+        check(market.va, business, territory="FR").denial
         == api.CheckPermissionResponse.DENIAL_OUT_OF_SCOPE
     )
     assert (
-        check(market, market.va, politics, territory="US").denial
+        check(market.va, politics, territory="US").denial
         == api.CheckPermissionResponse.DENIAL_TERRITORY_NOT_PERMITTED
     )
     assert (
-        check(market, market.va, market.works_b[0]).denial
-        == api.CheckPermissionResponse.DENIAL_NO_LICENSE
+        check(market.va, market.works_b[0]).denial == api.CheckPermissionResponse.DENIAL_NO_LICENSE
     )
     fails(
         grpc.StatusCode.NOT_FOUND,
         "WORK_NOT_FOUND",
         check,
-        market,
         market.va,
         "publishers/pa/works/nope",
     )
@@ -330,7 +337,6 @@ def test_permission_check_answers_with_price_or_reason(market: Market) -> None:
         grpc.StatusCode.INVALID_ARGUMENT,
         "INVALID_FIELDS",
         check,
-        market,
         market.va,
         politics,
         "ai-all",
@@ -343,12 +349,6 @@ def test_permission_check_answers_with_price_or_reason(market: Market) -> None:
 
 
 def test_tokens_verify_offline_and_online_and_resist_tampering(market: Market) -> None:
-    import base64
-    import json
-
-    import jwt
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
     lic = market.license(market.va, market.offer(market.pa, terms()))
     token = market.va.lic.IssueLicenseToken(api.IssueLicenseTokenRequest(license=lic.name)).token
     fails(
@@ -403,10 +403,6 @@ def test_tokens_verify_offline_and_online_and_resist_tampering(market: Market) -
 
 
 def test_expired_tokens_are_refused(market: Market) -> None:
-    import time
-
-    from google.protobuf.duration_pb2 import Duration
-
     lic = market.license(market.va, market.offer(market.pa, terms()))
     token = market.va.lic.IssueLicenseToken(
         api.IssueLicenseTokenRequest(license=lic.name, ttl=Duration(seconds=1))
@@ -430,7 +426,7 @@ def test_key_rotation_keeps_earlier_tokens_valid(market: Market) -> None:
     after = market.va.lic.IssueLicenseToken(api.IssueLicenseTokenRequest(license=lic.name)).token
     keys = market.client(None).GetSigningKeys(api.GetSigningKeysRequest())
     assert second != first and keys.active_key_id == second
-    assert {k["kid"] for k in __import__("json").loads(keys.jwks)["keys"]} == {first, second}
+    assert {k["kid"] for k in json.loads(keys.jwks)["keys"]} == {first, second}
     for token in (before, after):
         assert (
             market.client(None).VerifyLicenseToken(api.VerifyLicenseTokenRequest(token=token)).valid
@@ -491,13 +487,6 @@ def test_calls_need_credentials_except_public_verification(market: Market) -> No
 
 
 def test_a_suspension_reaches_other_replicas_within_the_refresh_bound(market: Market) -> None:
-    import time
-
-    from licentia.licensing.v1 import licensing_service_pb2_grpc as api_grpc
-
-    from services.licensing import app as licensing_app
-    from tests.conftest import Client, start_service
-
     replica = start_service(licensing_app, market.licensing.settings)
     try:
         on_replica = Client(replica.channel, market.va.account.key, api_grpc.LicensingServiceStub)

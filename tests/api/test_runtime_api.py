@@ -25,13 +25,13 @@ from tests.api.helpers import article, make_publisher
 from tests.conftest import (
     OPERATOR_KEY,
     SERVICE_TOKEN,
-    CatalogHarness,
+    ServiceHarness,
     error_reason,
     start_catalog,
 )
 
 
-def test_health_and_reflection_need_no_credentials(catalog: CatalogHarness) -> None:
+def test_health_and_reflection_need_no_credentials(catalog: ServiceHarness) -> None:
     health = health_pb2_grpc.HealthStub(catalog.channel)
     for service in ("", "licentia.catalog.v1.CatalogService"):
         answer = health.Check(health_pb2.HealthCheckRequest(service=service))
@@ -73,7 +73,7 @@ def test_one_noisy_caller_is_limited_and_others_are_not(
         harness.server.stop(0)
 
 
-def test_traces_cover_rpc_and_sql_and_continue_a_callers_trace(catalog: CatalogHarness) -> None:
+def test_traces_cover_rpc_and_sql_and_continue_a_callers_trace(catalog: ServiceHarness) -> None:
     client_spans = InMemorySpanExporter()
     provider = build_tracer_provider(
         catalog.settings, "test-client", [SimpleSpanProcessor(client_spans)]
@@ -98,7 +98,7 @@ def test_traces_cover_rpc_and_sql_and_continue_a_callers_trace(catalog: CatalogH
     assert sql and all(s.parent.span_id == rpc[0].context.span_id for s in sql)
 
 
-def test_unexpected_errors_become_internal_without_internals(catalog: CatalogHarness) -> None:
+def test_unexpected_errors_become_internal_without_internals(catalog: ServiceHarness) -> None:
     acme = make_publisher(catalog, "acme")
     # Break the schema under the running server: a failure no use case expects.
     database = open_database(catalog.settings)
@@ -120,7 +120,7 @@ def test_unexpected_errors_become_internal_without_internals(catalog: CatalogHar
 
 
 def test_draining_server_reports_not_serving_and_finishes_inflight_calls(
-    catalog: CatalogHarness,
+    catalog: ServiceHarness,
 ) -> None:
     acme = make_publisher(catalog, "acme")
     works = [article(i, words=400) for i in range(1000)]

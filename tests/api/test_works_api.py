@@ -11,10 +11,10 @@ from licentia.catalog.v1 import catalog_service_pb2 as api
 from licentia.catalog.v1 import resources_pb2 as res
 
 from tests.api.helpers import article, make_publisher
-from tests.conftest import CatalogHarness, error_reason, field_violations
+from tests.conftest import ServiceHarness, error_reason, field_violations
 
 
-def test_create_get_update_delete_work(catalog: CatalogHarness) -> None:
+def test_create_get_update_delete_work(catalog: ServiceHarness) -> None:
     acme = make_publisher(catalog, "acme")
     created = acme.client.CreateWork(api.CreateWorkRequest(parent=acme.name, work=article(1)))
     assert created.name.startswith("publishers/acme/works/")
@@ -55,7 +55,7 @@ def test_create_get_update_delete_work(catalog: CatalogHarness) -> None:
     assert error_reason(gone.value) == "WORK_NOT_FOUND"
 
 
-def test_update_with_stale_etag_is_aborted_and_changes_nothing(catalog: CatalogHarness) -> None:
+def test_update_with_stale_etag_is_aborted_and_changes_nothing(catalog: ServiceHarness) -> None:
     acme = make_publisher(catalog, "acme")
     work = acme.client.CreateWork(api.CreateWorkRequest(parent=acme.name, work=article(1)))
     acme.client.UpdateWork(
@@ -97,7 +97,7 @@ def test_update_with_stale_etag_is_aborted_and_changes_nothing(catalog: CatalogH
     ],
 )
 def test_bad_work_is_invalid_argument_and_writes_nothing(
-    catalog: CatalogHarness, work: res.Work, expected_fields: list[str]
+    catalog: ServiceHarness, work: res.Work, expected_fields: list[str]
 ) -> None:
     acme = make_publisher(catalog, "acme")
     with pytest.raises(grpc.RpcError) as bad:
@@ -134,7 +134,7 @@ def test_bad_work_is_invalid_argument_and_writes_nothing(
     ],
 )
 def test_malformed_requests(
-    catalog: CatalogHarness, request_: object, reason: str, field: str
+    catalog: ServiceHarness, request_: object, reason: str, field: str
 ) -> None:
     acme = make_publisher(catalog, "acme")
     method = type(request_).__name__.removesuffix("Request")
@@ -145,7 +145,7 @@ def test_malformed_requests(
     assert field in field_violations(bad.value)
 
 
-def test_pagination_returns_every_work_once_across_pages(catalog: CatalogHarness) -> None:
+def test_pagination_returns_every_work_once_across_pages(catalog: ServiceHarness) -> None:
     acme = make_publisher(catalog, "acme")
     list(
         acme.client.ImportWorks(
@@ -176,7 +176,7 @@ def test_pagination_returns_every_work_once_across_pages(catalog: CatalogHarness
     assert error_reason(mismatch.value) == "INVALID_PAGE_TOKEN"
 
 
-def test_list_filters(catalog: CatalogHarness) -> None:
+def test_list_filters(catalog: ServiceHarness) -> None:
     acme = make_publisher(catalog, "acme")
     works = []
     for i in range(6):
@@ -210,7 +210,7 @@ def test_list_filters(catalog: CatalogHarness) -> None:
     assert ids(updated_since=mark) == [target.external_id]
 
 
-def test_import_is_idempotent_by_external_id(catalog: CatalogHarness) -> None:
+def test_import_is_idempotent_by_external_id(catalog: ServiceHarness) -> None:
     acme = make_publisher(catalog, "acme")
     batches = [
         api.ImportWorksRequest(
@@ -250,7 +250,7 @@ def test_import_is_idempotent_by_external_id(catalog: CatalogHarness) -> None:
     assert len(listed) == 30
 
 
-def test_import_reports_each_bad_item_and_keeps_the_rest(catalog: CatalogHarness) -> None:
+def test_import_reports_each_bad_item_and_keeps_the_rest(catalog: ServiceHarness) -> None:
     acme = make_publisher(catalog, "acme")
     works = [article(0), article(1, title=""), article(2, external_id=""), article(3), article(3)]
     (resp,) = acme.client.ImportWorks(iter([api.ImportWorksRequest(parent=acme.name, works=works)]))
@@ -269,7 +269,7 @@ def test_import_reports_each_bad_item_and_keeps_the_rest(catalog: CatalogHarness
     assert len(acme.client.ListWorks(api.ListWorksRequest(parent=acme.name)).works) == 2
 
 
-def test_import_rejects_oversized_batch_without_writing(catalog: CatalogHarness) -> None:
+def test_import_rejects_oversized_batch_without_writing(catalog: ServiceHarness) -> None:
     acme = make_publisher(catalog, "acme")
     too_many = [article(i, words=3) for i in range(1001)]
     with pytest.raises(grpc.RpcError) as bad:
@@ -282,7 +282,7 @@ def test_import_rejects_oversized_batch_without_writing(catalog: CatalogHarness)
     assert not acme.client.ListWorks(api.ListWorksRequest(parent=acme.name)).works
 
 
-def test_create_with_request_id_is_idempotent(catalog: CatalogHarness) -> None:
+def test_create_with_request_id_is_idempotent(catalog: ServiceHarness) -> None:
     acme = make_publisher(catalog, "acme")
     request = api.CreateWorkRequest(parent=acme.name, work=article(1), request_id="req-1")
     first = acme.client.CreateWork(request)
@@ -291,7 +291,7 @@ def test_create_with_request_id_is_idempotent(catalog: CatalogHarness) -> None:
     assert len(acme.client.ListWorks(api.ListWorksRequest(parent=acme.name)).works) == 1
 
 
-def test_duplicate_ids_are_already_exists(catalog: CatalogHarness) -> None:
+def test_duplicate_ids_are_already_exists(catalog: ServiceHarness) -> None:
     acme = make_publisher(catalog, "acme")
     acme.client.CreateWork(
         api.CreateWorkRequest(parent=acme.name, work=article(1), work_id="story")
@@ -307,7 +307,7 @@ def test_duplicate_ids_are_already_exists(catalog: CatalogHarness) -> None:
     assert error_reason(ext.value) == "EXTERNAL_ID_ALREADY_EXISTS"
 
 
-def test_work_events_feed_in_commit_order(catalog: CatalogHarness) -> None:
+def test_work_events_feed_in_commit_order(catalog: ServiceHarness) -> None:
     acme = make_publisher(catalog, "acme")
     work = acme.client.CreateWork(api.CreateWorkRequest(parent=acme.name, work=article(1)))
     acme.client.UpdateWork(
