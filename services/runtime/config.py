@@ -71,6 +71,14 @@ class Settings(BaseSettings):
     # How long work metadata (section, tags) used in scope checks is cached.
     work_cache_ttl_seconds: float = Field(default=60.0, ge=0)
 
+    # Provenance: how often a replica polls the catalog's work feed (the bound on how long
+    # a new or deleted work takes to reach CheckText, plus indexing time).
+    provenance_poll_seconds: float = Field(default=0.25, gt=0)
+    # Matched works whose words are kept in memory for verification (about 5 kB each).
+    provenance_document_cache: int = Field(default=20_000, ge=0)
+    # A fingerprint held by more works than this is boilerplate and ignored.
+    provenance_max_postings: int = Field(default=64, ge=2)
+
     # Per-caller token bucket: sustained calls per second and burst size.
     rate_limit_per_second: float = Field(default=2000.0, gt=0)
     rate_limit_burst: int = Field(default=4000, ge=1)

@@ -99,3 +99,8 @@ def abort_with(context: grpc.ServicerContext, exc: Exception, domain: str) -> No
         status = to_status(error, domain)
     context.abort_with_status(rpc_status.to_status(status))
     raise AssertionError("unreachable: abort_with_status raises")
+
+
+def code_name(error: LicentiaError) -> str:
+    """The gRPC status code name for an error reported inside a response (streams)."""
+    return str(code_pb2.Code.Name(_CODES[error.kind]))

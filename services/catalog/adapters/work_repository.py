@@ -49,6 +49,22 @@ class WorkRepository:
         row = self._conn.execute(query).first()
         return _work(row, with_body) if row else None
 
+    def get_many(self, keys: list[tuple[str, str]], with_body: bool) -> list[Work]:
+        """Live works for (publisher id, work id) pairs, in no particular order."""
+        by_publisher: dict[str, list[str]] = {}
+        for publisher_id, work_id in keys:
+            by_publisher.setdefault(publisher_id, []).append(work_id)
+        found: list[Work] = []
+        for publisher_id, ids in by_publisher.items():
+            for i in range(0, len(ids), _LOOKUP_CHUNK):
+                query = self._select(with_body).where(
+                    t.works.c.publisher_id == publisher_id,
+                    t.works.c.id.in_(ids[i : i + _LOOKUP_CHUNK]),
+                    t.works.c.delete_time.is_(None),
+                )
+                found.extend(_work(row, with_body) for row in self._conn.execute(query))
+        return found
+
     def find_by_external_ids(
         self, publisher_id: str, external_ids: Iterable[str]
     ) -> dict[str, tuple[Work, bool]]:

@@ -124,6 +124,13 @@ class CatalogServicer(api_grpc.CatalogServiceServicer):
         full = request.view == res.WORK_VIEW_FULL
         return cv.work(self._works.get(current_principal(), request.name, with_body=full))
 
+    def BatchGetWorks(
+        self, request: api.BatchGetWorksRequest, context: Context
+    ) -> api.BatchGetWorksResponse:
+        full = request.view == res.WORK_VIEW_FULL
+        works, missing = self._works.get_many(current_principal(), list(request.names), full)
+        return api.BatchGetWorksResponse(works=[cv.work(w) for w in works], missing=missing)
+
     def ListWorks(self, request: api.ListWorksRequest, context: Context) -> api.ListWorksResponse:
         where = WorkFilter(
             section=request.section,

@@ -17,12 +17,20 @@ from services.catalog.domain.validation import check_work
 from services.catalog.service_layer import access
 from services.catalog.service_layer.unit_of_work import CatalogUnitOfWork, UnitOfWorkFactory
 from services.runtime import pagination, resource_names
-from services.runtime.errors import AlreadyExists, Conflict, NotFound, Violations
+from services.runtime.errors import (
+    AlreadyExists,
+    Conflict,
+    FieldViolation,
+    InvalidArgument,
+    NotFound,
+    Violations,
+)
 from services.runtime.outbox import OutboxEvent
 from services.runtime.principal import Principal
 from services.runtime.sqltypes import utc_now
 
 REGISTERED, UPDATED, DELETED = "REGISTERED", "UPDATED", "DELETED"
+MAX_BATCH_GET = 1_000
 
 
 def work_event(kind: str, work: Work, now: datetime) -> OutboxEvent:
@@ -83,6 +91,23 @@ class WorkService:
         access.read_works(p, f"publishers/{publisher_id}", with_body)
         with self._uow(write=False) as uow:
             return get_work(uow, publisher_id, work_id, with_body)
+
+    def get_many(
+        self, p: Principal, names: list[str], with_body: bool
+    ) -> tuple[list[Work], list[str]]:
+        """The live works among `names` (in request order) and the names not found."""
+        if len(names) > MAX_BATCH_GET:
+            raise InvalidArgument(
+                "TOO_MANY_NAMES",
+                f"at most {MAX_BATCH_GET} names per call",
+                [FieldViolation("names", f"{len(names)} given")],
+            )
+        keys = [parse_work_name(name, f"names[{i}]") for i, name in enumerate(names)]
+        for publisher_id in {publisher_id for publisher_id, _ in keys}:
+            access.read_works(p, f"publishers/{publisher_id}", with_body)
+        with self._uow(write=False) as uow:
+            found = {w.name: w for w in uow.works.get_many(keys, with_body)}
+        return [found[n] for n in names if n in found], [n for n in names if n not in found]
 
     def list(
         self,

@@ -27,6 +27,8 @@ class Denial(Enum):
     EXPIRED = "EXPIRED"
     SUSPENDED = "SUSPENDED"
     REVOKED = "REVOKED"
+    # Batch checks only: the work does not exist (or was deleted).
+    WORK_NOT_FOUND = "WORK_NOT_FOUND"
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,7 @@ from services.licensing.entrypoints import converters as cv
 from services.licensing.service_layer.licenses import LicenseService
 from services.licensing.service_layer.negotiation import NegotiationService
 from services.licensing.service_layer.offers import EDITABLE, OfferService
-from services.licensing.service_layer.permissions import PermissionService
+from services.licensing.service_layer.permissions import PermissionQuery, PermissionService
 from services.licensing.service_layer.rsl_documents import RslService
 from services.licensing.service_layer.tokens import TokenService
 from services.runtime.errors import FieldViolation, InvalidArgument
@@ -285,6 +285,18 @@ class LicensingServicer(api_grpc.LicensingServiceServicer):
             from_timestamp(request, "time"),
         )
         return cv.decision(decision)
+
+    def BatchCheckPermissions(
+        self, request: api.BatchCheckPermissionsRequest, context: Context
+    ) -> api.BatchCheckPermissionsResponse:
+        queries = [
+            PermissionQuery(
+                r.vendor, r.work, r.use, r.territory, r.user_type, from_timestamp(r, "time")
+            )
+            for r in request.requests
+        ]
+        decisions = self._permissions.check_many(current_principal(), queries)
+        return api.BatchCheckPermissionsResponse(responses=[cv.decision(d) for d in decisions])
 
     def GetRslDocument(
         self, request: api.GetRslDocumentRequest, context: Context

@@ -10,22 +10,34 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from services.licensing.domain import vocabulary as vocab
 from services.licensing.domain.licenses import License
-from services.licensing.domain.permissions import Decision, PermissionIndex, WorkRef
+from services.licensing.domain.permissions import Decision, Denial, PermissionIndex, WorkRef
 from services.licensing.service_layer import access
 from services.licensing.service_layer.unit_of_work import OUTBOX, UnitOfWorkFactory
 from services.runtime import resource_names
-from services.runtime.errors import NotFound, Violations
+from services.runtime.errors import FieldViolation, InvalidArgument, NotFound, Violations
 from services.runtime.event_relay import EventRelay
 from services.runtime.outbox import OutboxEvent
 from services.runtime.principal import Principal, Role
 from services.runtime.sqltypes import utc_now
 
 log = logging.getLogger(__name__)
+MAX_BATCH_CHECKS = 1_000
+
+
+@dataclass(frozen=True)
+class PermissionQuery:
+    vendor: str
+    work: str
+    use: str
+    territory: str = ""
+    user_type: str = ""
+    at: datetime | None = None
 
 
 class WorkDirectory(Protocol):
@@ -111,6 +123,34 @@ class PermissionService:
         if ref is None:
             raise NotFound("WORK_NOT_FOUND", f"{work} does not exist")
         return self.index.check(vendor, ref, use, territory, user_type, at or utc_now())
+
+    def check_many(self, p: Principal, queries: Sequence[PermissionQuery]) -> list[Decision]:
+        """Decisions in query order; a missing work is a denial, not a failed batch."""
+        if len(queries) > MAX_BATCH_CHECKS:
+            raise InvalidArgument(
+                "TOO_MANY_CHECKS",
+                f"at most {MAX_BATCH_CHECKS} checks per call",
+                [FieldViolation("requests", f"{len(queries)} given")],
+            )
+        decisions = []
+        for i, q in enumerate(queries):
+            try:
+                decisions.append(
+                    self.check(p, q.vendor, q.work, q.use, q.territory, q.user_type, q.at)
+                )
+            except NotFound:
+                decisions.append(
+                    Decision(
+                        False, denial=Denial.WORK_NOT_FOUND, explanation=f"{q.work} does not exist"
+                    )
+                )
+            except InvalidArgument as error:
+                error.violations = [
+                    FieldViolation(f"requests[{i}].{v.field}", v.description)
+                    for v in error.violations
+                ]
+                raise
+        return decisions
 
     def _fetch_events(self, after: int, limit: int) -> list[OutboxEvent]:
         with self._uow(write=False) as uow:

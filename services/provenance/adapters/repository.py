@@ -1,0 +1,148 @@
+"""Storage of indexed works and their documents."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy import Connection, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from services.provenance.adapters import tables as t
+from services.provenance.domain.documents import AnalysedText, Fingerprints, WordRecord
+from services.provenance.domain.matching import IndexedDocument
+from services.runtime.sqltypes import utc_now
+
+T = TypeVar("T")
+_CHUNK = 500  # keeps IN (...) lists well under every driver's parameter limit
+
+
+@dataclass(frozen=True)
+class WorkState:
+    work: str
+    version: int
+    document_id: int | None
+    deleted: bool
+
+
+class IndexRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+        self._dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+
+    def states(
+        self, works: Iterable[str], lock: bool = False, now: datetime | None = None
+    ) -> dict[str, WorkState]:
+        """Current state of each work; with `lock`, rows are created if absent and locked
+        so that replicas indexing the same work take turns."""
+        names = sorted(set(works))
+        if lock and names:
+            self._conn.execute(
+                self._dialect.insert(t.indexed_works).on_conflict_do_nothing(),
+                [
+                    {"work": w, "version": 0, "document_id": None, "deleted": False,
+                     "event_sequence": 0, "update_time": now or utc_now()}
+                    for w in names
+                ],
+            )  # fmt: skip
+        found: dict[str, WorkState] = {}
+        for chunk in _chunks(names):
+            query = select(t.indexed_works).where(t.indexed_works.c.work.in_(chunk))
+            if lock:
+                query = query.with_for_update()
+            for row in self._conn.execute(query):
+                found[row.work] = WorkState(row.work, row.version, row.document_id, row.deleted)
+        return found
+
+    def add_document(self, work: str, version: int, text: AnalysedText, now: datetime) -> int:
+        return int(
+            self._conn.execute(
+                insert(t.documents).returning(t.documents.c.id),
+                {
+                    "work": work,
+                    "version": version,
+                    "word_count": text.word_count,
+                    "fingerprints": text.fingerprints().to_bytes(),
+                    "words": text.word_record().to_bytes(),
+                    "create_time": now,
+                },
+            ).scalar_one()
+        )
+
+    def set_state(self, state: WorkState, sequence: int, now: datetime) -> None:
+        self._conn.execute(
+            update(t.indexed_works)
+            .where(t.indexed_works.c.work == state.work)
+            .values(
+                version=state.version,
+                document_id=state.document_id,
+                deleted=state.deleted,
+                event_sequence=sequence,
+                update_time=now,
+            )
+        )
+        # Older versions keep their row (replicas drop them from memory by id) but not
+        # their data.
+        self._conn.execute(
+            update(t.documents)
+            .where(t.documents.c.work == state.work, t.documents.c.word_count > 0)
+            .where(
+                t.documents.c.id != state.document_id
+                if state.document_id is not None
+                else t.documents.c.id.is_not(None)
+            )
+            .values(fingerprints=b"", words=b"", word_count=0)
+        )
+
+    def document_ids(self, works: Iterable[str]) -> dict[str, list[int]]:
+        """Every document id (current or not) of each work."""
+        ids: dict[str, list[int]] = {}
+        for chunk in _chunks(sorted(set(works))):
+            rows = self._conn.execute(
+                select(t.documents.c.work, t.documents.c.id).where(t.documents.c.work.in_(chunk))
+            )
+            for work, doc_id in rows:
+                ids.setdefault(work, []).append(int(doc_id))
+        return ids
+
+    def fingerprints(self, doc_ids: Iterable[int]) -> list[tuple[int, Fingerprints]]:
+        out: list[tuple[int, Fingerprints]] = []
+        for chunk in _chunks(sorted(set(doc_ids))):
+            rows = self._conn.execute(
+                select(t.documents.c.id, t.documents.c.fingerprints).where(
+                    t.documents.c.id.in_(chunk)
+                )
+            )
+            out.extend((int(i), Fingerprints.from_bytes(bytes(f))) for i, f in rows)
+        return out
+
+    def current_fingerprints(self, batch: int = 5_000) -> Iterator[tuple[int, Fingerprints]]:
+        """Every searchable document, streamed (the start-up load)."""
+        query = (
+            select(t.documents.c.id, t.documents.c.fingerprints)
+            .join(t.indexed_works, t.indexed_works.c.document_id == t.documents.c.id)
+            .execution_options(yield_per=batch)
+        )
+        for doc_id, data in self._conn.execute(query):
+            yield int(doc_id), Fingerprints.from_bytes(bytes(data))
+
+    def documents(self, doc_ids: Iterable[int]) -> list[IndexedDocument]:
+        out: list[IndexedDocument] = []
+        for chunk in _chunks(sorted(set(doc_ids))):
+            rows = self._conn.execute(
+                select(
+                    t.documents.c.id, t.documents.c.work, t.documents.c.version, t.documents.c.words
+                ).where(t.documents.c.id.in_(chunk), t.documents.c.word_count > 0)
+            )
+            out.extend(
+                IndexedDocument(int(i), w, int(v), WordRecord.from_bytes(bytes(data)))
+                for i, w, v, data in rows
+            )
+        return out
+
+
+def _chunks(items: list[T]) -> Iterator[list[T]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]

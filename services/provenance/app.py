@@ -1,0 +1,87 @@
+"""Wiring: builds the provenance service's database, index, use cases and gRPC service.
+
+The index is loaded from the database before the server opens its port, so a replica
+never answers from a partial index; the catalog feed is followed once it serves.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+from licentia.provenance.v1 import provenance_service_pb2 as api
+from licentia.provenance.v1 import provenance_service_pb2_grpc as api_grpc
+from opentelemetry.sdk.trace import TracerProvider
+
+from services.provenance.adapters import tables
+from services.provenance.adapters.catalog_feed import CatalogFeed
+from services.provenance.adapters.licensing_client import LicensingPermissions
+from services.provenance.domain.fingerprint_index import FingerprintIndex
+from services.provenance.entrypoints.grpc_servicer import ProvenanceServicer
+from services.provenance.service_layer.checking import CheckService, DocumentCache
+from services.provenance.service_layer.indexing import IndexingService
+from services.provenance.service_layer.unit_of_work import UnitOfWorkFactory
+from services.runtime import migrations
+from services.runtime.authentication import CachedKeyAuthenticator, StaticCredentials
+from services.runtime.catalog_keys import CatalogKeyResolver
+from services.runtime.clients import ServiceChannels
+from services.runtime.config import Settings
+from services.runtime.database import Database
+from services.runtime.event_relay import SqlCursorStore
+from services.runtime.lenient_decoding import add_leniently
+from services.runtime.server import ServiceApp
+from services.runtime.telemetry import trace_engine
+
+NAME = "provenance"
+MIGRATIONS = Path(__file__).parent / "migrations"
+GRPC_SERVICE = api.DESCRIPTOR.services_by_name["ProvenanceService"].full_name
+
+
+def open_database(settings: Settings) -> Database:
+    return Database(settings.database_url_for(NAME), settings.schema_for(NAME))
+
+
+def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp:
+    database = open_database(settings)
+    if settings.migrate_on_start:
+        migrations.upgrade(database, MIGRATIONS)
+    elif not migrations.is_current(database, MIGRATIONS):
+        raise RuntimeError(
+            "the provenance schema is out of date: run `licentia migrate provenance`"
+        )
+    trace_engine(database.engine, tracer_provider)
+
+    channels = ServiceChannels(settings, tracer_provider)
+    uow = UnitOfWorkFactory(database)
+    index = FingerprintIndex(settings.provenance_max_postings)
+    indexing = IndexingService(
+        uow,
+        CatalogFeed(channels.channel("catalog")),
+        index,
+        SqlCursorStore(database, tables.event_cursors, "catalog-works"),
+        settings.provenance_poll_seconds,
+    )
+    indexing.load()
+    checks = CheckService(
+        index,
+        DocumentCache(uow, settings.provenance_document_cache),
+        LicensingPermissions(channels.channel("licensing")),
+    )
+    servicer = ProvenanceServicer(checks, indexing)
+    authenticator = CachedKeyAuthenticator(
+        StaticCredentials(settings.operator_api_key, settings.service_token),
+        CatalogKeyResolver(channels.channel("catalog")),
+        settings.auth_cache_ttl_seconds,
+    )
+
+    def register(server: grpc.Server) -> None:
+        add_leniently(api_grpc.add_ProvenanceServiceServicer_to_server, servicer, server)
+
+    return ServiceApp(
+        name=NAME,
+        grpc_service_names=(GRPC_SERVICE,),
+        register=register,
+        authenticator=authenticator,
+        on_start=[indexing.start],
+        on_stop=[indexing.stop, channels.close, database.dispose],
+    )

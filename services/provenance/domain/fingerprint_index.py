@@ -1,0 +1,251 @@
+"""The in-memory query index: sorted numpy arrays, a small delta, and a liveness map.
+
+Layout (14 bytes per fingerprint): the 64-bit hash, the document id (uint32) and the
+word position modulo 2**16 (uint16), in three parallel arrays sorted by hash. A lookup
+is two binary searches per query 5-gram.
+
+- `main` holds the bulk; `delta` takes each indexed batch (merged in linear time);
+  when the delta grows past an eighth of main, the two are merged and postings of
+  removed documents are dropped.
+- Removing a document flips its byte in `live`; lookups drop dead postings at once, so
+  a deletion takes effect immediately, before any merge.
+- One writer (the indexing thread) builds new arrays and swaps a single reference;
+  readers take the reference once per lookup and never lock.
+Document ids are the database's ids of work versions: never reused, so a dead id can
+never come back to life.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from services.provenance.domain.documents import Fingerprints
+
+DocIds = npt.NDArray[np.uint32]
+MIN_DELTA_MERGE = 200_000
+
+
+@dataclass(frozen=True)
+class _Layer:
+    hashes: npt.NDArray[np.uint64]
+    docs: DocIds
+    positions: npt.NDArray[np.uint16]
+
+    @staticmethod
+    def empty() -> _Layer:
+        return _Layer(np.empty(0, np.uint64), np.empty(0, np.uint32), np.empty(0, np.uint16))
+
+    @staticmethod
+    def of(documents: Sequence[tuple[int, Fingerprints]]) -> _Layer:
+        if not documents:
+            return _Layer.empty()
+        hashes = np.concatenate([f.hashes for _, f in documents])
+        positions = np.concatenate([f.positions for _, f in documents])
+        docs = np.repeat(
+            np.fromiter((d for d, _ in documents), np.uint32, len(documents)),
+            [len(f) for _, f in documents],
+        )
+        order = np.argsort(hashes, kind="stable")
+        return _Layer(hashes[order], docs[order], positions[order])
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    @property
+    def nbytes(self) -> int:
+        return self.hashes.nbytes + self.docs.nbytes + self.positions.nbytes
+
+    def merge(self, other: _Layer) -> _Layer:
+        """Both sorted by hash; linear time."""
+        if len(other) == 0:
+            return self
+        if len(self) == 0:
+            return other
+        slots = np.searchsorted(self.hashes, other.hashes, side="right")
+        slots += np.arange(len(other))
+        theirs = np.zeros(len(self) + len(other), dtype=bool)
+        theirs[slots] = True
+        arrays = []
+        for mine, their in (
+            (self.hashes, other.hashes),
+            (self.docs, other.docs),
+            (self.positions, other.positions),
+        ):
+            out = np.empty(len(theirs), dtype=mine.dtype)
+            out[theirs] = their
+            out[~theirs] = mine
+            arrays.append(out)
+        return _Layer(arrays[0], arrays[1], arrays[2])
+
+    def keep_live(self, live: npt.NDArray[np.uint8]) -> _Layer:
+        alive = live[self.docs].astype(bool)
+        if alive.all():
+            return self
+        return _Layer(self.hashes[alive], self.docs[alive], self.positions[alive])
+
+    def find(
+        self, grams: npt.NDArray[np.uint64]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        left = np.searchsorted(self.hashes, grams, side="left")
+        right = np.searchsorted(self.hashes, grams, side="right")
+        return left, right - left
+
+
+@dataclass(frozen=True)
+class Hits:
+    """Index postings matching a text's 5-grams (one row per posting)."""
+
+    query_positions: npt.NDArray[np.int64]
+    docs: DocIds
+    doc_positions: npt.NDArray[np.uint16]
+    # How many postings the matched hash has in the whole index (rarity of the phrase).
+    frequencies: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return len(self.docs)
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    documents: int
+    fingerprints: int
+    memory_bytes: int
+
+
+@dataclass(frozen=True)
+class _State:
+    main: _Layer
+    delta: _Layer
+
+
+class FingerprintIndex:
+    def __init__(self, max_postings: int = 64) -> None:
+        # A hash held by more postings than this is boilerplate ("all rights reserved",
+        # bylines, wire credits) and ignored: it says nothing about where a text came from.
+        self.max_postings = max_postings
+        self._state = _State(_Layer.empty(), _Layer.empty())
+        self._live = np.zeros(1024, dtype=np.uint8)
+        self._documents = 0
+        self._write_lock = threading.Lock()
+
+    # -- writing (one writer at a time) --------------------------------------------
+
+    def load(self, documents: Iterable[tuple[int, Fingerprints]], chunk: int = 50_000) -> None:
+        """Bulk build: replaces the whole index."""
+        with self._write_lock:
+            self._live = np.zeros(1024, dtype=np.uint8)
+            self._documents = 0
+            layers: list[_Layer] = []
+            batch: list[tuple[int, Fingerprints]] = []
+            for document in documents:
+                batch.append(document)
+                if len(batch) >= chunk:
+                    layers.append(self._mark_live(batch))
+                    batch = []
+            layers.append(self._mark_live(batch))
+            main = _Layer.of([])
+            if layers:
+                hashes = np.concatenate([layer.hashes for layer in layers])
+                order = np.argsort(hashes, kind="stable")
+                main = _Layer(
+                    hashes[order],
+                    np.concatenate([layer.docs for layer in layers])[order],
+                    np.concatenate([layer.positions for layer in layers])[order],
+                )
+            self._state = _State(main, _Layer.empty())
+
+    def apply(self, added: Sequence[tuple[int, Fingerprints]], removed: Iterable[int] = ()) -> None:
+        """Add documents and remove others, as one step."""
+        with self._write_lock:
+            batch = self._mark_live(added)
+            state = self._state
+            delta = state.delta.merge(batch)
+            for doc in removed:
+                if doc < len(self._live) and self._live[doc]:
+                    self._live[doc] = 0
+                    self._documents -= 1
+            if len(delta) > max(MIN_DELTA_MERGE, len(state.main) // 8):
+                main = state.main.merge(delta).keep_live(self._live)
+                self._state = _State(main, _Layer.empty())
+            else:
+                self._state = _State(state.main, delta)
+
+    def _mark_live(self, documents: Sequence[tuple[int, Fingerprints]]) -> _Layer:
+        if documents:
+            highest = max(doc for doc, _ in documents)
+            if highest >= len(self._live):
+                grown = np.zeros(max(highest + 1, 2 * len(self._live)), dtype=np.uint8)
+                grown[: len(self._live)] = self._live
+                self._live = grown
+            for doc, _ in documents:
+                if not self._live[doc]:
+                    self._live[doc] = 1
+                    self._documents += 1
+        return _Layer.of(documents)
+
+    # -- reading (any thread, no locks) ----------------------------------------------
+
+    def is_live(self, doc: int) -> bool:
+        live = self._live
+        return doc < len(live) and bool(live[doc])
+
+    def lookup(self, grams: npt.NDArray[np.uint64]) -> Hits:
+        state = self._state
+        live = self._live
+        main_left, main_counts = state.main.find(grams)
+        delta_left, delta_counts = state.delta.find(grams)
+        frequencies = main_counts + delta_counts
+        wanted = (frequencies > 0) & (frequencies <= self.max_postings)
+        parts = [
+            _expand(state.main, main_left, main_counts, wanted, frequencies),
+            _expand(state.delta, delta_left, delta_counts, wanted, frequencies),
+        ]
+        hits = Hits(*(np.concatenate([p[i] for p in parts]) for i in range(4)))
+        docs = hits.docs
+        alive = np.zeros(len(docs), dtype=bool)
+        in_range = docs < len(live)
+        alive[in_range] = live[docs[in_range]].astype(bool)
+        if alive.all():
+            return hits
+        return Hits(
+            hits.query_positions[alive],
+            docs[alive],
+            hits.doc_positions[alive],
+            hits.frequencies[alive],
+        )
+
+    def stats(self) -> IndexStats:
+        state = self._state
+        return IndexStats(
+            documents=self._documents,
+            fingerprints=len(state.main) + len(state.delta),
+            memory_bytes=state.main.nbytes + state.delta.nbytes + self._live.nbytes,
+        )
+
+
+def _expand(
+    layer: _Layer,
+    left: npt.NDArray[np.int64],
+    counts: npt.NDArray[np.int64],
+    wanted: npt.NDArray[np.bool_],
+    frequencies: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[Any], ...]:
+    """One row per posting of the wanted query positions, without a Python loop."""
+    rows = np.flatnonzero(wanted & (counts > 0))
+    per_row = counts[rows]
+    total = int(per_row.sum())
+    # Row r covers index entries [left[r], left[r] + per_row[r]).
+    offsets = np.repeat(left[rows] - np.cumsum(per_row) + per_row, per_row)
+    entries = offsets + np.arange(total)
+    return (
+        np.repeat(rows, per_row).astype(np.int64),
+        layer.docs[entries],
+        layer.positions[entries],
+        np.repeat(frequencies[rows], per_row),
+    )

@@ -1,0 +1,245 @@
+"""From index hits to verified matches: candidates, word-by-word extension, spans.
+
+1. Candidates: documents with two or more hits, or one hit on a rare phrase (a 25-word
+   excerpt may hold a single fingerprint). Ranked by hits, at most `max_candidates`.
+2. Verification: each hit is checked against the document's words and extended left and
+   right while the words agree, giving exact runs. Hits inside a run already found are
+   skipped.
+3. Spans: runs that follow each other in both texts with at most `max_gap` differing
+   words between them join into one span (an edited passage). A span is reported when it
+   holds at least `min_span_words` matching words and a run of at least `min_run_words`;
+   that rule, not the number of hits, decides precision.
+
+Match types: EXACT when every span is one unbroken run of (normalised) words;
+NEAR_EXACT when spans were joined across edits amounting to at most one word in 25;
+EDITED otherwise. Formatting, case and punctuation never count as edits.
+Score (0..1): the share of span words that match, scaled down for short evidence
+(longest run below the 25-word winnowing guarantee).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+import numpy.typing as npt
+
+from services.provenance.domain import fingerprints as fp
+from services.provenance.domain.documents import (
+    POSITION_MODULUS,
+    AnalysedText,
+    WordRecord,
+    short_hashes,
+)
+from services.provenance.domain.fingerprint_index import Hits
+
+
+class MatchType(Enum):
+    EXACT = "exact"
+    NEAR_EXACT = "near-exact"
+    EDITED = "edited"
+
+
+@dataclass(frozen=True)
+class MatchRules:
+    max_candidates: int = 32
+    # A single hit makes a candidate only when its phrase is this rare in the index.
+    single_hit_max_postings: int = 4
+    max_gap: int = 3
+    min_span_words: int = 12
+    min_run_words: int = 8
+
+
+@dataclass(frozen=True)
+class IndexedDocument:
+    """A work version in the index, as verification needs it."""
+
+    doc_id: int
+    work: str
+    version: int
+    words: WordRecord
+
+    @property
+    def publisher(self) -> str:
+        return self.work.split("/works/")[0]
+
+
+@dataclass(frozen=True)
+class Span:
+    query_start: int  # characters, [start, end) in the checked text
+    query_end: int
+    work_start: int  # characters, [start, end) in the work's body
+    work_end: int
+    matched_words: int
+    edits: int
+    longest_run: int
+
+
+@dataclass(frozen=True)
+class Match:
+    document: IndexedDocument
+    spans: list[Span]
+    matched_words: int
+    query_coverage: float
+    work_coverage: float
+    longest_run: int
+    match_type: MatchType
+    score: float
+
+
+@dataclass
+class _Run:
+    q_start: int
+    q_end: int
+    d_start: int
+    d_end: int
+
+
+def candidates(hits: Hits, rules: MatchRules) -> list[int]:
+    """Document ids worth verifying, most hits first."""
+    if len(hits) == 0:
+        return []
+    docs, first, counts = np.unique(hits.docs, return_index=True, return_counts=True)
+    rarest = np.minimum.reduceat(hits.frequencies[np.argsort(hits.docs, kind="stable")], first)
+    worth = (counts >= 2) | (rarest <= rules.single_hit_max_postings)
+    ranked = np.argsort(-counts[worth], kind="stable")[: rules.max_candidates]
+    return [int(d) for d in docs[worth][ranked]]
+
+
+def verify(
+    text: AnalysedText,
+    hits: Hits,
+    documents: Mapping[int, IndexedDocument],
+    rules: MatchRules,
+) -> list[Match]:
+    query_words = short_hashes(text.word_hashes)
+    matches = []
+    for doc_id, document in documents.items():
+        mine = hits.docs == doc_id
+        runs = _runs(
+            query_words,
+            document.words.words,
+            hits.query_positions[mine],
+            hits.doc_positions[mine],
+        )
+        match = _match(text, document, runs, rules)
+        if match is not None:
+            matches.append(match)
+    matches.sort(key=lambda m: (-m.score, -m.matched_words, m.document.work))
+    return matches
+
+
+def _runs(
+    query: npt.NDArray[np.uint32],
+    work: npt.NDArray[np.uint32],
+    query_positions: npt.NDArray[np.int64],
+    doc_positions: npt.NDArray[np.uint16],
+) -> list[_Run]:
+    runs: list[_Run] = []
+    for q, d_mod in sorted(zip(query_positions.tolist(), doc_positions.tolist(), strict=True)):
+        d = _exact_position(query, work, q, d_mod)
+        if d is None:
+            continue  # a hash collision, or a stale hit: the words do not agree
+        if any(r.q_start <= q < r.q_end and r.d_start - r.q_start == d - q for r in runs):
+            continue  # inside a run already found
+        left = _common_length(query[:q][::-1], work[:d][::-1])
+        right = _common_length(query[q:], work[d:])
+        runs.append(_Run(q - left, q + right, d - left, d + right))
+    return runs
+
+
+def _exact_position(
+    query: npt.NDArray[np.uint32], work: npt.NDArray[np.uint32], q: int, d_mod: int
+) -> int | None:
+    """The word position in the work whose 5-gram equals the query's at q."""
+    gram = query[q : q + fp.GRAM]
+    for d in range(d_mod, len(work) - fp.GRAM + 1, POSITION_MODULUS):
+        if np.array_equal(work[d : d + fp.GRAM], gram):
+            return d
+    return None
+
+
+def _common_length(a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]) -> int:
+    """Length of the common prefix of a and b, compared in growing chunks."""
+    limit = min(len(a), len(b))
+    done = 0
+    chunk = 32
+    while done < limit:
+        end = min(limit, done + chunk)
+        differ = np.flatnonzero(a[done:end] != b[done:end])
+        if len(differ):
+            return done + int(differ[0])
+        done = end
+        chunk *= 4
+    return limit
+
+
+def _match(
+    text: AnalysedText, document: IndexedDocument, runs: list[_Run], rules: MatchRules
+) -> Match | None:
+    spans = [
+        span
+        for group in _join(runs, rules.max_gap)
+        if (span := _span(text, document.words, group)).matched_words >= rules.min_span_words
+        and span.longest_run >= rules.min_run_words
+    ]
+    if not spans:
+        return None
+    matched = sum(s.matched_words for s in spans)
+    edits = sum(s.edits for s in spans)
+    longest = max(s.longest_run for s in spans)
+    if edits == 0:
+        kind = MatchType.EXACT
+    elif edits * 25 <= matched:
+        kind = MatchType.NEAR_EXACT
+    else:
+        kind = MatchType.EDITED
+    evidence = min(1.0, longest / fp.GUARANTEE_WORDS)
+    return Match(
+        document=document,
+        spans=spans,
+        matched_words=matched,
+        query_coverage=min(1.0, matched / max(1, text.word_count)),
+        work_coverage=min(1.0, matched / max(1, len(document.words))),
+        longest_run=longest,
+        match_type=kind,
+        score=round(evidence * matched / (matched + edits), 4),
+    )
+
+
+def _join(runs: list[_Run], max_gap: int) -> list[list[_Run]]:
+    """Group runs that follow each other in both texts, a few words apart at most."""
+    groups: list[list[_Run]] = []
+    for run in sorted(runs, key=lambda r: (r.q_start, r.d_start)):
+        if groups:
+            last = groups[-1][-1]
+            q_gap = run.q_start - last.q_end
+            d_gap = run.d_start - last.d_end
+            if -fp.GRAM < q_gap <= max_gap and -fp.GRAM < d_gap <= max_gap:
+                groups[-1].append(run)
+                continue
+        groups.append([run])
+    return groups
+
+
+def _span(text: AnalysedText, words: WordRecord, group: list[_Run]) -> Span:
+    q_start, d_start = group[0].q_start, group[0].d_start
+    q_end = max(r.q_end for r in group)
+    d_end = max(r.d_end for r in group)
+    matched = 0
+    covered_until = q_start
+    for run in group:  # runs may overlap by a word or two after an edit
+        matched += max(0, run.q_end - max(run.q_start, covered_until))
+        covered_until = max(covered_until, run.q_end)
+    edits = max(q_end - q_start, d_end - d_start) - matched
+    return Span(
+        query_start=int(text.starts[q_start]),
+        query_end=int(text.ends[q_end - 1]),
+        work_start=int(words.starts[d_start]),
+        work_end=int(words.ends[d_end - 1]),
+        matched_words=matched,
+        edits=max(0, edits),
+        longest_run=max(r.q_end - r.q_start for r in group),
+    )

@@ -1,0 +1,144 @@
+"""Text normalisation shared by indexing and checking, with a map back to the original.
+
+The same function runs on a work when it is indexed and on every text checked against
+the index, so formatting can never make the two sides disagree:
+- HTML: tags (and script/style content, comments) become word breaks, entities are decoded;
+  Markdown link targets are dropped (the markers themselves are punctuation);
+- invisible characters (zero-width, soft hyphen, word joiners, BOM, variation selectors)
+  are removed, so a word split by one is still one word;
+- words are runs of letters and digits (with combining marks), Unicode NFKC, casefolded;
+  punctuation separates words and is otherwise ignored, which is what makes curly
+  quotes, dashes and ellipses match their ASCII forms;
+- scripts written without spaces (CJK, Thai, Lao, Khmer...) give one token per character,
+  so their fingerprints are character n-grams.
+Every token keeps its `[start, end)` character offsets in the original text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+# Scripts written without spaces between words: each character is a token.
+_UNSPACED = (
+    "\u0e00-\u0eff"  # Thai, Lao
+    "\u1000-\u109f"  # Myanmar
+    "\u1780-\u17ff"  # Khmer
+    "\u3040-\u30ff"  # Hiragana, Katakana
+    "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"  # CJK ideographs
+)
+_COMBINING = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
+# Capturing patterns: split() returns gaps and words alternately, in one C pass.
+_TOKEN = re.compile(rf"([{_UNSPACED}]|(?:[^\W_{_UNSPACED}][{_COMBINING}]*)+)")
+# Faster patterns that split exactly as _TOKEN does on the texts they are used for.
+_ASCII_TOKEN = re.compile(r"([a-z0-9]+)")
+_PLAIN_TOKEN = re.compile(r"([^\W_]+)")
+_FULL_TOKEN_CHARS = frozenset(
+    chr(c)
+    for a, b in (
+        (0x0E00, 0x0EFF), (0x1000, 0x109F), (0x1780, 0x17FF), (0x3040, 0x30FF),
+        (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x0300, 0x036F),
+        (0x1AB0, 0x1AFF), (0x1DC0, 0x1DFF), (0x20D0, 0x20FF), (0xFE20, 0xFE2F),
+    )
+    for c in range(a, b + 1)
+)  # fmt: skip
+
+_INVISIBLE = (
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e0fff"
+)
+_EDITS = re.compile(
+    r"(?P<block><(script|style)\b.*?</\2\s*>|<!--.*?-->)"
+    r"|(?P<tag></?[a-zA-Z][^<>]{0,2000}>)"
+    r"|(?P<entity>&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});)"
+    rf"|(?P<invisible>[{_INVISIBLE}]+)"
+    r"|(?P<link>\]\([^()\s]{0,2000}\))",
+    re.DOTALL | re.IGNORECASE,
+)
+_QUICK_CHECK = re.compile(rf"[<&\]{_INVISIBLE}]")
+
+Offsets = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class Tokens:
+    """Normalised words of a text and where each one is in the original."""
+
+    words: list[str]
+    starts: Offsets
+    ends: Offsets
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+
+def tokenize(text: str) -> Tokens:
+    cleaned, start_map, end_map = _clean(text)
+    source = cleaned.lower()
+    if len(source) != len(cleaned):  # a few characters lowercase to two: keep offsets
+        source = cleaned
+    fold = source is cleaned
+    if source.isascii():
+        pattern = _ASCII_TOKEN
+    else:
+        chars = set(source)
+        pattern = _PLAIN_TOKEN if chars.isdisjoint(_FULL_TOKEN_CHARS) else _TOKEN
+        fold = fold or any(c.isalnum() for c in chars if not c.isascii())
+    parts: list[str] = pattern.split(source)
+    words = parts[1::2]
+    ends = np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)))[1::2]
+    starts = ends - np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+    if fold:
+        words = [_fold(word) for word in words]
+    if start_map is not None and end_map is not None and words:
+        starts = start_map[starts]
+        ends = end_map[ends - 1]
+    return Tokens(words, starts, ends)
+
+
+def _fold(word: str) -> str:
+    return word.lower() if word.isascii() else unicodedata.normalize("NFKC", word).casefold()
+
+
+def _clean(text: str) -> tuple[str, Offsets | None, Offsets | None]:
+    """Apply the edits; map each cleaned character to its original start and end."""
+    if text.isascii():
+        if "<" not in text and "&" not in text and "](" not in text:
+            return text, None, None
+    elif not _QUICK_CHECK.search(text):
+        return text, None, None
+    pieces: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    kept_from = 0
+    for match in _EDITS.finditer(text):
+        a, b = match.span()
+        if match.lastgroup == "link" or match.lastgroup == "entity":
+            # The `]` of a link and an entity's decoded text stay; the rest goes.
+            replacement = "]" if match.lastgroup == "link" else html.unescape(match.group())
+        elif match.lastgroup == "invisible":
+            replacement = ""
+        else:
+            replacement = " "
+        pieces.append(text[kept_from:a])
+        starts.extend(range(kept_from, a))
+        ends.extend(range(kept_from + 1, a + 1))
+        pieces.append(replacement)
+        starts.extend([a] * len(replacement))
+        ends.extend([b] * len(replacement))
+        kept_from = b
+    if kept_from == 0 and not pieces:
+        return text, None, None
+    pieces.append(text[kept_from:])
+    starts.extend(range(kept_from, len(text)))
+    ends.extend(range(kept_from + 1, len(text) + 1))
+    return (
+        "".join(pieces),
+        np.asarray(starts, dtype=np.int64),
+        np.asarray(ends, dtype=np.int64),
+    )

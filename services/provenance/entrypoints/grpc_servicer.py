@@ -1,0 +1,61 @@
+"""The gRPC adapter: protobuf in, use cases, protobuf out. No logic of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from licentia.provenance.v1 import provenance_service_pb2 as api
+from licentia.provenance.v1 import provenance_service_pb2_grpc as api_grpc
+from licentia.provenance.v1 import resources_pb2 as res
+
+from services.provenance.entrypoints import converters as cv
+from services.provenance.service_layer.checking import MAX_STREAM_TEXTS, CheckService
+from services.provenance.service_layer.indexing import IndexingService
+from services.runtime.error_mapping import code_name
+from services.runtime.errors import LicentiaError, ResourceExhausted
+from services.runtime.lenient_decoding import reject_undecodable
+from services.runtime.principal import current_principal, require
+
+Context = Any
+
+
+class ProvenanceServicer(api_grpc.ProvenanceServiceServicer):
+    def __init__(self, checks: CheckService, indexing: IndexingService) -> None:
+        self._checks = checks
+        self._indexing = indexing
+
+    def CheckText(self, request: api.CheckTextRequest, context: Context) -> api.CheckTextResponse:
+        reject_undecodable(request)
+        result = self._checks.check(current_principal(), request.text, request.use)
+        return cv.check_response(result, request.client_ref)
+
+    def CheckTexts(
+        self, requests: Iterator[api.CheckTextRequest], context: Context
+    ) -> Iterator[api.CheckTextResponse]:
+        principal = current_principal()
+        for count, request in enumerate(requests, start=1):
+            if count > MAX_STREAM_TEXTS:
+                raise ResourceExhausted(
+                    "TOO_MANY_TEXTS",
+                    f"a stream carries at most {MAX_STREAM_TEXTS} texts; open a new one",
+                    retry_after_seconds=0,
+                )
+            try:
+                reject_undecodable(request)
+                result = self._checks.check(principal, request.text, request.use)
+            except LicentiaError as error:  # this text only; the stream goes on
+                yield api.CheckTextResponse(
+                    client_ref=getattr(request, "client_ref", ""),
+                    error=api.ErrorDetail(
+                        code=code_name(error), reason=error.reason, message=error.message
+                    ),
+                )
+                continue
+            yield cv.check_response(result, request.client_ref)
+
+    def GetIndexStats(self, request: api.GetIndexStatsRequest, context: Context) -> res.IndexStats:
+        reject_undecodable(request)
+        p = current_principal()
+        require(p.is_trusted, "only the operator and Licentia services read index statistics")
+        return cv.index_stats(self._indexing.index.stats(), self._indexing.position)

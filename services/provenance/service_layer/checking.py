@@ -1,0 +1,126 @@
+"""CheckText: which indexed works a text derives from, and may the caller use them.
+
+Limits (documented in the API): a text holds 1..200,000 characters; a stream carries
+at most 100,000 texts. The words of candidate documents are read from the database
+through a bounded cache, so memory does not grow with the catalog.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Protocol
+
+from services.provenance.adapters.licensing_client import LicenseAnswer
+from services.provenance.domain.documents import analyse
+from services.provenance.domain.fingerprint_index import FingerprintIndex
+from services.provenance.domain.matching import (
+    IndexedDocument,
+    Match,
+    MatchRules,
+    candidates,
+    verify,
+)
+from services.provenance.service_layer.unit_of_work import UnitOfWorkFactory
+from services.runtime.errors import Violations
+from services.runtime.principal import Principal, Role
+
+MAX_TEXT_CHARS = 200_000
+MAX_STREAM_TEXTS = 100_000
+USES = ("ai-train", "ai-input", "ai-index", "search")
+DEFAULT_USE = "ai-input"
+
+
+class LicenseSource(Protocol):
+    def answers(self, vendor: str, works: list[str], use: str) -> dict[str, LicenseAnswer]: ...
+
+
+@dataclass(frozen=True)
+class CheckedMatch:
+    match: Match
+    # None when the caller is not a vendor (nothing to check).
+    license: LicenseAnswer | None
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    matches: list[CheckedMatch]
+    text_words: int
+
+
+class DocumentCache:
+    """Verification data of recently matched documents, least recently used out."""
+
+    def __init__(self, uow: UnitOfWorkFactory, capacity: int) -> None:
+        self._uow = uow
+        self._capacity = capacity
+        self._cache: OrderedDict[int, IndexedDocument] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, doc_ids: Iterable[int]) -> dict[int, IndexedDocument]:
+        found: dict[int, IndexedDocument] = {}
+        missing: list[int] = []
+        with self._lock:
+            for doc_id in doc_ids:
+                document = self._cache.get(doc_id)
+                if document is None:
+                    missing.append(doc_id)
+                else:
+                    self._cache.move_to_end(doc_id)
+                    found[doc_id] = document
+        if missing:
+            with self._uow(write=False) as uow:
+                loaded = uow.index.documents(missing)
+            with self._lock:
+                for document in loaded:
+                    found[document.doc_id] = document
+                    self._cache[document.doc_id] = document
+                while len(self._cache) > self._capacity:
+                    self._cache.popitem(last=False)
+        return found
+
+
+class CheckService:
+    def __init__(
+        self,
+        index: FingerprintIndex,
+        documents: DocumentCache,
+        licenses: LicenseSource,
+        rules: MatchRules | None = None,
+    ) -> None:
+        self._index = index
+        self._documents = documents
+        self._licenses = licenses
+        self._rules = rules or MatchRules()
+
+    def check(self, p: Principal, text: str, use: str) -> CheckResult:
+        use = use or DEFAULT_USE
+        _validate(text, use)
+        analysed = analyse(text)
+        hits = self._index.lookup(analysed.grams)
+        wanted = candidates(hits, self._rules)
+        documents = self._documents.get(wanted) if wanted else {}
+        # A document removed since the lookup is not reported.
+        live = {d: doc for d, doc in documents.items() if self._index.is_live(d)}
+        matches = verify(analysed, hits, live, self._rules)
+        answers: dict[str, LicenseAnswer] = {}
+        if p.role is Role.VENDOR and matches:
+            works = [m.document.work for m in matches]
+            answers = self._licenses.answers(p.account, works, use)
+        return CheckResult(
+            [CheckedMatch(m, answers.get(m.document.work)) for m in matches],
+            analysed.word_count,
+        )
+
+
+def _validate(text: str, use: str) -> None:
+    v = Violations()
+    if not text.strip():
+        v.add("text", "required: the text to check")
+    elif len(text) > MAX_TEXT_CHARS:
+        v.add("text", f"{len(text)} characters; at most {MAX_TEXT_CHARS}")
+    if use not in USES:
+        v.add("use", f"must be one of {', '.join(USES)}")
+    v.raise_if_any("TEXT_TOO_LONG" if len(text) > MAX_TEXT_CHARS else "INVALID_FIELDS")

@@ -1,0 +1,161 @@
+"""Keeping the index in step with the catalog: load at start, then follow its feed.
+
+Each replica follows the catalog's work event feed itself (its own position in memory),
+so its in-memory index learns of every change. The database writes are idempotent and
+ordered by version (a version never goes back, a deletion is final), so replicas
+applying the same event, or a replica replaying events after a crash, change nothing
+twice. The shared cursor saved after each batch is where a new replica starts after
+loading the database: events committed while it loads are replayed, harmlessly.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from services.provenance.adapters.catalog_feed import WorkChange, WorkText
+from services.provenance.adapters.repository import WorkState
+from services.provenance.domain.documents import analyse
+from services.provenance.domain.fingerprint_index import FingerprintIndex
+from services.provenance.service_layer.unit_of_work import UnitOfWorkFactory
+from services.runtime.event_relay import CursorStore, EventRelay
+from services.runtime.sqltypes import utc_now
+
+log = logging.getLogger(__name__)
+DELETED = "DELETED"
+
+
+class WorkSource(Protocol):
+    def changes(self, after_sequence: int, limit: int) -> list[WorkChange]: ...
+    def texts(self, works: list[str]) -> dict[str, WorkText]: ...
+
+
+@dataclass(frozen=True)
+class FeedPosition:
+    sequence: int
+    change: WorkChange | None
+
+
+class _ReplicaCursor:
+    """This replica's position in memory; the shared one saved for replicas to come."""
+
+    def __init__(self, shared: CursorStore) -> None:
+        self._shared = shared
+        self.position = 0
+
+    def load(self) -> int:
+        return self.position
+
+    def save(self, position: int) -> None:
+        self._shared.save(position)
+        self.position = position
+
+
+class IndexingService:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        catalog: WorkSource,
+        index: FingerprintIndex,
+        shared_cursor: CursorStore,
+        poll_seconds: float,
+    ) -> None:
+        self._uow = uow
+        self._catalog = catalog
+        self.index = index
+        self._shared_cursor = shared_cursor
+        self._cursor = _ReplicaCursor(shared_cursor)
+        self._relay = EventRelay(
+            "catalog-works",
+            catalog.changes,
+            self.apply,
+            lambda change: change.sequence,
+            self._cursor,
+            idle_seconds=poll_seconds,
+        )
+        self._last: WorkChange | None = None
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        """Fill memory from the database; the feed is then followed from the saved cursor."""
+        position = self._shared_cursor.load()  # first: what commits meanwhile is replayed
+        with self._uow(write=False) as uow:
+            self.index.load(uow.index.current_fingerprints())
+        self._cursor.position = position
+        stats = self.index.stats()
+        log.info(
+            "index loaded: %d works, %d fingerprints, feed position %d",
+            stats.documents,
+            stats.fingerprints,
+            position,
+        )
+
+    def start(self) -> None:
+        self._relay.start()
+
+    def stop(self) -> None:
+        self._relay.stop()
+
+    def catch_up(self) -> int:
+        """Apply everything the feed holds now (tests, tools); returns events applied."""
+        total = 0
+        while applied := self._relay.run_once():
+            total += applied
+        return total
+
+    @property
+    def position(self) -> FeedPosition:
+        return FeedPosition(self._cursor.position, self._last)
+
+    def apply(self, changes: Sequence[WorkChange]) -> None:
+        with self._lock:
+            self._apply(changes)
+            self._last = changes[-1]
+
+    def _apply(self, changes: Sequence[WorkChange]) -> None:
+        latest: dict[str, WorkChange] = {}
+        for change in changes:
+            previous = latest.get(change.work)
+            if previous is None or previous.kind != DELETED:  # a deletion is final
+                latest[change.work] = change
+        with self._uow(write=False) as uow:
+            known = uow.index.states(latest)
+        wanted = [
+            work
+            for work, change in latest.items()
+            if change.kind != DELETED and _needs_text(known.get(work), change.version)
+        ]
+        texts = self._catalog.texts(wanted) if wanted else {}
+        analysed = {work: analyse(text.body) for work, text in texts.items()}
+
+        now = utc_now()
+        with self._uow() as uow:
+            states = uow.index.states(latest, lock=True, now=now)
+            for work, change in latest.items():
+                state = states[work]
+                if state.deleted:
+                    continue
+                gone = change.kind == DELETED or (work in wanted and work not in texts)
+                if gone:
+                    uow.index.set_state(
+                        WorkState(work, state.version, None, True), change.sequence, now
+                    )
+                elif work in texts and texts[work].version > state.version:
+                    version = texts[work].version
+                    doc = uow.index.add_document(work, version, analysed[work], now)
+                    uow.index.set_state(WorkState(work, version, doc, False), change.sequence, now)
+            # What memory must now hold for these works, whoever wrote it.
+            states = uow.index.states(latest)
+            current = {s.document_id for s in states.values() if s.document_id is not None}
+            every = uow.index.document_ids(latest)
+            added = uow.index.fingerprints(d for d in current if not self.index.is_live(d))
+            uow.commit()
+        removed = [d for ids in every.values() for d in ids if d not in current]
+        self.index.apply(added, removed)
+
+
+def _needs_text(state: WorkState | None, version: int) -> bool:
+    return state is None or (not state.deleted and state.version < version)

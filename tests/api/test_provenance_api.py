@@ -1,0 +1,224 @@
+"""Provenance through the real gRPC servers (catalog, licensing, provenance), SQLite and
+PostgreSQL: outbox-driven indexing, CheckText, license status, bad input, restarts."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import grpc
+import pytest
+from licentia.catalog.v1 import catalog_service_pb2 as capi
+from licentia.catalog.v1 import resources_pb2 as cres
+from licentia.licensing.v1 import resources_pb2 as lres
+from licentia.provenance.v1 import provenance_service_pb2 as api
+from licentia.provenance.v1 import provenance_service_pb2_grpc as api_grpc
+from licentia.provenance.v1 import resources_pb2 as res
+
+from services.provenance import app as provenance_app
+from services.samples.articles import ArticleGenerator
+from tests.api.helpers import article
+from tests.api.market import Market, terms
+from tests.conftest import OPERATOR_KEY, Client, ServiceHarness, error_reason, start_service
+
+TEXTS = ArticleGenerator(seed=11)
+
+
+def start_provenance(market: Market) -> ServiceHarness:
+    settings = market.catalog.settings.model_copy(
+        update={
+            "catalog_port": market.catalog.server.port,
+            "licensing_port": market.licensing.server.port,
+            "provenance_poll_seconds": 0.05,
+        }
+    )
+    return start_service(provenance_app, settings)
+
+
+def stop(harness: ServiceHarness) -> None:
+    harness.channel.close()
+    harness.server.stop(0)
+
+
+@pytest.fixture
+def provenance(market: Market) -> Iterator[ServiceHarness]:
+    harness = start_provenance(market)
+    yield harness
+    stop(harness)
+
+
+def client(harness: ServiceHarness, key: str | None) -> Client:
+    return Client(harness.channel, key, api_grpc.ProvenanceServiceStub)
+
+
+def eventually(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)
+
+
+def create_work(market: Market, body: str, n: int) -> str:
+    pa = market.pa.account
+    work = article(100 + n, body=body, external_id=f"prov-{n}")
+    return pa.client.CreateWork(capi.CreateWorkRequest(parent=pa.name, work=work)).name
+
+
+def matches_for(harness: ServiceHarness, key: str, text: str, use: str = "") -> list[res.WorkMatch]:
+    response = client(harness, key).CheckText(api.CheckTextRequest(text=text, use=use))
+    return list(response.matches)
+
+
+def test_a_registered_work_is_found_with_spans_in_both_texts(
+    market: Market, provenance: ServiceHarness
+) -> None:
+    body = TEXTS.text(300)
+    name = create_work(market, body, 1)
+    words = body.split()
+    excerpt = " ".join(words[100:140])
+    text = f"{TEXTS.text(80)} {excerpt.upper()} {TEXTS.text(80)}"
+
+    found = eventually(lambda: matches_for(provenance, OPERATOR_KEY, text))
+
+    assert [m.work for m in found] == [name]
+    match = found[0]
+    assert match.publisher == market.pa.name and match.version == 1
+    assert match.match_type == res.MATCH_TYPE_EXACT
+    assert match.matched_words == match.longest_run_words == 40
+    (span,) = match.spans
+    assert text[span.text_start : span.text_end] == excerpt.upper()
+    assert body[span.work_start : span.work_end].split() == excerpt.split()
+    assert match.license_status == res.LICENSE_STATUS_UNSPECIFIED  # the operator is no vendor
+    assert 0 < match.work_coverage < 1 and 0 < match.text_coverage < 1
+
+
+def test_deleted_and_updated_works_leave_the_index(
+    market: Market, provenance: ServiceHarness
+) -> None:
+    first, second = TEXTS.text(200), TEXTS.text(200)
+    name = create_work(market, first, 2)
+    assert eventually(lambda: matches_for(provenance, OPERATOR_KEY, first))
+    pa = market.pa.account
+    pa.client.UpdateWork(
+        capi.UpdateWorkRequest(
+            work=cres.Work(name=name, body=second), update_mask={"paths": ["body"]}
+        )
+    )
+    updated = eventually(lambda: matches_for(provenance, OPERATOR_KEY, second))
+    assert [(m.work, m.version) for m in updated] == [(name, 2)]
+    assert matches_for(provenance, OPERATOR_KEY, first) == []
+
+    pa.client.DeleteWork(capi.DeleteWorkRequest(name=name))
+    assert eventually(lambda: not matches_for(provenance, OPERATOR_KEY, second))
+
+
+def test_a_vendor_learns_whether_it_holds_a_license(
+    market: Market, provenance: ServiceHarness
+) -> None:
+    licensed_body, other_body = TEXTS.text(150), TEXTS.text(150)
+    licensed = create_work(market, licensed_body, 3)
+    other = create_work(market, other_body, 4)
+    offer = market.offer(
+        market.pa, terms(scope=lres.Scope(works=[licensed]), permitted_uses=["ai-input"])
+    )
+    market.license(market.va, offer)
+    text = licensed_body + "\n\n" + other_body
+
+    found = eventually(lambda: len(matches_for(provenance, market.va.account.key, text)) == 2)
+    assert found
+    by_work = {m.work: m for m in matches_for(provenance, market.va.account.key, text)}
+    assert by_work[licensed].license_status == res.LICENSE_STATUS_LICENSED
+    assert by_work[licensed].license.startswith("licenses/")
+    assert by_work[other].license_status == res.LICENSE_STATUS_UNLICENSED
+    assert by_work[other].license_explanation
+    training = {m.work: m for m in matches_for(provenance, market.va.account.key, text, "ai-train")}
+    assert training[licensed].license_status == res.LICENSE_STATUS_UNLICENSED
+
+
+def test_bad_input_is_invalid_argument_and_stats_are_for_the_operator(
+    market: Market, provenance: ServiceHarness
+) -> None:
+    vendor = client(provenance, market.va.account.key)
+    for request, reason in (
+        (api.CheckTextRequest(text="   "), "INVALID_FIELDS"),
+        (api.CheckTextRequest(text="x" * 200_001), "TEXT_TOO_LONG"),
+        (api.CheckTextRequest(text="fine", use="ai-everything"), "INVALID_FIELDS"),
+    ):
+        with pytest.raises(grpc.RpcError) as raised:
+            vendor.CheckText(request)
+        assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert error_reason(raised.value) == reason
+
+    # Invalid UTF-8 in the text field: the raw bytes of a CheckTextRequest.
+    raw = provenance.channel.unary_unary(
+        "/licentia.provenance.v1.ProvenanceService/CheckText",
+        request_serializer=lambda b: b,
+        response_deserializer=lambda b: b,
+    )
+    with pytest.raises(grpc.RpcError) as raised:
+        raw(b"\x0a\x03\xff\xfeA", metadata=[("authorization", f"Bearer {market.va.account.key}")])
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_reason(raised.value) == "UNDECODABLE_REQUEST"
+
+    with pytest.raises(grpc.RpcError) as raised:
+        vendor.GetIndexStats(api.GetIndexStatsRequest())
+    assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.RpcError) as raised:
+        client(provenance, None).CheckText(api.CheckTextRequest(text="anything"))
+    assert raised.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_check_texts_streams_one_answer_per_text_in_order(
+    market: Market, provenance: ServiceHarness
+) -> None:
+    body = TEXTS.text(120)
+    name = create_work(market, body, 5)
+    assert eventually(lambda: matches_for(provenance, OPERATOR_KEY, body))
+    requests = [
+        api.CheckTextRequest(text=TEXTS.text(60), client_ref="unrelated"),
+        api.CheckTextRequest(text="", client_ref="empty"),
+        api.CheckTextRequest(text=body, client_ref="copy"),
+    ]
+    responses = list(client(provenance, market.vb.account.key).CheckTexts(iter(requests)))
+
+    assert [r.client_ref for r in responses] == ["unrelated", "empty", "copy"]
+    assert list(responses[0].matches) == []
+    assert (responses[1].error.code, responses[1].error.reason) == (
+        "INVALID_ARGUMENT",
+        "INVALID_FIELDS",
+    )
+    assert [m.work for m in responses[2].matches] == [name]
+    assert responses[2].matches[0].license_status == res.LICENSE_STATUS_UNLICENSED
+
+
+def test_a_restarted_replica_loads_the_same_index(
+    market: Market, provenance: ServiceHarness
+) -> None:
+    bodies = [TEXTS.text(150) for _ in range(6)]
+    names = [create_work(market, body, 10 + i) for i, body in enumerate(bodies)]
+    market.pa.account.client.DeleteWork(capi.DeleteWorkRequest(name=names[0]))
+    operator = client(provenance, OPERATOR_KEY)
+    live = len(names) - 1
+
+    def caught_up() -> bool:
+        return not matches_for(provenance, OPERATOR_KEY, bodies[0]) and all(
+            matches_for(provenance, OPERATOR_KEY, b) for b in bodies[1:]
+        )
+
+    assert eventually(caught_up)
+    before = operator.GetIndexStats(api.GetIndexStatsRequest())
+    assert before.works >= live and before.last_event_sequence > 0
+
+    replica = start_provenance(market)  # a second replica: loads from the database
+    try:
+        after = client(replica, OPERATOR_KEY).GetIndexStats(api.GetIndexStatsRequest())
+        assert (after.works, after.fingerprints) == (before.works, before.fingerprints)
+        for body in bodies:
+            assert [m.work for m in matches_for(replica, OPERATOR_KEY, body)] == [
+                m.work for m in matches_for(provenance, OPERATOR_KEY, body)
+            ]
+    finally:
+        stop(replica)
