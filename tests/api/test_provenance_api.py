@@ -178,9 +178,9 @@ def test_check_texts_streams_one_answer_per_text_in_order(
     name = create_work(market, body, 5)
     assert eventually(lambda: matches_for(provenance, OPERATOR_KEY, body))
     requests = [
-        api.CheckTextRequest(text=TEXTS.text(60), client_ref="unrelated"),
-        api.CheckTextRequest(text="", client_ref="empty"),
-        api.CheckTextRequest(text=body, client_ref="copy"),
+        api.CheckTextsRequest(text=TEXTS.text(60), client_ref="unrelated"),
+        api.CheckTextsRequest(text="", client_ref="empty"),
+        api.CheckTextsRequest(text=body, client_ref="copy"),
     ]
     responses = list(client(provenance, market.vb.account.key).CheckTexts(iter(requests)))
 

@@ -18,8 +18,14 @@ _MATCH_TYPES = {
 }
 
 
-def check_response(result: CheckResult, client_ref: str) -> api.CheckTextResponse:
+def check_response(result: CheckResult) -> api.CheckTextResponse:
     return api.CheckTextResponse(
+        matches=[work_match(m) for m in result.matches], text_words=result.text_words
+    )
+
+
+def stream_response(result: CheckResult, client_ref: str) -> api.CheckTextsResponse:
+    return api.CheckTextsResponse(
         client_ref=client_ref,
         matches=[work_match(m) for m in result.matches],
         text_words=result.text_words,

@@ -28,11 +28,11 @@ class ProvenanceServicer(api_grpc.ProvenanceServiceServicer):
     def CheckText(self, request: api.CheckTextRequest, context: Context) -> api.CheckTextResponse:
         reject_undecodable(request)
         result = self._checks.check(current_principal(), request.text, request.use)
-        return cv.check_response(result, request.client_ref)
+        return cv.check_response(result)
 
     def CheckTexts(
-        self, requests: Iterator[api.CheckTextRequest], context: Context
-    ) -> Iterator[api.CheckTextResponse]:
+        self, requests: Iterator[api.CheckTextsRequest], context: Context
+    ) -> Iterator[api.CheckTextsResponse]:
         principal = current_principal()
         for count, request in enumerate(requests, start=1):
             if count > MAX_STREAM_TEXTS:
@@ -45,14 +45,14 @@ class ProvenanceServicer(api_grpc.ProvenanceServiceServicer):
                 reject_undecodable(request)
                 result = self._checks.check(principal, request.text, request.use)
             except LicentiaError as error:  # this text only; the stream goes on
-                yield api.CheckTextResponse(
+                yield api.CheckTextsResponse(
                     client_ref=getattr(request, "client_ref", ""),
                     error=api.ErrorDetail(
                         code=code_name(error), reason=error.reason, message=error.message
                     ),
                 )
                 continue
-            yield cv.check_response(result, request.client_ref)
+            yield cv.stream_response(result, request.client_ref)
 
     def GetIndexStats(self, request: api.GetIndexStatsRequest, context: Context) -> res.IndexStats:
         reject_undecodable(request)
