@@ -83,7 +83,7 @@ class _Layer:
             arrays.append(out)
         return _Layer(arrays[0], arrays[1], arrays[2])
 
-    def keep_live(self, live: npt.NDArray[np.uint8]) -> _Layer:
+    def keep_live(self, live: npt.NDArray[np.uint16]) -> _Layer:
         alive = live[self.docs].astype(bool)
         if alive.all():
             return self
@@ -106,6 +106,9 @@ class Hits:
     doc_positions: npt.NDArray[np.uint16]
     # How many postings the matched hash has in the whole index (rarity of the phrase).
     frequencies: npt.NDArray[np.int64]
+    # Per query 5-gram: +1 when the index holds it as boilerplate (too many postings),
+    # -1 when it holds it as a rare phrase, 0 when it does not hold it.
+    rarity: npt.NDArray[np.int8]
 
     def __len__(self) -> int:
         return len(self.docs)
@@ -130,8 +133,10 @@ class FingerprintIndex:
         # bylines, wire credits) and ignored: it says nothing about where a text came from.
         self.max_postings = max_postings
         self._state = _State(_Layer.empty(), _Layer.empty())
-        self._live = np.zeros(1024, dtype=np.uint8)
+        # Per document id: 0 when absent or removed, else 1 + its fingerprint count.
+        self._live = np.zeros(1024, dtype=np.uint16)
         self._documents = 0
+        self._fingerprints = 0  # of live documents (dead ones wait for the next merge)
         self._write_lock = threading.Lock()
 
     # -- writing (one writer at a time) --------------------------------------------
@@ -139,8 +144,9 @@ class FingerprintIndex:
     def load(self, documents: Iterable[tuple[int, Fingerprints]], chunk: int = 50_000) -> None:
         """Bulk build: replaces the whole index."""
         with self._write_lock:
-            self._live = np.zeros(1024, dtype=np.uint8)
+            self._live = np.zeros(1024, dtype=np.uint16)
             self._documents = 0
+            self._fingerprints = 0
             layers: list[_Layer] = []
             batch: list[tuple[int, Fingerprints]] = []
             for document in documents:
@@ -168,6 +174,7 @@ class FingerprintIndex:
             delta = state.delta.merge(batch)
             for doc in removed:
                 if doc < len(self._live) and self._live[doc]:
+                    self._fingerprints -= int(self._live[doc]) - 1
                     self._live[doc] = 0
                     self._documents -= 1
             if len(delta) > max(MIN_DELTA_MERGE, len(state.main) // 8):
@@ -180,13 +187,14 @@ class FingerprintIndex:
         if documents:
             highest = max(doc for doc, _ in documents)
             if highest >= len(self._live):
-                grown = np.zeros(max(highest + 1, 2 * len(self._live)), dtype=np.uint8)
+                grown = np.zeros(max(highest + 1, 2 * len(self._live)), dtype=np.uint16)
                 grown[: len(self._live)] = self._live
                 self._live = grown
-            for doc, _ in documents:
+            for doc, prints in documents:
                 if not self._live[doc]:
-                    self._live[doc] = 1
+                    self._live[doc] = 1 + min(len(prints), 65_534)
                     self._documents += 1
+                    self._fingerprints += len(prints)
         return _Layer.of(documents)
 
     # -- reading (any thread, no locks) ----------------------------------------------
@@ -206,7 +214,11 @@ class FingerprintIndex:
             _expand(state.main, main_left, main_counts, wanted, frequencies),
             _expand(state.delta, delta_left, delta_counts, wanted, frequencies),
         ]
-        hits = Hits(*(np.concatenate([p[i] for p in parts]) for i in range(4)))
+        rarity = np.where(frequencies > self.max_postings, 1, np.where(wanted, -1, 0))
+        hits = Hits(
+            *(np.concatenate([p[i] for p in parts]) for i in range(4)),
+            rarity=rarity.astype(np.int8),
+        )
         docs = hits.docs
         alive = np.zeros(len(docs), dtype=bool)
         in_range = docs < len(live)
@@ -218,13 +230,14 @@ class FingerprintIndex:
             docs[alive],
             hits.doc_positions[alive],
             hits.frequencies[alive],
+            hits.rarity,
         )
 
     def stats(self) -> IndexStats:
         state = self._state
         return IndexStats(
             documents=self._documents,
-            fingerprints=len(state.main) + len(state.delta),
+            fingerprints=self._fingerprints,
             memory_bytes=state.main.nbytes + state.delta.nbytes + self._live.nbytes,
         )
 

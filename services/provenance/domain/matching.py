@@ -114,16 +114,18 @@ def verify(
     documents: Mapping[int, IndexedDocument],
     rules: MatchRules,
 ) -> list[Match]:
-    query_words = short_hashes(text.word_hashes)
+    query_words = short_hashes(text.word_hashes).tolist()
     matches = []
     for doc_id, document in documents.items():
         mine = hits.docs == doc_id
         runs = _runs(
             query_words,
-            document.words.words,
-            hits.query_positions[mine],
-            hits.doc_positions[mine],
+            document.words.words.tolist(),
+            hits.query_positions[mine].tolist(),
+            hits.doc_positions[mine].tolist(),
+            rules.max_gap,
         )
+        runs = [r for r in runs if not _boilerplate(r, hits.rarity)]
         match = _match(text, document, runs, rules)
         if match is not None:
             matches.append(match)
@@ -132,48 +134,82 @@ def verify(
 
 
 def _runs(
-    query: npt.NDArray[np.uint32],
-    work: npt.NDArray[np.uint32],
-    query_positions: npt.NDArray[np.int64],
-    doc_positions: npt.NDArray[np.uint16],
+    query: list[int],
+    work: list[int],
+    query_positions: list[int],
+    doc_positions: list[int],
+    max_gap: int,
 ) -> list[_Run]:
+    """Exact runs around each hit, then onwards through small edits."""
     runs: list[_Run] = []
-    for q, d_mod in sorted(zip(query_positions.tolist(), doc_positions.tolist(), strict=True)):
+    for q, d_mod in sorted(zip(query_positions, doc_positions, strict=True)):
         d = _exact_position(query, work, q, d_mod)
         if d is None:
             continue  # a hash collision, or a stale hit: the words do not agree
         if any(r.q_start <= q < r.q_end and r.d_start - r.q_start == d - q for r in runs):
             continue  # inside a run already found
-        left = _common_length(query[:q][::-1], work[:d][::-1])
-        right = _common_length(query[q:], work[d:])
-        runs.append(_Run(q - left, q + right, d - left, d + right))
-    return runs
+        left = _common_length(query, work, q - 1, d - 1, -1)
+        right = _common_length(query, work, q, d, 1)
+        run = _Run(q - left, q + right, d - left, d + right)
+        runs.append(run)
+        runs.extend(_through_edits(query, work, run, max_gap, 1))
+        runs.extend(_through_edits(query, work, run, max_gap, -1))
+    # Extensions from different hits can find the same run twice.
+    return list({(r.q_start, r.d_start): r for r in runs}.values())
 
 
-def _exact_position(
-    query: npt.NDArray[np.uint32], work: npt.NDArray[np.uint32], q: int, d_mod: int
-) -> int | None:
+def _boilerplate(run: _Run, rarity: npt.NDArray[np.int8]) -> bool:
+    """Of the run's 5-grams the index holds, most are shared by too many works
+    (bylines, legal notices): winnowing may still have kept a few of them as rare."""
+    return int(rarity[run.q_start : max(run.q_start, run.q_end - fp.GRAM + 1)].sum()) > 0
+
+
+def _exact_position(query: list[int], work: list[int], q: int, d_mod: int) -> int | None:
     """The word position in the work whose 5-gram equals the query's at q."""
     gram = query[q : q + fp.GRAM]
     for d in range(d_mod, len(work) - fp.GRAM + 1, POSITION_MODULUS):
-        if np.array_equal(work[d : d + fp.GRAM], gram):
+        if work[d : d + fp.GRAM] == gram:
             return d
     return None
 
 
-def _common_length(a: npt.NDArray[np.uint32], b: npt.NDArray[np.uint32]) -> int:
-    """Length of the common prefix of a and b, compared in growing chunks."""
-    limit = min(len(a), len(b))
-    done = 0
-    chunk = 32
-    while done < limit:
-        end = min(limit, done + chunk)
-        differ = np.flatnonzero(a[done:end] != b[done:end])
-        if len(differ):
-            return done + int(differ[0])
-        done = end
-        chunk *= 4
-    return limit
+def _common_length(query: list[int], work: list[int], q: int, d: int, step: int) -> int:
+    """How many words agree from (q, d) onwards in direction `step` (+1 or -1)."""
+    count = 0
+    while 0 <= q < len(query) and 0 <= d < len(work) and query[q] == work[d]:
+        count += 1
+        q += step
+        d += step
+    return count
+
+
+_RESUME_WORDS = 4  # words that must agree again after an edit to carry a span on
+
+
+def _through_edits(
+    query: list[int], work: list[int], run: _Run, max_gap: int, step: int
+) -> list[_Run]:
+    """Runs that continue `run` after changed, dropped or added words (at most
+    `max_gap` on either side), found by trying each small skip, smallest first."""
+    found: list[_Run] = []
+    q, d = (run.q_end, run.d_end) if step > 0 else (run.q_start - 1, run.d_start - 1)
+    skips = sorted(
+        ((a, b) for a in range(max_gap + 1) for b in range(max_gap + 1) if a or b),
+        key=lambda skip: (skip[0] + skip[1], skip),
+    )
+    while True:
+        for skip_q, skip_d in skips:
+            qs, ds = q + step * skip_q, d + step * skip_d
+            if _common_length(query, work, qs, ds, step) >= _RESUME_WORDS:
+                length = _common_length(query, work, qs, ds, step)
+                if step > 0:
+                    found.append(_Run(qs, qs + length, ds, ds + length))
+                else:
+                    found.append(_Run(qs - length + 1, qs + 1, ds - length + 1, ds + 1))
+                q, d = qs + step * length, ds + step * length
+                break
+        else:
+            return found
 
 
 def _match(
@@ -192,7 +228,7 @@ def _match(
     longest = max(s.longest_run for s in spans)
     if edits == 0:
         kind = MatchType.EXACT
-    elif edits * 25 <= matched:
+    elif edits * 25 <= matched + edits:  # at most one word in 25 of the passage
         kind = MatchType.NEAR_EXACT
     else:
         kind = MatchType.EDITED
@@ -215,6 +251,8 @@ def _join(runs: list[_Run], max_gap: int) -> list[list[_Run]]:
     for run in sorted(runs, key=lambda r: (r.q_start, r.d_start)):
         if groups:
             last = groups[-1][-1]
+            if run.q_end <= last.q_end and run.d_end <= last.d_end:
+                continue  # inside the previous run
             q_gap = run.q_start - last.q_end
             d_gap = run.d_start - last.d_end
             if -fp.GRAM < q_gap <= max_gap and -fp.GRAM < d_gap <= max_gap:

@@ -88,7 +88,7 @@ def tokenize(text: str) -> Tokens:
     else:
         chars = set(source)
         pattern = _PLAIN_TOKEN if chars.isdisjoint(_FULL_TOKEN_CHARS) else _TOKEN
-        fold = fold or any(c.isalnum() for c in chars if not c.isascii())
+        fold = fold or any(_in_words(c) for c in chars if not c.isascii())
     parts: list[str] = pattern.split(source)
     words = parts[1::2]
     ends = np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)))[1::2]
@@ -101,8 +101,17 @@ def tokenize(text: str) -> Tokens:
     return Tokens(words, starts, ends)
 
 
+def _in_words(char: str) -> bool:
+    """A non-ASCII character that can be part of a word (so words need NFKC)."""
+    return char.isalnum() or unicodedata.combining(char) != 0
+
+
 def _fold(word: str) -> str:
-    return word.lower() if word.isascii() else unicodedata.normalize("NFKC", word).casefold()
+    if word.isascii():
+        return word.lower()
+    # NFKC again after casefolding: casefolding can undo composition (Unicode's
+    # NFKC_Casefold does the same).
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", word).casefold())
 
 
 def _clean(text: str) -> tuple[str, Offsets | None, Offsets | None]:

@@ -1,0 +1,178 @@
+"""Fingerprints, the in-memory index and match verification, without servers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.provenance.domain import fingerprint_index
+from services.provenance.domain import fingerprints as fp
+from services.provenance.domain.documents import Fingerprints, analyse
+from services.provenance.domain.fingerprint_index import FingerprintIndex
+from services.provenance.domain.matching import (
+    IndexedDocument,
+    Match,
+    MatchRules,
+    MatchType,
+    candidates,
+    verify,
+)
+from services.samples.articles import ArticleGenerator
+
+GENERATOR = ArticleGenerator(seed=5)
+RULES = MatchRules()
+
+
+class Library:
+    """Works indexed in memory, checked the way the service checks them."""
+
+    def __init__(self, max_postings: int = 64) -> None:
+        self.index = FingerprintIndex(max_postings)
+        self.documents: dict[int, IndexedDocument] = {}
+
+    def add(self, doc_id: int, body: str, work: str | None = None) -> None:
+        text = analyse(body)
+        self.documents[doc_id] = IndexedDocument(
+            doc_id, work or f"publishers/p/works/w{doc_id}", 1, text.word_record()
+        )
+        self.index.apply([(doc_id, text.fingerprints())])
+
+    def check(self, text: str) -> list[Match]:
+        analysed = analyse(text)
+        hits = self.index.lookup(analysed.grams)
+        wanted = candidates(hits, RULES)
+        return verify(analysed, hits, {d: self.documents[d] for d in wanted}, RULES)
+
+
+def words(n: int) -> list[str]:
+    return GENERATOR.words(n)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(fp.GUARANTEE_WORDS, 120),
+    st.integers(0, 200),
+    st.integers(0, 2**32 - 1),
+)
+def test_any_shared_run_at_the_guarantee_length_is_found(length: int, at: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    work_words = list(ArticleGenerator(seed).words(400))
+    at = min(at, 400 - length)
+    excerpt = work_words[at : at + length]
+    noise = ArticleGenerator(seed + 1).words(int(rng.integers(0, 200)))
+    library = Library()
+    library.add(1, " ".join(work_words))
+    (match,) = library.check(" ".join([*noise, *excerpt, *ArticleGenerator(seed + 2).words(50)]))
+    # The span covers the excerpt, and more only where the texts really agree.
+    assert match.longest_run >= length
+
+
+def test_winnowing_keeps_one_in_every_window() -> None:
+    grams = fp.gram_hashes(fp.word_hashes(words(500)))
+    chosen = fp.winnow(grams)
+    assert np.all(np.diff(chosen) <= fp.WINDOW)
+    assert chosen[0] < fp.WINDOW and chosen[-1] >= len(grams) - fp.WINDOW
+    assert 1.5 / (fp.WINDOW + 1) < len(chosen) / len(grams) < 2.5 / (fp.WINDOW + 1)
+
+
+def test_spans_are_exact_at_the_word_boundaries() -> None:
+    body = GENERATOR.text(300)
+    library = Library()
+    library.add(1, body)
+    tokens = body.split()
+    excerpt = " ".join(tokens[50:90])
+    before, after = "Completely different opening words here.", "And an unrelated ending."
+    text = f"{before} {excerpt} {after}"
+    (match,) = library.check(text)
+    (span,) = match.spans
+    assert text[span.query_start : span.query_end] == excerpt
+    assert body[span.work_start : span.work_end].split() == excerpt.split()
+    assert match.match_type is MatchType.EXACT and match.score == 1.0
+
+
+def test_edited_passages_join_into_one_span_with_the_edits_counted() -> None:
+    body = GENERATOR.text(400)
+    library = Library()
+    library.add(1, body)
+    original = body.split()[100:200]
+    tokens = list(original)
+    for i in range(12, 100, 25):  # one word changed every 25
+        tokens[i] = "replacedword"
+    (match,) = library.check(" ".join(tokens))
+    assert match.match_type is MatchType.NEAR_EXACT
+    assert len(match.spans) == 1 and match.spans[0].edits == 4
+    tokens = list(original)
+    for i in range(6, 100, 12):  # one every 12: more edits than near-exact allows
+        tokens[i] = "otherword"
+    (match,) = library.check(" ".join(tokens))
+    assert match.match_type is MatchType.EDITED
+
+
+def test_short_common_phrases_are_not_attributed() -> None:
+    library = Library()
+    shared = "according to the latest figures released by the national statistics office"
+    library.add(1, f"{GENERATOR.text(200)} {shared} {GENERATOR.text(200)}")
+    assert library.check(f"{GENERATOR.text(100)} {shared} {GENERATOR.text(100)}") == []
+
+
+def test_boilerplate_shared_by_many_works_is_ignored() -> None:
+    library = Library(max_postings=8)
+    boilerplate = " ".join(words(40))
+    for doc in range(1, 21):
+        library.add(doc, f"{GENERATOR.text(150)} {boilerplate}")
+    assert library.check(boilerplate) == []
+    unique = GENERATOR.text(150)
+    library.add(99, f"{unique} {boilerplate}")
+    assert [m.document.doc_id for m in library.check(unique)] == [99]
+
+
+def test_removed_documents_are_never_returned() -> None:
+    library = Library()
+    body = GENERATOR.text(200)
+    library.add(1, body)
+    library.add(2, GENERATOR.text(200))
+    library.index.apply([], removed=[1])
+    assert library.check(body) == []
+    assert library.index.stats().documents == 1
+    # A new version is a new document.
+    library.add(3, body)
+    assert [m.document.doc_id for m in library.check(body)] == [3]
+
+
+def test_incremental_batches_and_merges_equal_one_bulk_load(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(fingerprint_index, "MIN_DELTA_MERGE", 500)  # merge often
+    documents = [(doc, analyse(GENERATOR.text(200)).fingerprints()) for doc in range(1, 121)]
+    removed = {5, 17, 60}
+    incremental = FingerprintIndex()
+    for i in range(0, len(documents), 7):
+        incremental.apply(documents[i : i + 7], removed=[d for d in removed if d < i])
+    incremental.apply([], removed=removed)
+    bulk = FingerprintIndex()
+    bulk.load(d for d in documents if d[0] not in removed)
+
+    assert incremental.stats().documents == bulk.stats().documents == 117
+    grams = np.concatenate([f.hashes for _, f in documents])
+    a, b = incremental.lookup(grams), bulk.lookup(grams)
+    order_a = np.lexsort((a.doc_positions, a.docs, a.query_positions))
+    order_b = np.lexsort((b.doc_positions, b.docs, b.query_positions))
+    assert np.array_equal(a.docs[order_a], b.docs[order_b])
+    assert np.array_equal(a.query_positions[order_a], b.query_positions[order_b])
+    assert not set(a.docs.tolist()) & removed
+
+
+def test_fingerprints_round_trip_through_bytes() -> None:
+    prints = analyse(GENERATOR.text(300)).fingerprints()
+    again = Fingerprints.from_bytes(prints.to_bytes())
+    assert np.array_equal(prints.hashes, again.hashes)
+    assert np.array_equal(prints.positions, again.positions)
+
+
+def test_hashes_are_stable_across_processes_and_versions() -> None:
+    # Stored fingerprints must keep meaning the same thing: a changed hash function
+    # would silently empty every index loaded from the database.
+    grams = fp.gram_hashes(fp.word_hashes(["the", "minister", "said", "on", "friday"]))
+    assert grams.tolist() == [4596396387507706460]
