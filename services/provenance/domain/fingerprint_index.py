@@ -215,10 +215,8 @@ class FingerprintIndex:
             _expand(state.delta, delta_left, delta_counts, wanted, frequencies),
         ]
         rarity = np.where(frequencies > self.max_postings, 1, np.where(wanted, -1, 0))
-        hits = Hits(
-            *(np.concatenate([p[i] for p in parts]) for i in range(4)),
-            rarity=rarity.astype(np.int8),
-        )
+        columns = [np.concatenate([part[i] for part in parts]) for i in range(4)]
+        hits = Hits(columns[0], columns[1], columns[2], columns[3], rarity.astype(np.int8))
         docs = hits.docs
         alive = np.zeros(len(docs), dtype=bool)
         in_range = docs < len(live)
