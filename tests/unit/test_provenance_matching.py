@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from services.provenance.domain import fingerprint_index
 from services.provenance.domain import fingerprints as fp
 from services.provenance.domain.documents import Fingerprints, analyse
-from services.provenance.domain.fingerprint_index import FingerprintIndex
+from services.provenance.domain.fingerprint_index import FingerprintIndex, Hits
 from services.provenance.domain.matching import (
     IndexedDocument,
     Match,
@@ -69,6 +69,17 @@ def test_any_shared_run_at_the_guarantee_length_is_found(length: int, at: int, s
     assert match.longest_run >= length
 
 
+def test_a_single_rare_hit_makes_a_candidate_but_a_single_common_one_does_not() -> None:
+    hits = Hits(
+        query_positions=np.array([0, 5, 9, 12, 20], dtype=np.int64),
+        docs=np.array([9, 3, 7, 3, 8], dtype=np.uint32),
+        doc_positions=np.zeros(5, dtype=np.uint16),
+        frequencies=np.array([30, 2, 1, 5, 4], dtype=np.int64),
+        rarity=np.zeros(25, dtype=np.int8),
+    )
+    assert candidates(hits, MatchRules(single_hit_max_postings=4)) == [3, 7, 8]
+
+
 def test_winnowing_keeps_one_in_every_window() -> None:
     grams = fp.gram_hashes(fp.word_hashes(words(500)))
     chosen = fp.winnow(grams)
@@ -104,7 +115,7 @@ def test_edited_passages_join_into_one_span_with_the_edits_counted() -> None:
     assert match.match_type is MatchType.NEAR_EXACT
     assert len(match.spans) == 1 and match.spans[0].edits == 4
     tokens = list(original)
-    for i in range(6, 100, 12):  # one every 12: more edits than near-exact allows
+    for i in range(7, 100, 15):  # one every 15: more edits than near-exact allows
         tokens[i] = "otherword"
     (match,) = library.check(" ".join(tokens))
     assert match.match_type is MatchType.EDITED

@@ -49,7 +49,7 @@ class MatchRules:
     single_hit_max_postings: int = 4
     max_gap: int = 3
     min_span_words: int = 12
-    min_run_words: int = 8
+    min_run_words: int = 12
 
 
 @dataclass(frozen=True)
@@ -101,8 +101,9 @@ def candidates(hits: Hits, rules: MatchRules) -> list[int]:
     """Document ids worth verifying, most hits first."""
     if len(hits) == 0:
         return []
-    docs, first, counts = np.unique(hits.docs, return_index=True, return_counts=True)
-    rarest = np.minimum.reduceat(hits.frequencies[np.argsort(hits.docs, kind="stable")], first)
+    order = np.argsort(hits.docs, kind="stable")
+    docs, first, counts = np.unique(hits.docs[order], return_index=True, return_counts=True)
+    rarest = np.minimum.reduceat(hits.frequencies[order], first)
     worth = (counts >= 2) | (rarest <= rules.single_hit_max_postings)
     ranked = np.argsort(-counts[worth], kind="stable")[: rules.max_candidates]
     return [int(d) for d in docs[worth][ranked]]

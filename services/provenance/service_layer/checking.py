@@ -37,6 +37,12 @@ class LicenseSource(Protocol):
     def answers(self, vendor: str, works: list[str], use: str) -> dict[str, LicenseAnswer]: ...
 
 
+class DocumentSource(Protocol):
+    """Verification data of documents by id (the database, through a cache)."""
+
+    def get(self, doc_ids: Iterable[int]) -> dict[int, IndexedDocument]: ...
+
+
 @dataclass(frozen=True)
 class CheckedMatch:
     match: Match
@@ -86,7 +92,7 @@ class CheckService:
     def __init__(
         self,
         index: FingerprintIndex,
-        documents: DocumentCache,
+        documents: DocumentSource,
         licenses: LicenseSource,
         rules: MatchRules | None = None,
     ) -> None:
