@@ -17,9 +17,9 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 def news_articles(limit: int | None = None) -> tuple[str, list[str]]:
     """(where they came from, article bodies)."""
     bodies: list[str] = []
-    for name, path in (
-        ("bbc-news", SHARED / "bbc-news" / "bbc_news.jsonl"),
-        ("reuters21578", SHARED / "reuters21578" / "reuters21578.jsonl"),
+    for path in (
+        SHARED / "bbc-news" / "bbc_news.jsonl",
+        SHARED / "reuters21578" / "reuters21578.jsonl",
     ):
         if not path.exists():
             continue
