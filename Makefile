@@ -59,6 +59,8 @@ lint: setup
 bench: setup
 	$(BIN)/python -m bench.catalog_bench
 	$(BIN)/python -m bench.licensing_bench
+	$(BIN)/python -m bench.provenance_accuracy
+	$(BIN)/python -m bench.provenance_bench
 
 serve: setup
 	$(BIN)/licentia serve $(SERVICE)

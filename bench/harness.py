@@ -28,13 +28,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def running(services: list[str]) -> Iterator[dict[str, int]]:
+def running(
+    services: list[str], data_dir: str | None = None, sqlite_only: bool = False
+) -> Iterator[dict[str, int]]:
     """Starts each service as `licentia serve <name>` (SQLite, or PostgreSQL when
-    TEST_DATABASE_URL or LICENTIA_DATABASE_URL is set); yields their ports."""
+    TEST_DATABASE_URL or LICENTIA_DATABASE_URL is set and not `sqlite_only`); yields
+    their ports."""
     ports = {name: free_port() for name in services}
     env = {
         **os.environ,
-        "LICENTIA_DATA_DIR": tempfile.mkdtemp(prefix="licentia-bench-"),
+        "LICENTIA_DATA_DIR": data_dir or tempfile.mkdtemp(prefix="licentia-bench-"),
         "LICENTIA_OPERATOR_API_KEY": OPERATOR,
         "LICENTIA_SERVICE_TOKEN": SERVICE_TOKEN,
         "LICENTIA_LOG_LEVEL": "WARNING",
@@ -43,6 +46,9 @@ def running(services: list[str]) -> Iterator[dict[str, int]]:
         **{f"LICENTIA_{name.upper()}_PORT": str(port) for name, port in ports.items()},
     }
     url = os.environ.get("LICENTIA_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
+    if sqlite_only:
+        url = None
+        env.pop("LICENTIA_DATABASE_URL", None)
     prefix = f"bench_{uuid.uuid4().hex[:8]}"
     if url:
         env["LICENTIA_DATABASE_URL"] = url
@@ -55,7 +61,9 @@ def running(services: list[str]) -> Iterator[dict[str, int]]:
             processes.append(
                 subprocess.Popen([sys.executable, "-m", "services.cli", "serve", name], env=env)
             )
+            started = time.perf_counter()
             _wait_healthy(name, ports[name])
+            print(f"{name} serving {time.perf_counter() - started:.1f} s after launch")
         yield ports
     finally:
         for process in processes:
@@ -68,7 +76,7 @@ def running(services: list[str]) -> Iterator[dict[str, int]]:
 
 def _wait_healthy(name: str, port: int) -> None:
     health = health_pb2_grpc.HealthStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
-    for _ in range(150):
+    for _ in range(300):
         try:
             if health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
                 return

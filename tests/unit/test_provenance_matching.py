@@ -163,7 +163,7 @@ def test_incremental_batches_and_merges_equal_one_bulk_load(
         incremental.apply(documents[i : i + 7], removed=[d for d in removed if d < i])
     incremental.apply([], removed=removed)
     bulk = FingerprintIndex()
-    bulk.load(d for d in documents if d[0] not in removed)
+    bulk.load((d, f.to_bytes()) for d, f in documents if d not in removed)
 
     assert incremental.stats().documents == bulk.stats().documents == 117
     grams = np.concatenate([f.hashes for _, f in documents])

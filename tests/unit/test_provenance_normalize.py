@@ -3,6 +3,7 @@ point back at it in the original text."""
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from hypothesis import given, settings
@@ -102,3 +103,17 @@ def test_markdown_link_targets_and_html_blocks_are_dropped() -> None:
     assert tokenize(text).words == ["read", "the", "report", "now", "today"]
     tokens = tokenize(text)
     assert text[tokens.starts[-1] : tokens.ends[-1]] == "today"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(
+        alphabet=st.characters(min_codepoint=0, max_codepoint=127, exclude_characters="<&]"),
+        max_size=300,
+    )
+)
+def test_the_fast_ascii_path_splits_as_the_general_one(text: str) -> None:
+    tokens = tokenize(text)
+    general = [(m.start(), m.end()) for m in re.finditer(r"[a-z0-9]+", text.lower())]
+    assert list(zip(tokens.starts.tolist(), tokens.ends.tolist(), strict=True)) == general
+    assert tokens.words == [text[a:b].lower() for a, b in general]

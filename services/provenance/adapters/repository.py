@@ -118,15 +118,15 @@ class IndexRepository:
             out.extend((int(i), Fingerprints.from_bytes(bytes(f))) for i, f in rows)
         return out
 
-    def current_fingerprints(self, batch: int = 5_000) -> Iterator[tuple[int, Fingerprints]]:
-        """Every searchable document, streamed (the start-up load)."""
+    def current_fingerprints(self, batch: int = 5_000) -> Iterator[tuple[int, bytes]]:
+        """Every searchable document's stored fingerprints, streamed (the start-up load)."""
         query = (
             select(t.documents.c.id, t.documents.c.fingerprints)
             .join(t.indexed_works, t.indexed_works.c.document_id == t.documents.c.id)
             .execution_options(yield_per=batch)
         )
         for doc_id, data in self._conn.execute(query):
-            yield int(doc_id), Fingerprints.from_bytes(bytes(data))
+            yield int(doc_id), bytes(data)
 
     def documents(self, doc_ids: Iterable[int]) -> list[IndexedDocument]:
         out: list[IndexedDocument] = []

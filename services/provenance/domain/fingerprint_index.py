@@ -92,8 +92,16 @@ class _Layer:
     def find(
         self, grams: npt.NDArray[np.uint64]
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        left = np.searchsorted(self.hashes, grams, side="left")
-        right = np.searchsorted(self.hashes, grams, side="right")
+        if len(self) == 0:
+            empty = np.zeros(len(grams), dtype=np.int64)
+            return empty, empty
+        # Sorted needles walk the array in order: far fewer cache misses on a big index.
+        order = np.argsort(grams)
+        needles = grams[order]
+        left = np.empty(len(grams), dtype=np.int64)
+        right = np.empty(len(grams), dtype=np.int64)
+        left[order] = np.searchsorted(self.hashes, needles, side="left")
+        right[order] = np.searchsorted(self.hashes, needles, side="right")
         return left, right - left
 
 
@@ -141,30 +149,59 @@ class FingerprintIndex:
 
     # -- writing (one writer at a time) --------------------------------------------
 
-    def load(self, documents: Iterable[tuple[int, Fingerprints]], chunk: int = 50_000) -> None:
-        """Bulk build: replaces the whole index."""
+    def load(self, documents: Iterable[tuple[int, bytes]], chunk: int = 100_000) -> None:
+        """Bulk build from stored fingerprints (`Fingerprints.to_bytes()`): replaces the
+        whole index. Bytes are joined per chunk and decoded once, with no object per
+        document, which keeps start-up fast and its memory close to the result's."""
         with self._write_lock:
             self._live = np.zeros(1024, dtype=np.uint16)
             self._documents = 0
             self._fingerprints = 0
-            layers: list[_Layer] = []
-            batch: list[tuple[int, Fingerprints]] = []
-            for document in documents:
-                batch.append(document)
-                if len(batch) >= chunk:
-                    layers.append(self._mark_live(batch))
-                    batch = []
-            layers.append(self._mark_live(batch))
-            main = _Layer.of([])
-            if layers:
-                hashes = np.concatenate([layer.hashes for layer in layers])
-                order = np.argsort(hashes, kind="stable")
-                main = _Layer(
-                    hashes[order],
-                    np.concatenate([layer.docs for layer in layers])[order],
-                    np.concatenate([layer.positions for layer in layers])[order],
-                )
+            parts: list[_Layer] = []
+            ids: list[int] = []
+            sizes: list[int] = []
+            hashes: list[bytes] = []
+            positions: list[bytes] = []
+            for doc_id, data in documents:
+                count = len(data) // 10
+                ids.append(doc_id)
+                sizes.append(count)
+                hashes.append(data[: 8 * count])
+                positions.append(data[8 * count :])
+                if len(ids) >= chunk:
+                    parts.append(self._decode(ids, sizes, hashes, positions))
+                    ids, sizes, hashes, positions = [], [], [], []
+            parts.append(self._decode(ids, sizes, hashes, positions))
+            all_hashes = np.concatenate([part.hashes for part in parts])
+            order = np.argsort(all_hashes)
+            main = _Layer(
+                all_hashes[order],
+                np.concatenate([part.docs for part in parts])[order],
+                np.concatenate([part.positions for part in parts])[order],
+            )
             self._state = _State(main, _Layer.empty())
+
+    def _decode(
+        self, ids: list[int], sizes: list[int], hashes: list[bytes], positions: list[bytes]
+    ) -> _Layer:
+        doc_ids = np.array(ids, dtype=np.uint32)
+        counts = np.array(sizes, dtype=np.int64)
+        if len(ids):
+            self._grow(int(doc_ids.max()))
+            self._live[doc_ids] = np.minimum(counts, 65_534) + 1
+            self._documents += len(ids)
+            self._fingerprints += int(counts.sum())
+        return _Layer(
+            np.frombuffer(b"".join(hashes), dtype="<u8").astype(np.uint64),
+            np.repeat(doc_ids, counts),
+            np.frombuffer(b"".join(positions), dtype="<u2").astype(np.uint16),
+        )
+
+    def _grow(self, highest: int) -> None:
+        if highest >= len(self._live):
+            grown = np.zeros(max(highest + 1, 2 * len(self._live)), dtype=np.uint16)
+            grown[: len(self._live)] = self._live
+            self._live = grown
 
     def apply(self, added: Sequence[tuple[int, Fingerprints]], removed: Iterable[int] = ()) -> None:
         """Add documents and remove others, as one step."""
@@ -185,11 +222,7 @@ class FingerprintIndex:
 
     def _mark_live(self, documents: Sequence[tuple[int, Fingerprints]]) -> _Layer:
         if documents:
-            highest = max(doc for doc, _ in documents)
-            if highest >= len(self._live):
-                grown = np.zeros(max(highest + 1, 2 * len(self._live)), dtype=np.uint16)
-                grown[: len(self._live)] = self._live
-                self._live = grown
+            self._grow(max(doc for doc, _ in documents))
             for doc, prints in documents:
                 if not self._live[doc]:
                     self._live[doc] = 1 + min(len(prints), 65_534)

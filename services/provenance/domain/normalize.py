@@ -84,21 +84,33 @@ def tokenize(text: str) -> Tokens:
         source = cleaned
     fold = source is cleaned
     if source.isascii():
-        pattern = _ASCII_TOKEN
+        words = _ASCII_TOKEN.findall(source)
+        starts, ends = _ascii_offsets(source)
     else:
         chars = set(source)
         pattern = _PLAIN_TOKEN if chars.isdisjoint(_FULL_TOKEN_CHARS) else _TOKEN
         fold = fold or any(_in_words(c) for c in chars if not c.isascii())
-    parts: list[str] = pattern.split(source)
-    words = parts[1::2]
-    ends = np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)))[1::2]
-    starts = ends - np.fromiter(map(len, words), dtype=np.int64, count=len(words))
+        parts: list[str] = pattern.split(source)
+        words = parts[1::2]
+        ends = np.cumsum(np.fromiter(map(len, parts), dtype=np.int64, count=len(parts)))[1::2]
+        starts = ends - np.fromiter(map(len, words), dtype=np.int64, count=len(words))
     if fold:
         words = [_fold(word) for word in words]
     if start_map is not None and end_map is not None and words:
         starts = start_map[starts]
         ends = end_map[ends - 1]
     return Tokens(words, starts, ends)
+
+
+_ASCII_WORD_BYTES = np.zeros(256, dtype=np.int8)
+_ASCII_WORD_BYTES[np.frombuffer(b"abcdefghijklmnopqrstuvwxyz0123456789", dtype=np.uint8)] = 1
+
+
+def _ascii_offsets(source: str) -> tuple[Offsets, Offsets]:
+    """Where the runs of [a-z0-9] start and end, found on the bytes (the common case)."""
+    inside = _ASCII_WORD_BYTES[np.frombuffer(source.encode("ascii"), dtype=np.uint8)]
+    edges = np.flatnonzero(np.diff(inside, prepend=0, append=0))
+    return edges[0::2].astype(np.int64), edges[1::2].astype(np.int64)
 
 
 def _in_words(char: str) -> bool:
