@@ -61,6 +61,7 @@ bench: setup
 	$(BIN)/python -m bench.licensing_bench
 	$(BIN)/python -m bench.provenance_accuracy
 	$(BIN)/python -m bench.provenance_bench
+	$(BIN)/python -m bench.provenance_freshness
 
 serve: setup
 	$(BIN)/licentia serve $(SERVICE)

@@ -1,5 +1,7 @@
-"""Catalog and licensing as separate processes: keys are checked across services, and a
-licensed vendor fetches content (catalog -> licensing -> catalog), then both drain."""
+"""Catalog, licensing and provenance as separate processes: keys are checked across
+services, a licensed vendor fetches content (catalog -> licensing -> catalog) and checks
+a text quoting it (provenance, fed by the catalog's feed, asking licensing), then all
+three drain."""
 
 from __future__ import annotations
 
@@ -18,8 +20,14 @@ from licentia.catalog.v1 import resources_pb2 as cres
 from licentia.licensing.v1 import licensing_service_pb2 as api
 from licentia.licensing.v1 import licensing_service_pb2_grpc as api_grpc
 from licentia.licensing.v1 import resources_pb2 as res
+from licentia.provenance.v1 import provenance_service_pb2 as ppi
+from licentia.provenance.v1 import provenance_service_pb2_grpc as ppi_grpc
+from licentia.provenance.v1 import resources_pb2 as pres
 
+from services.samples.articles import ArticleGenerator
 from tests.conftest import free_port
+
+BODY = ArticleGenerator(seed=4).text(200)
 
 
 def _wait_healthy(channel: grpc.Channel) -> None:
@@ -39,7 +47,7 @@ def _auth(key: str) -> list[tuple[str, str]]:
 
 
 def test_marketplace_across_processes(tmp_path: Path) -> None:
-    ports = {"catalog": free_port(), "licensing": free_port()}
+    ports = {"catalog": free_port(), "licensing": free_port(), "provenance": free_port()}
     env = {
         **os.environ,
         "LICENTIA_DATA_DIR": str(tmp_path),
@@ -60,8 +68,10 @@ def test_marketplace_across_processes(tmp_path: Path) -> None:
     try:
         catalog_channel = grpc.insecure_channel(f"127.0.0.1:{ports['catalog']}")
         licensing_channel = grpc.insecure_channel(f"127.0.0.1:{ports['licensing']}")
+        provenance_channel = grpc.insecure_channel(f"127.0.0.1:{ports['provenance']}")
         _wait_healthy(catalog_channel)
         _wait_healthy(licensing_channel)
+        _wait_healthy(provenance_channel)
         catalog = capi_grpc.CatalogServiceStub(catalog_channel)
         licensing = api_grpc.LicensingServiceStub(licensing_channel)
         op = _auth("e2e-operator")
@@ -82,7 +92,7 @@ def test_marketplace_across_processes(tmp_path: Path) -> None:
         work = catalog.CreateWork(
             capi.CreateWorkRequest(
                 parent="publishers/p",
-                work=cres.Work(title="T", body="Licensed words here.", language="en"),
+                work=cres.Work(title="T", body=BODY, language="en"),
             ),
             metadata=_auth(pkey),
         ).name
@@ -109,9 +119,23 @@ def test_marketplace_across_processes(tmp_path: Path) -> None:
         content = catalog.GetWorkContent(
             capi.GetWorkContentRequest(name=work, use="ai-input"), metadata=_auth(vkey)
         )
-        assert content.body == "Licensed words here." and content.license == proposal.license
-        catalog_channel.close()
-        licensing_channel.close()
+        assert content.body == BODY and content.license == proposal.license
+
+        provenance = ppi_grpc.ProvenanceServiceStub(provenance_channel)
+        answer = f"As reported: {BODY[:300]} That is all."
+        deadline = time.monotonic() + 10
+        while not (
+            matches := provenance.CheckText(
+                ppi.CheckTextRequest(text=answer), metadata=_auth(vkey)
+            ).matches
+        ):
+            assert time.monotonic() < deadline, "the work never reached provenance"
+            time.sleep(0.1)
+        assert [(m.work, m.license_status, m.license) for m in matches] == [
+            (work, pres.LICENSE_STATUS_LICENSED, proposal.license)
+        ]
+        for channel in (catalog_channel, licensing_channel, provenance_channel):
+            channel.close()
     finally:
         for process in processes.values():
             process.send_signal(signal.SIGTERM)
