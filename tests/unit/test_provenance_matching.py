@@ -187,3 +187,21 @@ def test_hashes_are_stable_across_processes_and_versions() -> None:
     # would silently empty every index loaded from the database.
     grams = fp.gram_hashes(fp.word_hashes(["the", "minister", "said", "on", "friday"]))
     assert grams.tolist() == [4596396387507706460]
+
+
+def test_the_bucket_directory_finds_what_a_binary_search_finds() -> None:
+    rng = np.random.default_rng(4)
+    hashes = np.sort(rng.integers(0, 2**63, size=300_000, dtype=np.uint64) * np.uint64(2))
+    hashes[1000:1200] = hashes[1000]  # a crowded bucket (boilerplate)
+    hashes = np.sort(hashes)
+    layer = fingerprint_index._Layer(
+        hashes, np.zeros(len(hashes), np.uint32), np.zeros(len(hashes), np.uint16)
+    )
+    grams = np.concatenate(
+        [rng.choice(hashes, 500), rng.integers(0, 2**64 - 1, 500, dtype=np.uint64), hashes[:1]]
+    )
+    left, counts = layer.directory.find(hashes, grams)
+    expected_left = np.searchsorted(hashes, grams, side="left")
+    expected_right = np.searchsorted(hashes, grams, side="right")
+    assert np.array_equal(left, expected_left)
+    assert np.array_equal(counts, expected_right - expected_left)
