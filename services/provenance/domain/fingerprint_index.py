@@ -134,12 +134,15 @@ class _Directory:
 
     @staticmethod
     def of(hashes: npt.NDArray[np.uint64]) -> _Directory:
-        bits = max(1, int(np.ceil(np.log2(max(2, len(hashes)) / 8))))
+        bits = max(1, int(np.log2(max(16, len(hashes)) / 8)))
         shift = np.uint64(64 - bits)
         counts = np.bincount((hashes >> shift).astype(np.int64), minlength=1 << bits)
         starts = np.zeros((1 << bits) + 1, dtype=np.int64)
         np.cumsum(counts, out=starts[1:])
-        return _Directory(shift, starts.astype(np.uint32), min(int(counts.max()), _WINDOW_LIMIT))
+        # The window covers all but the rarest, crowded buckets (a phrase repeated across
+        # many works fills one); lookups there fall back to a binary search.
+        window = int(np.percentile(counts, 99.99)) + 1
+        return _Directory(shift, starts.astype(np.uint32), min(window, _WINDOW_LIMIT))
 
     def find(
         self, hashes: npt.NDArray[np.uint64], grams: npt.NDArray[np.uint64]
