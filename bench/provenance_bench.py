@@ -12,7 +12,8 @@
 4. Query index memory per article. Target: at most 600 bytes.
 5. CheckText of 600-word texts (half quote two indexed works, half quote none): in
    process through the service layer, and through gRPC from this process to the
-   server process. Targets: p99 at most 2 ms in process, 5 ms through gRPC.
+   server process, first with a cold document cache, then warm. Targets: p99 at most
+   2 ms in process, 5 ms through gRPC.
 """
 
 from __future__ import annotations
@@ -152,21 +153,22 @@ def in_process(data_dir: Path, texts: list[str]) -> None:
         f"loaded in {load:.1f} s in process (target 600 bytes)"
     )
     checks = CheckService(index, DocumentCache(uow, 20_000), _NoLicenses())
-    for text in texts[:200]:
-        checks.check(OPERATOR_PRINCIPAL, text, "")  # warm the cache of quoted works
-    latencies = []
-    found = 0
-    for text in texts:
-        t0 = time.perf_counter()
-        result = checks.check(OPERATOR_PRINCIPAL, text, "")
-        latencies.append(time.perf_counter() - t0)
-        found += len(result.matches)
-    lat = np.array(latencies) * 1e3
-    print(
-        f"CheckText in process (600 words): p50 {np.percentile(lat, 50):.2f} ms, "
-        f"p99 {np.percentile(lat, 99):.2f} ms; {found:,} matches in {len(texts):,} texts "
-        f"(target p99 2 ms)"
-    )
+    # First pass: matched works are read from the database; second: from the cache, as
+    # on a replica that has been serving for a while.
+    for label in ("cold cache", "warm cache"):
+        latencies = []
+        found = 0
+        for text in texts:
+            t0 = time.perf_counter()
+            result = checks.check(OPERATOR_PRINCIPAL, text, "")
+            latencies.append(time.perf_counter() - t0)
+            found += len(result.matches)
+        lat = np.array(latencies) * 1e3
+        print(
+            f"CheckText in process (600 words, {label}): p50 {np.percentile(lat, 50):.2f} ms, "
+            f"p99 {np.percentile(lat, 99):.2f} ms; {found:,} matches in {len(texts):,} texts "
+            f"(target p99 2 ms)"
+        )
     database.dispose()
 
 
@@ -190,7 +192,7 @@ async def through_grpc(port: int, texts: list[str]) -> None:
                 api.CheckTextRequest(text=texts[i % len(texts)]), metadata=metadata
             )
 
-        await measure("CheckText warm-up", call, 300, 1)
+        await measure("CheckText, cold cache", call, len(texts), 1)
         for concurrency in (1, 4):
             await measure("CheckText through gRPC (600 words)", call, len(texts), concurrency)
 
