@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import multiprocessing
 import os
 import random
@@ -153,6 +154,8 @@ def in_process(data_dir: Path, texts: list[str]) -> None:
         f"loaded in {load:.1f} s in process (target 600 bytes)"
     )
     checks = CheckService(index, DocumentCache(uow, 20_000), _NoLicenses())
+    gc.collect()
+    gc.freeze()  # as the server does once started
     # First pass: matched works are read from the database; second: from the cache, as
     # on a replica that has been serving for a while.
     for label in ("cold cache", "warm cache"):
