@@ -1,0 +1,148 @@
+"""Storage of usage: keys, raw events and hourly rollups, written in one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Row, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from services.metering.adapters import tables as t
+from services.metering.domain.events import UsageEvent
+from services.metering.domain.rollups import RollupKey, Totals
+
+T = TypeVar("T")
+_CHUNK = 500  # rows per statement: well under every driver's parameter limit
+
+
+class UsageRepository:
+    def __init__(self, connection: Connection) -> None:
+        self._conn = connection
+        self._dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+
+    def claim(
+        self, vendor: str, events: Sequence[UsageEvent], now: datetime
+    ) -> tuple[set[str], dict[str, bytes]]:
+        """Insert the events' keys; returns the ids newly claimed, and for the others the
+        digest stored when they were first accepted."""
+        claimed: set[str] = set()
+        for chunk in _chunks(list(events)):
+            statement = (
+                self._dialect.insert(t.event_keys)
+                .values(
+                    [
+                        {
+                            "vendor": vendor,
+                            "event_id": e.id,
+                            "digest": e.digest(),
+                            "record_time": now,
+                        }
+                        for e in chunk
+                    ]
+                )
+                .on_conflict_do_nothing()
+                .returning(t.event_keys.c.event_id)
+            )
+            claimed.update(self._conn.execute(statement).scalars())
+        others = [e.id for e in events if e.id not in claimed]
+        return claimed, self.digests(vendor, others)
+
+    def digests(self, vendor: str, event_ids: list[str]) -> dict[str, bytes]:
+        found: dict[str, bytes] = {}
+        for chunk in _chunks(event_ids):
+            rows = self._conn.execute(
+                select(t.event_keys.c.event_id, t.event_keys.c.digest).where(
+                    t.event_keys.c.vendor == vendor, t.event_keys.c.event_id.in_(chunk)
+                )
+            )
+            found.update((i, bytes(d)) for i, d in rows)
+        return found
+
+    def add_events(self, vendor: str, events: Sequence[UsageEvent], now: datetime) -> None:
+        if not events:
+            return
+        self._conn.execute(
+            insert(t.usage_events),
+            [
+                {
+                    "vendor": vendor,
+                    "event_id": e.id,
+                    "license": e.license,
+                    "publisher": e.publisher,
+                    "work": e.work,
+                    "use": e.use,
+                    "unit": e.unit.value if e.unit else "",
+                    "quantity": e.quantity,
+                    "occur_time": e.occur_time,
+                    "source": e.source,
+                    "attributes": dict(e.attributes),
+                    "record_time": now,
+                }
+                for e in events
+            ],
+        )
+
+    def add_to_rollups(self, totals: dict[RollupKey, Totals]) -> None:
+        rows = [
+            {"vendor": k.vendor, "publisher": k.publisher, "license": k.license, "work": k.work,
+             "use": k.use, "unit": k.unit, "hour": k.hour, "quantity": v.quantity,
+             "events": v.events}
+            for k, v in sorted(totals.items(), key=lambda kv: _order(kv[0]))
+        ]  # fmt: skip
+        for chunk in _chunks(rows):
+            statement = self._dialect.insert(t.usage_hourly).values(chunk)
+            statement = statement.on_conflict_do_update(
+                index_elements=[c.name for c in t.usage_hourly.primary_key.columns],
+                set_={
+                    "quantity": t.usage_hourly.c.quantity + statement.excluded.quantity,
+                    "events": t.usage_hourly.c.events + statement.excluded.events,
+                },
+            )
+            self._conn.execute(statement)
+
+    def hourly(self, start: datetime, end: datetime, **equal: str) -> Iterator[Row[Any]]:
+        """Rollup rows in [start, end), filtered on the given columns."""
+        query = select(t.usage_hourly).where(
+            t.usage_hourly.c.hour >= start, t.usage_hourly.c.hour < end
+        )
+        for column, value in equal.items():
+            if value:
+                query = query.where(t.usage_hourly.c[column] == value)
+        yield from self._conn.execute(query)
+
+    def events_of_license(
+        self, license_name: str, start: datetime, end: datetime, after_seq: int, limit: int
+    ) -> list[Row[Any]]:
+        return list(
+            self._conn.execute(
+                select(t.usage_events)
+                .where(
+                    t.usage_events.c.license == license_name,
+                    t.usage_events.c.occur_time >= start,
+                    t.usage_events.c.occur_time < end,
+                    t.usage_events.c.seq > after_seq,
+                )
+                .order_by(t.usage_events.c.seq)
+                .limit(limit)
+            )
+        )
+
+
+def _order(key: RollupKey) -> tuple[str, ...]:
+    # A fixed order of upserts: concurrent batches lock rollup rows in the same order.
+    return (
+        key.vendor,
+        key.publisher,
+        key.license,
+        key.work,
+        key.use,
+        key.unit,
+        key.hour.isoformat(),
+    )
+
+
+def _chunks(items: list[T]) -> Iterator[list[T]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i : i + _CHUNK]

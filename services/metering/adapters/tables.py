@@ -1,0 +1,69 @@
+"""The metering service's tables (SQLAlchemy Core). Migrations create them.
+
+Deduplication lives in its own key table: on PostgreSQL the raw events will be
+partitioned by time, and a unique index on a partitioned table must include the
+partition key, which an idempotency key cannot.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+)
+
+from services.runtime.sqltypes import AutoIncrementId, UtcDateTime
+
+metadata = MetaData()
+
+# One row per (vendor, event id) ever accepted: what makes ingestion exactly-once.
+event_keys = Table(
+    "event_keys",
+    metadata,
+    Column("vendor", String(128), primary_key=True),
+    Column("event_id", String(128), primary_key=True),
+    Column("digest", LargeBinary(16), nullable=False),
+    Column("record_time", UtcDateTime, nullable=False),
+)
+
+usage_events = Table(
+    "usage_events",
+    metadata,
+    Column("seq", AutoIncrementId, primary_key=True, autoincrement=True),
+    Column("vendor", String(128), nullable=False),
+    Column("event_id", String(128), nullable=False),
+    Column("license", String(128), nullable=False),
+    Column("publisher", String(128), nullable=False),
+    Column("work", String(255), nullable=False),
+    Column("use", String(16), nullable=False),
+    Column("unit", String(16), nullable=False),
+    Column("quantity", BigInteger, nullable=False),
+    Column("occur_time", UtcDateTime, nullable=False),
+    Column("source", String(128), nullable=False),
+    Column("attributes", JSON, nullable=False),
+    Column("record_time", UtcDateTime, nullable=False),
+)
+Index("usage_events_by_license_time", usage_events.c.license, usage_events.c.occur_time)
+
+# Hourly totals, written in the same transaction as the events they count.
+usage_hourly = Table(
+    "usage_hourly",
+    metadata,
+    Column("vendor", String(128), primary_key=True),
+    Column("publisher", String(128), primary_key=True),
+    Column("license", String(128), primary_key=True),
+    Column("work", String(255), primary_key=True),
+    Column("use", String(16), primary_key=True),
+    Column("unit", String(16), primary_key=True),
+    Column("hour", UtcDateTime, primary_key=True),
+    Column("quantity", BigInteger, nullable=False),
+    Column("events", Integer, nullable=False),
+)
+Index("usage_hourly_by_hour", usage_hourly.c.hour)

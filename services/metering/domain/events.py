@@ -1,0 +1,151 @@
+"""Usage events and the answers they get: plain Python, no storage, no gRPC.
+
+An event's digest covers everything the vendor sent except nothing: two events with the
+same id are the same event (DUPLICATE) exactly when their digests agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+
+USES = ("ai-train", "ai-input", "ai-index", "search")
+MAX_ID = 128
+MAX_SOURCE = 128
+MAX_ATTRIBUTES = 16
+MAX_QUANTITY = 10**12
+MAX_BATCH = 5_000
+
+
+class Unit(Enum):
+    USES = "uses"
+    TOKENS = "tokens"
+    CRAWLS = "crawls"
+    ATTRIBUTION = "attribution"
+
+
+class Status(Enum):
+    ACCEPTED = "ACCEPTED"
+    DUPLICATE = "DUPLICATE"
+    CONFLICT = "CONFLICT"
+    REJECTED = "REJECTED"
+
+
+class Reason(Enum):
+    INVALID_EVENT = "INVALID_EVENT"
+    BAD_QUANTITY = "BAD_QUANTITY"
+    TOO_FAR_IN_FUTURE = "TOO_FAR_IN_FUTURE"
+    TOO_OLD = "TOO_OLD"
+    NO_SUCH_LICENSE = "NO_SUCH_LICENSE"
+    LICENSE_NOT_ACTIVE = "LICENSE_NOT_ACTIVE"
+    USE_NOT_PERMITTED = "USE_NOT_PERMITTED"
+    WORK_OUT_OF_SCOPE = "WORK_OUT_OF_SCOPE"
+    LICENSING_UNAVAILABLE = "LICENSING_UNAVAILABLE"
+
+
+@dataclass(frozen=True, slots=True)
+class UsageEvent:
+    id: str
+    license: str
+    work: str
+    use: str
+    unit: Unit | None
+    quantity: int
+    occur_time: datetime | None
+    source: str = ""
+    attributes: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def publisher(self) -> str:
+        return self.work.split("/works/")[0]
+
+    def digest(self) -> bytes:
+        """16 bytes identifying the payload (the id aside)."""
+        parts = [
+            self.license,
+            self.work,
+            self.use,
+            self.unit.value if self.unit else "",
+            str(self.quantity),
+            self.occur_time.isoformat() if self.occur_time else "",
+            self.source,
+            *(f"{k}={v}" for k, v in self.attributes),
+        ]
+        return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).digest()
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    id: str
+    status: Status
+    reason: Reason | None = None
+    message: str = ""
+
+    @staticmethod
+    def rejected(event_id: str, reason: Reason, message: str) -> Result:
+        return Result(event_id, Status.REJECTED, reason, message)
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """How far from now an event's time may be."""
+
+    ahead: timedelta = timedelta(minutes=5)
+    back: timedelta = timedelta(days=35)
+
+
+def check_event(event: UsageEvent, now: datetime, window: TimeWindow) -> Result | None:
+    """The rejection of a malformed event, or None when it is well formed."""
+    problem = _malformed(event)
+    if problem:
+        return Result.rejected(event.id, Reason.INVALID_EVENT, problem)
+    if not 1 <= event.quantity <= MAX_QUANTITY:
+        return Result.rejected(
+            event.id, Reason.BAD_QUANTITY, f"quantity must be 1..{MAX_QUANTITY:,}"
+        )
+    assert event.occur_time is not None
+    if event.occur_time > now + window.ahead:
+        return Result.rejected(
+            event.id, Reason.TOO_FAR_IN_FUTURE, f"occur_time is more than {window.ahead} ahead"
+        )
+    if event.occur_time < now - window.back:
+        return Result.rejected(
+            event.id, Reason.TOO_OLD, f"occur_time is older than {window.back.days} days"
+        )
+    return None
+
+
+def _malformed(event: UsageEvent) -> str:
+    if not 1 <= len(event.id) <= MAX_ID:
+        return f"id: 1..{MAX_ID} characters"
+    if not _is_name(event.license, ("licenses",)):
+        return "license: must be licenses/{license}"
+    if not _is_name(event.work, ("publishers", "works")):
+        return "work: must be publishers/{publisher}/works/{work}"
+    if event.use not in USES:
+        return f"use: must be one of {', '.join(USES)}"
+    if event.unit is None:
+        return "unit: required"
+    if event.occur_time is None:
+        return "occur_time: required"
+    if len(event.source) > MAX_SOURCE:
+        return f"source: at most {MAX_SOURCE} characters"
+    if len(event.attributes) > MAX_ATTRIBUTES:
+        return f"attributes: at most {MAX_ATTRIBUTES}"
+    for key, value in event.attributes:
+        if not 1 <= len(key) <= 64 or len(value) > 256:
+            return "attributes: keys 1..64 characters, values up to 256"
+    return ""
+
+
+def _is_name(name: str, collections: tuple[str, ...]) -> bool:
+    parts = name.split("/")
+    if len(parts) != 2 * len(collections):
+        return False
+    return all(parts[2 * i] == c and parts[2 * i + 1] for i, c in enumerate(collections))
+
+
+def hour_of(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)

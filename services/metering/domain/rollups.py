@@ -1,0 +1,41 @@
+"""Hourly totals, aggregated in memory per batch before they are written."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.metering.domain.events import UsageEvent, hour_of
+
+
+@dataclass(frozen=True, slots=True)
+class RollupKey:
+    vendor: str
+    publisher: str
+    license: str
+    work: str
+    use: str
+    unit: str
+    hour: datetime
+
+
+@dataclass(slots=True)
+class Totals:
+    quantity: int = 0
+    events: int = 0
+
+
+def roll_up(vendor: str, events: Iterable[UsageEvent]) -> dict[RollupKey, Totals]:
+    totals: dict[RollupKey, Totals] = {}
+    for e in events:
+        assert e.unit is not None and e.occur_time is not None
+        key = RollupKey(
+            vendor, e.publisher, e.license, e.work, e.use, e.unit.value, hour_of(e.occur_time)
+        )
+        entry = totals.get(key)
+        if entry is None:
+            entry = totals[key] = Totals()
+        entry.quantity += e.quantity
+        entry.events += 1
+    return totals

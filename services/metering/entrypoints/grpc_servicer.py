@@ -1,0 +1,73 @@
+"""The gRPC adapter: protobuf in, use cases, protobuf out. No logic of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from licentia.metering.v1 import metering_service_pb2 as api
+from licentia.metering.v1 import metering_service_pb2_grpc as api_grpc
+
+from services.metering.entrypoints import converters as cv
+from services.metering.service_layer.ingest import IngestService
+from services.metering.service_layer.summaries import SummaryQuery, SummaryService
+from services.runtime.lenient_decoding import reject_undecodable
+from services.runtime.principal import current_principal
+from services.runtime.proto_time import from_timestamp
+
+Context = Any
+
+
+class MeteringServicer(api_grpc.MeteringServiceServicer):
+    def __init__(self, ingest: IngestService, summaries: SummaryService) -> None:
+        self._ingest = ingest
+        self._summaries = summaries
+
+    def RecordUsage(
+        self, request: api.RecordUsageRequest, context: Context
+    ) -> api.RecordUsageResponse:
+        reject_undecodable(request)
+        events = [cv.event_in(e) for e in request.events]
+        return cv.results_response(self._ingest.record(current_principal(), events))
+
+    def StreamUsage(
+        self, requests: Iterator[api.StreamUsageRequest], context: Context
+    ) -> Iterator[api.StreamUsageResponse]:
+        principal = current_principal()
+        for request in requests:
+            reject_undecodable(request)
+            results = self._ingest.record(principal, [cv.event_in(e) for e in request.events])
+            yield api.StreamUsageResponse(
+                batch_id=request.batch_id, results=[cv.result_out(r) for r in results]
+            )
+
+    def GetUsageSummary(
+        self, request: api.GetUsageSummaryRequest, context: Context
+    ) -> api.GetUsageSummaryResponse:
+        reject_undecodable(request)
+        query = SummaryQuery(
+            start=from_timestamp(request, "start_time"),
+            end=from_timestamp(request, "end_time"),
+            group_by=cv.dimensions_in(list(request.group_by)),
+            granularity=cv.granularity_in(request.granularity),
+            vendor=request.vendor,
+            publisher=request.publisher,
+            license=request.license,
+            work=request.work,
+            use=request.use,
+        )
+        rows = self._summaries.summary(current_principal(), query)
+        return api.GetUsageSummaryResponse(rows=[cv.row_out(r) for r in rows])
+
+    def ExportUsageEvents(
+        self, request: api.ExportUsageEventsRequest, context: Context
+    ) -> Iterator[api.ExportUsageEventsResponse]:
+        reject_undecodable(request)
+        pages = self._summaries.export(
+            current_principal(),
+            request.license,
+            from_timestamp(request, "start_time"),
+            from_timestamp(request, "end_time"),
+        )
+        for page in pages:
+            yield api.ExportUsageEventsResponse(events=[cv.stored_out(e) for e in page])

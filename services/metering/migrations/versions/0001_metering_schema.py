@@ -1,0 +1,74 @@
+"""The metering schema: event keys (deduplication), usage events, hourly rollups.
+
+Revision ID: 0001
+Revises:
+Create Date: 2026-11-26
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+from services.runtime.sqltypes import UtcDateTime
+
+revision = "0001"
+down_revision = None
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "event_keys",
+        sa.Column("vendor", sa.String(length=128), nullable=False),
+        sa.Column("event_id", sa.String(length=128), nullable=False),
+        sa.Column("digest", sa.LargeBinary(length=16), nullable=False),
+        sa.Column("record_time", UtcDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("vendor", "event_id"),
+    )
+    op.create_table(
+        "usage_events",
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
+        sa.Column("vendor", sa.String(length=128), nullable=False),
+        sa.Column("event_id", sa.String(length=128), nullable=False),
+        sa.Column("license", sa.String(length=128), nullable=False),
+        sa.Column("publisher", sa.String(length=128), nullable=False),
+        sa.Column("work", sa.String(length=255), nullable=False),
+        sa.Column("use", sa.String(length=16), nullable=False),
+        sa.Column("unit", sa.String(length=16), nullable=False),
+        sa.Column("quantity", sa.BigInteger(), nullable=False),
+        sa.Column("occur_time", UtcDateTime(), nullable=False),
+        sa.Column("source", sa.String(length=128), nullable=False),
+        sa.Column("attributes", sa.JSON(), nullable=False),
+        sa.Column("record_time", UtcDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("seq"),
+    )
+    op.create_index(
+        "usage_events_by_license_time", "usage_events", ["license", "occur_time"], unique=False
+    )
+    op.create_table(
+        "usage_hourly",
+        sa.Column("vendor", sa.String(length=128), nullable=False),
+        sa.Column("publisher", sa.String(length=128), nullable=False),
+        sa.Column("license", sa.String(length=128), nullable=False),
+        sa.Column("work", sa.String(length=255), nullable=False),
+        sa.Column("use", sa.String(length=16), nullable=False),
+        sa.Column("unit", sa.String(length=16), nullable=False),
+        sa.Column("hour", UtcDateTime(), nullable=False),
+        sa.Column("quantity", sa.BigInteger(), nullable=False),
+        sa.Column("events", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("vendor", "publisher", "license", "work", "use", "unit", "hour"),
+    )
+    op.create_index("usage_hourly_by_hour", "usage_hourly", ["hour"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index("usage_hourly_by_hour", table_name="usage_hourly")
+    op.drop_table("usage_hourly")
+    op.drop_index("usage_events_by_license_time", table_name="usage_events")
+    op.drop_table("usage_events")
+    op.drop_table("event_keys")

@@ -1,0 +1,142 @@
+"""Recording usage: every event answered, each counted exactly once.
+
+Per batch: well-formedness; repeats inside the batch; events already stored (answered
+DUPLICATE or CONFLICT without asking licensing, so retries stay cheap and a retry of an
+accepted event stays a success even if the license changed since); licensing's decisions
+for the rest (one call per batch, from a local cache); then one transaction claims the
+keys, stores the events and adds them to the hourly rollups. An answer ACCEPTED is sent
+only after that transaction commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+from services.metering.domain.decisions import Decision, rejection
+from services.metering.domain.events import (
+    MAX_BATCH,
+    Reason,
+    Result,
+    Status,
+    TimeWindow,
+    UsageEvent,
+    check_event,
+)
+from services.metering.domain.rollups import roll_up
+from services.metering.service_layer.unit_of_work import UnitOfWorkFactory
+from services.runtime.errors import FieldViolation, InvalidArgument, Unavailable
+from services.runtime.principal import Principal, Role, require
+from services.runtime.sqltypes import utc_now
+
+
+class PermissionSource(Protocol):
+    def decide(
+        self, vendor: str, queries: Sequence[tuple[str, str, datetime]]
+    ) -> list[Decision]: ...
+
+
+class IngestService:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        permissions: PermissionSource,
+        window: TimeWindow | None = None,
+    ) -> None:
+        self._uow = uow
+        self._permissions = permissions
+        self._window = window or TimeWindow()
+
+    def record(self, p: Principal, events: Sequence[UsageEvent]) -> list[Result]:
+        require(p.role is Role.VENDOR, "only vendors report usage (as themselves)")
+        if len(events) > MAX_BATCH:
+            raise InvalidArgument(
+                "TOO_MANY_EVENTS",
+                f"at most {MAX_BATCH} events per batch",
+                [FieldViolation("events", f"{len(events)} given")],
+            )
+        vendor = p.account
+        now = utc_now()
+        results: dict[int, Result] = {}
+        first_of: dict[str, int] = {}
+        repeats: list[tuple[int, int]] = []
+        for i, event in enumerate(events):
+            if (problem := check_event(event, now, self._window)) is not None:
+                results[i] = problem
+            elif event.id in first_of:
+                repeats.append((i, first_of[event.id]))
+            else:
+                first_of[event.id] = i
+        unique = list(first_of.values())
+
+        with self._uow(write=False) as uow:
+            stored = uow.usage.digests(vendor, [events[i].id for i in unique])
+        fresh = []
+        for i in unique:
+            if events[i].id in stored:
+                results[i] = _against_stored(events[i], stored[events[i].id])
+            else:
+                fresh.append(i)
+        allowed = self._licensed(vendor, events, fresh, results)
+
+        with self._uow() as uow:
+            batch = [events[i] for i in allowed]
+            claimed, earlier = uow.usage.claim(vendor, batch, now)
+            counted = [e for e in batch if e.id in claimed]
+            uow.usage.add_events(vendor, counted, now)
+            uow.usage.add_to_rollups(roll_up(vendor, counted))
+            uow.commit()
+        for i in allowed:
+            event = events[i]
+            results[i] = (
+                Result(event.id, Status.ACCEPTED)
+                if event.id in claimed
+                else _against_stored(event, earlier[event.id])  # another replica was first
+            )
+        for i, first in repeats:
+            results[i] = _repeat(events[i], events[first], results[first])
+        return [results[i] for i in range(len(events))]
+
+    def _licensed(
+        self,
+        vendor: str,
+        events: Sequence[UsageEvent],
+        indexes: list[int],
+        results: dict[int, Result],
+    ) -> list[int]:
+        """The events licensing allows; the others get their rejection in `results`."""
+        if not indexes:
+            return []
+        queries = [(events[i].work, events[i].use, events[i].occur_time) for i in indexes]
+        try:
+            decisions = self._permissions.decide(vendor, queries)  # type: ignore[arg-type]
+        except Unavailable as error:
+            for i in indexes:
+                results[i] = Result.rejected(
+                    events[i].id, Reason.LICENSING_UNAVAILABLE, error.message
+                )
+            return []
+        allowed = []
+        for i, decision in zip(indexes, decisions, strict=True):
+            refused = rejection(events[i], decision)
+            if refused is None:
+                allowed.append(i)
+            else:
+                results[i] = refused
+        return allowed
+
+
+def _against_stored(event: UsageEvent, digest: bytes) -> Result:
+    if digest == event.digest():
+        return Result(event.id, Status.DUPLICATE)
+    return Result(event.id, Status.CONFLICT, message="this id was recorded with another payload")
+
+
+def _repeat(event: UsageEvent, first: UsageEvent, first_result: Result) -> Result:
+    """An id seen earlier in the same batch."""
+    if event.digest() != first.digest():
+        return Result(event.id, Status.CONFLICT, message="this id came with another payload")
+    if first_result.status in (Status.ACCEPTED, Status.DUPLICATE):
+        return Result(event.id, Status.DUPLICATE)
+    return first_result
