@@ -96,7 +96,9 @@ def bench_in_process() -> None:
     )
 
 
-def setup_market(catalog_port: int, licensing_port: int) -> tuple[str, list[str]]:
+def setup_market(catalog_port: int, licensing_port: int) -> tuple[str, list[str], str]:
+    """A publisher with 200 works, a vendor licensed for its politics section (every other
+    work); returns the vendor's key, the works and the license."""
     op = [("authorization", f"Bearer {OPERATOR}")]
     catalog = capi_grpc.CatalogServiceStub(grpc.insecure_channel(f"127.0.0.1:{catalog_port}"))
     licensing = api_grpc.LicensingServiceStub(grpc.insecure_channel(f"127.0.0.1:{licensing_port}"))
@@ -147,11 +149,11 @@ def setup_market(catalog_port: int, licensing_port: int) -> tuple[str, list[str]
         api.PublishOfferRequest(name=offer.name),
         metadata=[("authorization", f"Bearer {publisher_key}")],
     )
-    licensing.CreateProposal(
+    proposal = licensing.CreateProposal(
         api.CreateProposalRequest(offer=offer.name),
         metadata=[("authorization", f"Bearer {vendor_key}")],
     )
-    return vendor_key, works
+    return vendor_key, works, proposal.license
 
 
 async def bench_grpc(licensing_port: int, key: str, works: list[str]) -> None:
@@ -173,7 +175,7 @@ async def bench_grpc(licensing_port: int, key: str, works: list[str]) -> None:
 def main() -> int:
     bench_in_process()
     with running(["catalog", "licensing"]) as ports:
-        key, works = setup_market(ports["catalog"], ports["licensing"])
+        key, works, _ = setup_market(ports["catalog"], ports["licensing"])
         asyncio.run(bench_grpc(ports["licensing"], key, works))
     return 0
 

@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from services.metering.adapters import tables as t
 from services.metering.domain.events import UsageEvent
-from services.metering.domain.rollups import RollupKey, Totals
+from services.metering.domain.rollups import RollupKey, Totals, sorted_keys
 
 T = TypeVar("T")
 _CHUNK = 500  # rows per statement: well under every driver's parameter limit
@@ -20,32 +20,32 @@ _CHUNK = 500  # rows per statement: well under every driver's parameter limit
 class UsageRepository:
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
-        self._dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+        self._claim = (
+            dialect.insert(t.event_keys).on_conflict_do_nothing().returning(t.event_keys.c.event_id)
+        )
+        upsert = dialect.insert(t.usage_hourly)
+        self._add_to_rollups = upsert.on_conflict_do_update(
+            index_elements=[c.name for c in t.usage_hourly.primary_key.columns],
+            set_={
+                "quantity": t.usage_hourly.c.quantity + upsert.excluded.quantity,
+                "events": t.usage_hourly.c.events + upsert.excluded.events,
+            },
+        )
 
     def claim(
         self, vendor: str, events: Sequence[UsageEvent], now: datetime
     ) -> tuple[set[str], dict[str, bytes]]:
         """Insert the events' keys; returns the ids newly claimed, and for the others the
         digest stored when they were first accepted."""
-        claimed: set[str] = set()
-        for chunk in _chunks(list(events)):
-            statement = (
-                self._dialect.insert(t.event_keys)
-                .values(
-                    [
-                        {
-                            "vendor": vendor,
-                            "event_id": e.id,
-                            "digest": e.digest(),
-                            "record_time": now,
-                        }
-                        for e in chunk
-                    ]
-                )
-                .on_conflict_do_nothing()
-                .returning(t.event_keys.c.event_id)
-            )
-            claimed.update(self._conn.execute(statement).scalars())
+        if not events:
+            return set(), {}
+        rows = [
+            {"vendor": vendor, "event_id": e.id, "digest": e.digest(), "record_time": now}
+            for e in events
+        ]
+        # One cached statement, sent as multi-row batches by SQLAlchemy's insertmanyvalues.
+        claimed = set(self._conn.execute(self._claim, rows).scalars())
         others = [e.id for e in events if e.id not in claimed]
         return claimed, self.digests(vendor, others)
 
@@ -87,20 +87,12 @@ class UsageRepository:
     def add_to_rollups(self, totals: dict[RollupKey, Totals]) -> None:
         rows = [
             {"vendor": k.vendor, "publisher": k.publisher, "license": k.license, "work": k.work,
-             "use": k.use, "unit": k.unit, "hour": k.hour, "quantity": v.quantity,
-             "events": v.events}
-            for k, v in sorted(totals.items(), key=lambda kv: _order(kv[0]))
+             "use": k.use, "unit": k.unit, "hour": k.hour, "quantity": totals[k].quantity,
+             "events": totals[k].events}
+            for k in sorted_keys(totals)
         ]  # fmt: skip
-        for chunk in _chunks(rows):
-            statement = self._dialect.insert(t.usage_hourly).values(chunk)
-            statement = statement.on_conflict_do_update(
-                index_elements=[c.name for c in t.usage_hourly.primary_key.columns],
-                set_={
-                    "quantity": t.usage_hourly.c.quantity + statement.excluded.quantity,
-                    "events": t.usage_hourly.c.events + statement.excluded.events,
-                },
-            )
-            self._conn.execute(statement)
+        if rows:
+            self._conn.execute(self._add_to_rollups, rows)
 
     def hourly(self, start: datetime, end: datetime, **equal: str) -> Iterator[Row[Any]]:
         """Rollup rows in [start, end), filtered on the given columns."""
@@ -128,19 +120,6 @@ class UsageRepository:
                 .limit(limit)
             )
         )
-
-
-def _order(key: RollupKey) -> tuple[str, ...]:
-    # A fixed order of upserts: concurrent batches lock rollup rows in the same order.
-    return (
-        key.vendor,
-        key.publisher,
-        key.license,
-        key.work,
-        key.use,
-        key.unit,
-        key.hour.isoformat(),
-    )
 
 
 def _chunks(items: list[T]) -> Iterator[list[T]]:

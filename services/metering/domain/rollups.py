@@ -39,3 +39,11 @@ def roll_up(vendor: str, events: Iterable[UsageEvent]) -> dict[RollupKey, Totals
         entry.quantity += e.quantity
         entry.events += 1
     return totals
+
+
+def sorted_keys(totals: dict[RollupKey, Totals]) -> list[RollupKey]:
+    """A fixed order of upserts: concurrent batches lock rollup rows in the same order."""
+    return sorted(
+        totals,
+        key=lambda k: (k.vendor, k.publisher, k.license, k.work, k.use, k.unit, k.hour),
+    )

@@ -94,8 +94,15 @@ class IngestService:
                 if event.id in claimed
                 else _against_stored(event, earlier[event.id])  # another replica was first
             )
+        # What each id now stands for: the payload stored first, by this batch or before.
+        counted_as = {**stored, **earlier}
+        counted_as.update(
+            (events[i].id, events[i].digest()) for i in allowed if events[i].id in claimed
+        )
         for i, first in repeats:
-            results[i] = _repeat(events[i], events[first], results[first])
+            results[i] = _repeat(
+                events[i], events[first], results[first], counted_as.get(events[i].id)
+            )
         return [results[i] for i in range(len(events))]
 
     def _licensed(
@@ -133,10 +140,13 @@ def _against_stored(event: UsageEvent, digest: bytes) -> Result:
     return Result(event.id, Status.CONFLICT, message="this id was recorded with another payload")
 
 
-def _repeat(event: UsageEvent, first: UsageEvent, first_result: Result) -> Result:
-    """An id seen earlier in the same batch."""
-    if event.digest() != first.digest():
-        return Result(event.id, Status.CONFLICT, message="this id came with another payload")
-    if first_result.status in (Status.ACCEPTED, Status.DUPLICATE):
-        return Result(event.id, Status.DUPLICATE)
-    return first_result
+def _repeat(
+    event: UsageEvent, first: UsageEvent, first_result: Result, counted_as: bytes | None
+) -> Result:
+    """An id seen earlier in the same batch: judged against what that id counts as, or,
+    when nothing was counted, answered as its first occurrence was."""
+    if counted_as is not None:
+        return _against_stored(event, counted_as)
+    if event.digest() == first.digest():
+        return first_result
+    return Result(event.id, Status.CONFLICT, message="this id came with another payload")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection
 
+from services.metering.adapters.postgres_usage import PostgresUsageRepository
 from services.metering.adapters.repository import UsageRepository
 from services.runtime.database import Database
 from services.runtime.unit_of_work import SqlUnitOfWork
@@ -13,7 +14,8 @@ class MeteringUnitOfWork(SqlUnitOfWork):
     usage: UsageRepository
 
     def _open(self, connection: Connection) -> None:
-        self.usage = UsageRepository(connection)
+        postgres = connection.dialect.name == "postgresql"
+        self.usage = (PostgresUsageRepository if postgres else UsageRepository)(connection)
 
 
 class UnitOfWorkFactory:

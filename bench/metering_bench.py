@@ -1,0 +1,107 @@
+"""Metering ingestion: prints figures; never a pass/fail test.
+
+`licentia serve catalog`, `licensing` and `metering` as processes (PostgreSQL when
+TEST_DATABASE_URL is set, else SQLite); this process is the client, sending batches of
+1,000 events over StreamUsage on several streams at once.
+- sustained ingestion, every event new (target: 30,000 events/s on PostgreSQL);
+- the same stream again, every event a duplicate (target: 100,000 events/s);
+- batch acknowledgement latency at a paced 20,000 events/s (target: p99 250 ms).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from datetime import UTC, datetime
+
+import grpc
+import numpy as np
+from google.protobuf.timestamp_pb2 import Timestamp
+from licentia.metering.v1 import metering_service_pb2 as api
+from licentia.metering.v1 import metering_service_pb2_grpc as api_grpc
+from licentia.metering.v1 import resources_pb2 as res
+
+from bench.harness import running
+from bench.licensing_bench import setup_market
+
+EVENTS = int(os.environ.get("BENCH_METERING_EVENTS", "300000"))
+BATCH = 1_000
+STREAMS = 4
+
+
+def batches(license_name: str, works: list[str], prefix: str) -> list[api.StreamUsageRequest]:
+    licensed = works[0::2]  # the politics section
+    now = Timestamp()
+    now.FromDatetime(datetime.now(UTC))
+    out = []
+    for b in range(EVENTS // BATCH):
+        events = [
+            res.UsageEvent(
+                id=f"{prefix}-{b}-{i}",
+                license=license_name,
+                work=licensed[(b + i) % len(licensed)],
+                use="ai-input",
+                unit=res.UNIT_TOKENS,
+                quantity=100 + i,
+                occur_time=now,
+                source="bench",
+            )
+            for i in range(BATCH)
+        ]
+        out.append(api.StreamUsageRequest(batch_id=str(b), events=events))
+    return out
+
+
+async def send(
+    port: int, key: str, requests: list[api.StreamUsageRequest], pace: float | None = None
+) -> tuple[float, list[float], dict[int, int]]:
+    """Sends the batches over STREAMS streams; returns (seconds, ack latencies, statuses)."""
+    metadata = (("authorization", f"Bearer {key}"),)
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = api_grpc.MeteringServiceStub(channel)
+
+        async def stream(part: list[api.StreamUsageRequest]) -> None:
+            call = stub.StreamUsage(metadata=metadata)
+            for request in part:
+                if pace:
+                    await asyncio.sleep(pace)
+                started = time.perf_counter()
+                await call.write(request)
+                response = await call.read()
+                latencies.append(time.perf_counter() - started)
+                for result in response.results:
+                    statuses[result.status] = statuses.get(result.status, 0) + 1
+            await call.done_writing()
+
+        started = time.perf_counter()
+        await asyncio.gather(*(stream(requests[i::STREAMS]) for i in range(STREAMS)))
+        return time.perf_counter() - started, latencies, statuses
+
+
+def report(label: str, seconds: float, latencies: list[float], statuses: dict[int, int]) -> None:
+    named = {res.EventResult.Status.Name(k).removeprefix("STATUS_"): v for k, v in statuses.items()}
+    lat = np.array(latencies) * 1000
+    print(
+        f"{label}: {sum(statuses.values()) / seconds:,.0f} events/s; batch ack p50 "
+        f"{np.percentile(lat, 50):.0f} ms, p99 {np.percentile(lat, 99):.0f} ms; {named}"
+    )
+
+
+def main() -> None:
+    with running(["catalog", "licensing", "metering"]) as ports:
+        key, works, license_name = setup_market(ports["catalog"], ports["licensing"])
+        requests = batches(license_name, works, "e")
+        print(f"{len(requests) * BATCH:,} events in batches of {BATCH:,} on {STREAMS} streams")
+        report("new events", *asyncio.run(send(ports["metering"], key, requests)))
+        report("replayed (all duplicates)", *asyncio.run(send(ports["metering"], key, requests)))
+        paced = batches(license_name, works, "p")[: max(STREAMS, len(requests) // 3)]
+        # 20,000 events/s: each of the streams sends a batch every STREAMS / 20 seconds.
+        result = asyncio.run(send(ports["metering"], key, paced, pace=STREAMS * BATCH / 20_000))
+        report("paced at up to 20,000 events/s", *result)
+
+
+if __name__ == "__main__":
+    main()
