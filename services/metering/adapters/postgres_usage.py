@@ -1,8 +1,8 @@
-"""The PostgreSQL write path: each step of a batch is one statement over arrays.
+"""The PostgreSQL write path: each step of a batch is one statement.
 
-`unnest` turns column arrays into rows, so a batch of 1,000 events costs four statements
-with a handful of parameters each, instead of thousands of bound values that the driver
-and the server would parse again for every batch.
+Keys and rollups go in as arrays (`unnest` turns them into rows), events by COPY, so a
+batch of 1,000 events costs four statements instead of thousands of bound values that
+the driver and the server would parse again for every batch.
 """
 
 from __future__ import annotations
@@ -11,8 +11,9 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
+import psycopg
 from sqlalchemy import bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY, BYTEA, TEXT
+from sqlalchemy.dialects.postgresql import ARRAY, BYTEA
 
 from services.metering.adapters.repository import UsageRepository
 from services.metering.domain.events import UsageEvent
@@ -33,21 +34,10 @@ _DIGESTS = text(
     "AND event_id = ANY(CAST(:ids AS text[]))"
 )
 
-_EVENTS = text(
-    """
-    INSERT INTO usage_events (vendor, event_id, license, publisher, work, use, unit,
-                              quantity, occur_time, source, attributes, record_time)
-    SELECT :vendor, e.event_id, e.license, e.publisher, e.work, e.use, e.unit, e.quantity,
-           e.occur_time, e.source, e.attributes, :now
-    FROM unnest(CAST(:ids AS text[]), CAST(:licenses AS text[]), CAST(:publishers AS text[]),
-                CAST(:works AS text[]), CAST(:uses AS text[]), CAST(:units AS text[]),
-                CAST(:quantities AS bigint[]), CAST(:times AS timestamptz[]),
-                CAST(:sources AS text[]), CAST(:attributes AS json[]))
-         AS e(event_id, license, publisher, work, use, unit, quantity, occur_time, source,
-              attributes)
-    """
-).bindparams(bindparam("attributes", type_=ARRAY(TEXT)))
-
+_EVENT_COLUMNS = (
+    "vendor, event_id, license, publisher, work, use, unit, quantity, occur_time, source, "
+    "attributes, record_time"
+)
 _ROLLUPS = text(
     """
     INSERT INTO usage_hourly AS h (vendor, publisher, license, work, use, unit, hour,
@@ -90,25 +80,21 @@ class PostgresUsageRepository(UsageRepository):
         return {event_id: bytes(digest) for event_id, digest in rows}
 
     def add_events(self, vendor: str, events: Sequence[UsageEvent], now: datetime) -> None:
+        """COPY, on the unit of work's own connection and transaction."""
         if not events:
             return
-        self._conn.execute(
-            _EVENTS,
-            {
-                "vendor": vendor,
-                "now": now,
-                "ids": [e.id for e in events],
-                "licenses": [e.license for e in events],
-                "publishers": [e.publisher for e in events],
-                "works": [e.work for e in events],
-                "uses": [e.use for e in events],
-                "units": [e.unit.value if e.unit else "" for e in events],
-                "quantities": [e.quantity for e in events],
-                "times": [e.occur_time for e in events],
-                "sources": [e.source for e in events],
-                "attributes": [json.dumps(dict(e.attributes)) for e in events],
-            },
-        )
+        driver = self._conn.connection.dbapi_connection
+        assert isinstance(driver, psycopg.Connection)
+        copy_events = f"COPY usage_events ({_EVENT_COLUMNS}) FROM STDIN"
+        with driver.cursor() as cursor, cursor.copy(copy_events) as copy:
+            for e in events:
+                copy.write_row(
+                    (
+                        vendor, e.id, e.license, e.publisher, e.work, e.use,
+                        e.unit.value if e.unit else "", e.quantity, e.occur_time,
+                        e.source, json.dumps(dict(e.attributes)), now,
+                    )
+                )  # fmt: skip
 
     def add_to_rollups(self, totals: dict[RollupKey, Totals]) -> None:
         if not totals:
