@@ -62,6 +62,7 @@ bench: setup
 	$(BIN)/python -m bench.provenance_accuracy
 	$(BIN)/python -m bench.provenance_bench
 	$(BIN)/python -m bench.provenance_freshness
+	$(BIN)/python -m bench.metering_bench
 
 serve: setup
 	$(BIN)/licentia serve $(SERVICE)
