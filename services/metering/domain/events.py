@@ -1,13 +1,13 @@
 """Usage events and the answers they get: plain Python, no storage, no gRPC.
 
-An event's digest covers everything the vendor sent except nothing: two events with the
-same id are the same event (DUPLICATE) exactly when their digests agree.
+An event's digest covers everything the vendor sent but the id: two events with the same
+id are the same event (DUPLICATE) exactly when their digests agree.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
@@ -57,12 +57,10 @@ class UsageEvent:
     source: str = ""
     attributes: tuple[tuple[str, str], ...] = ()
 
-    @property
-    def publisher(self) -> str:
-        return self.work.split("/works/")[0]
+    # 16 bytes identifying the payload (the id aside), computed once.
+    payload_digest: bytes = field(init=False, repr=False, compare=False)
 
-    def digest(self) -> bytes:
-        """16 bytes identifying the payload (the id aside)."""
+    def __post_init__(self) -> None:
         parts = [
             self.license,
             self.work,
@@ -73,7 +71,15 @@ class UsageEvent:
             self.source,
             *(f"{k}={v}" for k, v in self.attributes),
         ]
-        return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).digest()
+        digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).digest()
+        object.__setattr__(self, "payload_digest", digest)
+
+    @property
+    def publisher(self) -> str:
+        return self.work.split("/works/")[0]
+
+    def digest(self) -> bytes:
+        return self.payload_digest
 
 
 @dataclass(frozen=True, slots=True)
