@@ -28,6 +28,20 @@ class CursorStore(Protocol):
     def save(self, position: int) -> None: ...
 
 
+class MemoryCursor:
+    """A position kept in memory: for consumers that rebuild their state at start (caches
+    of another service's data) and so have nothing to persist."""
+
+    def __init__(self, position: int = 0) -> None:
+        self.position = position
+
+    def load(self) -> int:
+        return self.position
+
+    def save(self, position: int) -> None:
+        self.position = position
+
+
 def cursor_table(metadata: MetaData) -> Table:
     return Table(
         "event_cursors",

@@ -46,7 +46,9 @@ EVENTS = st.builds(
     UsageEvent,
     id=st.sampled_from([f"id{i}" for i in range(12)]),
     license=st.just(LICENSE),
-    work=st.sampled_from(["publishers/a/works/1", "publishers/a/works/2", "publishers/b/works/3"]),
+    work=st.sampled_from(
+        ["publishers/a/works/w1", "publishers/a/works/w2", "publishers/b/works/w3"]
+    ),
     use=st.sampled_from(["ai-input", "ai-train"]),
     unit=st.sampled_from(list(Unit)),
     quantity=st.integers(-2, 50),

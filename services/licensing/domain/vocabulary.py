@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pycountry
 
+from services.runtime.uses import CONCRETE_USES
+
 # Umbrella terms and what they cover. A concrete use is what a vendor actually does.
 ALL = "all"
 AI_ALL = "ai-all"
-CONCRETE_USES = ("ai-train", "ai-input", "ai-index", "search")
 USES = (ALL, AI_ALL, *CONCRETE_USES)
 _COVERS = {
     ALL: frozenset(CONCRETE_USES),

@@ -21,7 +21,7 @@ from services.licensing.service_layer import access
 from services.licensing.service_layer.unit_of_work import OUTBOX, UnitOfWorkFactory
 from services.runtime import resource_names
 from services.runtime.errors import FieldViolation, InvalidArgument, NotFound, Violations
-from services.runtime.event_relay import EventRelay
+from services.runtime.event_relay import EventRelay, MemoryCursor
 from services.runtime.outbox import OutboxEvent
 from services.runtime.principal import Principal, Role
 from services.runtime.sqltypes import utc_now
@@ -46,19 +46,6 @@ class WorkDirectory(Protocol):
     def get(self, name: str) -> WorkRef | None: ...
 
 
-class _MemoryCursor:
-    """Each replica follows the feed from where it loaded; nothing to persist."""
-
-    def __init__(self, position: int) -> None:
-        self.position = position
-
-    def load(self) -> int:
-        return self.position
-
-    def save(self, position: int) -> None:
-        self.position = position
-
-
 class PermissionService:
     def __init__(
         self, uow: UnitOfWorkFactory, works: WorkDirectory, refresh_seconds: float
@@ -66,7 +53,7 @@ class PermissionService:
         self._uow = uow
         self._works = works
         self.index = PermissionIndex()
-        self._cursor = _MemoryCursor(0)
+        self._cursor = MemoryCursor()  # each replica follows the feed from where it loaded
         self._relay = EventRelay(
             "license-cache",
             self._fetch_events,

@@ -24,7 +24,7 @@ from licentia.licensing.v1 import resources_pb2 as res
 
 from services.metering.domain.decisions import Decision
 from services.runtime.errors import Unavailable
-from services.runtime.event_relay import EventRelay
+from services.runtime.event_relay import EventRelay, MemoryCursor
 from services.runtime.proto_time import timestamp
 
 log = logging.getLogger(__name__)
@@ -33,17 +33,6 @@ BATCH_CHECKS = 1_000  # BatchCheckPermissions' limit
 
 Key = tuple[str, str, int]  # work, use, second
 _LAST_MICROSECOND = 0.999_999
-
-
-class _Cursor:
-    def __init__(self) -> None:
-        self.position = 0
-
-    def load(self) -> int:
-        return self.position
-
-    def save(self, position: int) -> None:
-        self.position = position
 
 
 class LicensingDecisions:
@@ -61,7 +50,7 @@ class LicensingDecisions:
             self._license_events,
             self._invalidate,
             lambda e: e.sequence,
-            _Cursor(),
+            MemoryCursor(),
             idle_seconds=refresh_seconds,
         )
 

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
-USES = ("ai-train", "ai-input", "ai-index", "search")
+from services.runtime import resource_names
+from services.runtime.uses import CONCRETE_USES
+
 MAX_ID = 128
 MAX_SOURCE = 128
 MAX_ATTRIBUTES = 16
@@ -126,12 +128,12 @@ def check_event(event: UsageEvent, now: datetime, window: TimeWindow) -> Result 
 def _malformed(event: UsageEvent) -> str:
     if not 1 <= len(event.id) <= MAX_ID:
         return f"id: 1..{MAX_ID} characters"
-    if not _is_name(event.license, ("licenses",)):
+    if not resource_names.matches(event.license, ("licenses",)):
         return "license: must be licenses/{license}"
-    if not _is_name(event.work, ("publishers", "works")):
+    if not resource_names.matches(event.work, ("publishers", "works")):
         return "work: must be publishers/{publisher}/works/{work}"
-    if event.use not in USES:
-        return f"use: must be one of {', '.join(USES)}"
+    if event.use not in CONCRETE_USES:
+        return f"use: must be one of {', '.join(CONCRETE_USES)}"
     if event.unit is None:
         return "unit: required"
     if event.occur_time is None:
@@ -144,13 +146,6 @@ def _malformed(event: UsageEvent) -> str:
         if not 1 <= len(key) <= 64 or len(value) > 256:
             return "attributes: keys 1..64 characters, values up to 256"
     return ""
-
-
-def _is_name(name: str, collections: tuple[str, ...]) -> bool:
-    parts = name.split("/")
-    if len(parts) != 2 * len(collections):
-        return False
-    return all(parts[2 * i] == c and parts[2 * i + 1] for i, c in enumerate(collections))
 
 
 def hour_of(moment: datetime) -> datetime:

@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import Row
 
 from services.metering.service_layer.unit_of_work import UnitOfWorkFactory
-from services.runtime.errors import FieldViolation, InvalidArgument
+from services.runtime import resource_names
+from services.runtime.errors import Violations
 from services.runtime.principal import Principal, Role, require
 
 DIMENSIONS = ("vendor", "publisher", "license", "work", "use")
@@ -103,12 +104,10 @@ class SummaryService:
     ) -> Iterator[list[StoredEvent]]:
         """Pages of the license's events in [start, end), in the order they were recorded."""
         begin, finish = _range(start, end)
-        if not license_name.startswith("licenses/"):
-            raise InvalidArgument(
-                "INVALID_FIELDS",
-                "license: must be licenses/{license}",
-                [FieldViolation("license", "must be licenses/{license}")],
-            )
+        if not resource_names.matches(license_name, ("licenses",)):
+            v = Violations()
+            v.add("license", "must be licenses/{license}")
+            v.raise_if_any()
         after = 0
         while True:
             with self._uow(write=False) as uow:
@@ -122,19 +121,14 @@ class SummaryService:
 
 
 def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
-    problems = []
+    v = Violations()
     if start is None:
-        problems.append(FieldViolation("start_time", "required"))
+        v.add("start_time", "required")
     if end is None:
-        problems.append(FieldViolation("end_time", "required"))
+        v.add("end_time", "required")
     if start and end and not timedelta(0) < end - start <= MAX_RANGE:
-        problems.append(
-            FieldViolation("end_time", f"after start_time, at most {MAX_RANGE.days} days")
-        )
-    if problems:
-        raise InvalidArgument(
-            "INVALID_FIELDS", "; ".join(f"{v.field}: {v.description}" for v in problems), problems
-        )
+        v.add("end_time", f"after start_time, at most {MAX_RANGE.days} days")
+    v.raise_if_any()
     assert start is not None and end is not None
     return start, end
 

@@ -26,10 +26,10 @@ from services.provenance.domain.matching import (
 from services.provenance.service_layer.unit_of_work import UnitOfWorkFactory
 from services.runtime.errors import Violations
 from services.runtime.principal import Principal, Role
+from services.runtime.uses import CONCRETE_USES
 
 MAX_TEXT_CHARS = 200_000
 MAX_STREAM_TEXTS = 100_000
-USES = ("ai-train", "ai-input", "ai-index", "search")
 DEFAULT_USE = "ai-input"
 
 
@@ -127,6 +127,6 @@ def _validate(text: str, use: str) -> None:
         v.add("text", "required: the text to check")
     elif len(text) > MAX_TEXT_CHARS:
         v.add("text", f"{len(text)} characters; at most {MAX_TEXT_CHARS}")
-    if use not in USES:
-        v.add("use", f"must be one of {', '.join(USES)}")
+    if use not in CONCRETE_USES:
+        v.add("use", f"must be one of {', '.join(CONCRETE_USES)}")
     v.raise_if_any("TEXT_TOO_LONG" if len(text) > MAX_TEXT_CHARS else "INVALID_FIELDS")

@@ -21,7 +21,7 @@ from services.provenance.adapters.repository import WorkState
 from services.provenance.domain.documents import analyse
 from services.provenance.domain.fingerprint_index import FingerprintIndex
 from services.provenance.service_layer.unit_of_work import UnitOfWorkFactory
-from services.runtime.event_relay import CursorStore, EventRelay
+from services.runtime.event_relay import CursorStore, EventRelay, MemoryCursor
 from services.runtime.sqltypes import utc_now
 
 log = logging.getLogger(__name__)
@@ -39,19 +39,16 @@ class FeedPosition:
     change: WorkChange | None
 
 
-class _ReplicaCursor:
+class _ReplicaCursor(MemoryCursor):
     """This replica's position in memory; the shared one saved for replicas to come."""
 
     def __init__(self, shared: CursorStore) -> None:
+        super().__init__()
         self._shared = shared
-        self.position = 0
-
-    def load(self) -> int:
-        return self.position
 
     def save(self, position: int) -> None:
         self._shared.save(position)
-        self.position = position
+        super().save(position)
 
 
 class IndexingService:
