@@ -13,10 +13,12 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
+import grpc
 from sqlalchemy import BigInteger, Column, MetaData, String, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.runtime.database import Database
+from services.runtime.errors import Unavailable
 from services.runtime.sqltypes import UtcDateTime, utc_now
 
 log = logging.getLogger("licentia.relay")
@@ -131,7 +133,19 @@ class EventRelay(Generic[Event]):
                 backoff = self._idle
                 if delivered < self._batch_size:
                     self._stopping.wait(self._idle)
-            except Exception:  # retry the same batch; never skip an event
-                log.exception("relay %s failed; retrying in %.1fs", self.name, backoff)
+            except Exception as error:  # retry the same batch; never skip an event
+                if _upstream_unavailable(error):  # expected while a peer starts or stops
+                    log.warning("relay %s: %s; retrying in %.1fs", self.name, error, backoff)
+                else:
+                    log.exception("relay %s failed; retrying in %.1fs", self.name, backoff)
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
+
+
+def _upstream_unavailable(error: Exception) -> bool:
+    if isinstance(error, Unavailable):
+        return True
+    return isinstance(error, grpc.RpcError) and error.code() in (
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+    )
