@@ -17,14 +17,13 @@ from services.catalog.service_layer.events import EventFeedService
 from services.catalog.service_layer.importing import ImportService
 from services.catalog.service_layer.unit_of_work import OUTBOX, UnitOfWorkFactory
 from services.catalog.service_layer.works import WorkService
-from services.runtime import migrations
 from services.runtime.authentication import CachedKeyAuthenticator, StaticCredentials, hash_api_key
+from services.runtime.bootstrap import open_service_database, ready_database
 from services.runtime.clients import ServiceChannels
 from services.runtime.config import Settings
 from services.runtime.database import Database
 from services.runtime.outbox import OutboxSequencer
 from services.runtime.server import ServiceApp
-from services.runtime.telemetry import trace_engine
 
 NAME = "catalog"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -32,16 +31,11 @@ GRPC_SERVICE = api.DESCRIPTOR.services_by_name["CatalogService"].full_name
 
 
 def open_database(settings: Settings) -> Database:
-    return Database(settings.database_url_for(NAME), settings.schema_for(NAME))
+    return open_service_database(settings, NAME)
 
 
 def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp:
-    database = open_database(settings)
-    if settings.migrate_on_start:
-        migrations.upgrade(database, MIGRATIONS)
-    elif not migrations.is_current(database, MIGRATIONS):
-        raise RuntimeError("the catalog schema is out of date: run `licentia migrate catalog`")
-    trace_engine(database.engine, tracer_provider)
+    database = ready_database(settings, NAME, MIGRATIONS, tracer_provider)
 
     sequencer = OutboxSequencer(OUTBOX, database)
     uow = UnitOfWorkFactory(database, on_events=sequencer.wake)

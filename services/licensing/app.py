@@ -19,15 +19,16 @@ from services.licensing.service_layer.permissions import PermissionService
 from services.licensing.service_layer.rsl_documents import RslService
 from services.licensing.service_layer.tokens import TokenService
 from services.licensing.service_layer.unit_of_work import OUTBOX, UnitOfWorkFactory
-from services.runtime import migrations
-from services.runtime.authentication import CachedKeyAuthenticator, StaticCredentials
-from services.runtime.catalog_keys import CatalogKeyResolver
+from services.runtime.bootstrap import (
+    catalog_key_authenticator,
+    open_service_database,
+    ready_database,
+)
 from services.runtime.clients import ServiceChannels
 from services.runtime.config import Settings
 from services.runtime.database import Database
 from services.runtime.outbox import OutboxSequencer
 from services.runtime.server import ServiceApp
-from services.runtime.telemetry import trace_engine
 
 NAME = "licensing"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -38,16 +39,11 @@ PUBLIC_METHODS = frozenset(
 
 
 def open_database(settings: Settings) -> Database:
-    return Database(settings.database_url_for(NAME), settings.schema_for(NAME))
+    return open_service_database(settings, NAME)
 
 
 def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp:
-    database = open_database(settings)
-    if settings.migrate_on_start:
-        migrations.upgrade(database, MIGRATIONS)
-    elif not migrations.is_current(database, MIGRATIONS):
-        raise RuntimeError("the licensing schema is out of date: run `licentia migrate licensing`")
-    trace_engine(database.engine, tracer_provider)
+    database = ready_database(settings, NAME, MIGRATIONS, tracer_provider)
 
     channels = ServiceChannels(settings, tracer_provider)
     sequencer = OutboxSequencer(OUTBOX, database)
@@ -70,11 +66,7 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
         RslService(uow, offers, settings.licensing_public_url),
         settings.license_refresh_seconds,
     )
-    authenticator = CachedKeyAuthenticator(
-        StaticCredentials(settings.operator_api_key, settings.service_token),
-        CatalogKeyResolver(channels.channel("catalog")),
-        settings.auth_cache_ttl_seconds,
-    )
+    authenticator = catalog_key_authenticator(settings, channels)
 
     def register(server: grpc.Server) -> None:
         api_grpc.add_LicensingServiceServicer_to_server(servicer, server)

@@ -21,16 +21,17 @@ from services.provenance.entrypoints.grpc_servicer import ProvenanceServicer
 from services.provenance.service_layer.checking import CheckService, DocumentCache
 from services.provenance.service_layer.indexing import IndexingService
 from services.provenance.service_layer.unit_of_work import UnitOfWorkFactory
-from services.runtime import migrations
-from services.runtime.authentication import CachedKeyAuthenticator, StaticCredentials
-from services.runtime.catalog_keys import CatalogKeyResolver
+from services.runtime.bootstrap import (
+    catalog_key_authenticator,
+    open_service_database,
+    ready_database,
+)
 from services.runtime.clients import ServiceChannels
 from services.runtime.config import Settings
 from services.runtime.database import Database
 from services.runtime.event_relay import SqlCursorStore
 from services.runtime.lenient_decoding import add_leniently
 from services.runtime.server import ServiceApp
-from services.runtime.telemetry import trace_engine
 
 NAME = "provenance"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -38,18 +39,11 @@ GRPC_SERVICE = api.DESCRIPTOR.services_by_name["ProvenanceService"].full_name
 
 
 def open_database(settings: Settings) -> Database:
-    return Database(settings.database_url_for(NAME), settings.schema_for(NAME))
+    return open_service_database(settings, NAME)
 
 
 def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp:
-    database = open_database(settings)
-    if settings.migrate_on_start:
-        migrations.upgrade(database, MIGRATIONS)
-    elif not migrations.is_current(database, MIGRATIONS):
-        raise RuntimeError(
-            "the provenance schema is out of date: run `licentia migrate provenance`"
-        )
-    trace_engine(database.engine, tracer_provider)
+    database = ready_database(settings, NAME, MIGRATIONS, tracer_provider)
 
     channels = ServiceChannels(settings, tracer_provider)
     uow = UnitOfWorkFactory(database)
@@ -68,11 +62,7 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
         LicensingPermissions(channels.channel("licensing")),
     )
     servicer = ProvenanceServicer(checks, indexing)
-    authenticator = CachedKeyAuthenticator(
-        StaticCredentials(settings.operator_api_key, settings.service_token),
-        CatalogKeyResolver(channels.channel("catalog")),
-        settings.auth_cache_ttl_seconds,
-    )
+    authenticator = catalog_key_authenticator(settings, channels)
 
     def register(server: grpc.Server) -> None:
         add_leniently(api_grpc.add_ProvenanceServiceServicer_to_server, servicer, server)
