@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, insert, select
+from sqlalchemy import Connection, Row, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.metering.adapters import tables as t
@@ -105,21 +105,23 @@ class UsageRepository:
         yield from self._conn.execute(query)
 
     def events_of_license(
-        self, license_name: str, start: datetime, end: datetime, after_seq: int, limit: int
+        self,
+        license_name: str,
+        start: datetime,
+        end: datetime,
+        after_seq: int,
+        limit: int,
+        party: str | None = None,
     ) -> list[Row[Any]]:
-        return list(
-            self._conn.execute(
-                select(t.usage_events)
-                .where(
-                    t.usage_events.c.license == license_name,
-                    t.usage_events.c.occur_time >= start,
-                    t.usage_events.c.occur_time < end,
-                    t.usage_events.c.seq > after_seq,
-                )
-                .order_by(t.usage_events.c.seq)
-                .limit(limit)
-            )
+        """A page of the license's events; with `party`, only those of that vendor or
+        publisher."""
+        e = t.usage_events.c
+        query = select(t.usage_events).where(
+            e.license == license_name, e.occur_time >= start, e.occur_time < end, e.seq > after_seq
         )
+        if party is not None:
+            query = query.where(or_(e.vendor == party, e.publisher == party))
+        return list(self._conn.execute(query.order_by(e.seq).limit(limit)))
 
 
 def _chunks(items: list[T]) -> Iterator[list[T]]:

@@ -56,7 +56,14 @@ class IndexRepository:
                 found[row.work] = WorkState(row.work, row.version, row.document_id, row.deleted)
         return found
 
-    def add_document(self, work: str, version: int, text: AnalysedText, now: datetime) -> int:
+    def add_document(
+        self,
+        work: str,
+        version: int,
+        text: AnalysedText,
+        fingerprints: Fingerprints,
+        now: datetime,
+    ) -> int:
         return int(
             self._conn.execute(
                 insert(t.documents).returning(t.documents.c.id),
@@ -64,7 +71,7 @@ class IndexRepository:
                     "work": work,
                     "version": version,
                     "word_count": text.word_count,
-                    "fingerprints": text.fingerprints().to_bytes(),
+                    "fingerprints": fingerprints.to_bytes(),
                     "words": text.word_record().to_bytes(),
                     "create_time": now,
                 },

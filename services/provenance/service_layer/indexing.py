@@ -18,7 +18,7 @@ from typing import Protocol
 
 from services.provenance.adapters.catalog_feed import WorkChange, WorkText
 from services.provenance.adapters.repository import WorkState
-from services.provenance.domain.documents import analyse
+from services.provenance.domain.documents import Fingerprints, analyse
 from services.provenance.domain.fingerprint_index import FingerprintIndex
 from services.provenance.service_layer.unit_of_work import UnitOfWorkFactory
 from services.runtime.event_relay import CursorStore, EventRelay, MemoryCursor
@@ -129,26 +129,29 @@ class IndexingService:
         analysed = {work: analyse(text.body) for work, text in texts.items()}
 
         now = utc_now()
+        written: dict[int, Fingerprints] = {}
         with self._uow() as uow:
-            states = uow.index.states(latest, lock=True, now=now)
+            states = uow.index.states(latest, lock=True, now=now)  # locked until commit
             for work, change in latest.items():
                 state = states[work]
                 if state.deleted:
                     continue
-                gone = change.kind == DELETED or (work in wanted and work not in texts)
-                if gone:
-                    uow.index.set_state(
-                        WorkState(work, state.version, None, True), change.sequence, now
-                    )
+                if change.kind == DELETED or (work in wanted and work not in texts):
+                    states[work] = WorkState(work, state.version, None, True)
                 elif work in texts and texts[work].version > state.version:
                     version = texts[work].version
-                    doc = uow.index.add_document(work, version, analysed[work], now)
-                    uow.index.set_state(WorkState(work, version, doc, False), change.sequence, now)
+                    prints = analysed[work].fingerprints()
+                    doc = uow.index.add_document(work, version, analysed[work], prints, now)
+                    written[doc] = prints
+                    states[work] = WorkState(work, version, doc, False)
+                else:
+                    continue
+                uow.index.set_state(states[work], change.sequence, now)
             # What memory must now hold for these works, whoever wrote it.
-            states = uow.index.states(latest)
             current = {s.document_id for s in states.values() if s.document_id is not None}
             every = uow.index.document_ids(latest)
-            added = uow.index.fingerprints(d for d in current if not self.index.is_live(d))
+            missing = [d for d in current if d not in written and not self.index.is_live(d)]
+            added = [*written.items(), *uow.index.fingerprints(missing)]
             uow.commit()
         removed = [d for ids in every.values() for d in ids if d not in current]
         self.index.apply(added, removed)
