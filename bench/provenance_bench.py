@@ -34,6 +34,7 @@ from licentia.provenance.v1 import provenance_service_pb2_grpc as api_grpc
 from sqlalchemy import insert
 
 from bench.harness import OPERATOR, measure, running
+from bench.provenance_accuracy import NoLicenses
 from services.provenance import app as provenance_app
 from services.provenance.adapters import tables
 from services.provenance.domain.documents import analyse
@@ -153,7 +154,7 @@ def in_process(data_dir: Path, texts: list[str]) -> None:
         f"(process grew {(_rss() - rss_before) / stats.documents:.0f} bytes per article); "
         f"loaded in {load:.1f} s in process (target 600 bytes)"
     )
-    checks = CheckService(index, DocumentCache(uow, 20_000), _NoLicenses())
+    checks = CheckService(index, DocumentCache(uow, 20_000), NoLicenses())
     gc.collect()
     gc.freeze()  # as the server does once started
     # First pass: matched works are read from the database; second: from the cache, as
@@ -173,11 +174,6 @@ def in_process(data_dir: Path, texts: list[str]) -> None:
             f"(target p99 2 ms)"
         )
     database.dispose()
-
-
-class _NoLicenses:
-    def answers(self, vendor: str, works: list[str], use: str) -> dict[str, object]:
-        return {}
 
 
 def _rss() -> int:

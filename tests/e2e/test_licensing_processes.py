@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from licentia.catalog.v1 import catalog_service_pb2 as capi
 from licentia.catalog.v1 import catalog_service_pb2_grpc as capi_grpc
 from licentia.catalog.v1 import resources_pb2 as cres
@@ -26,20 +25,9 @@ from licentia.provenance.v1 import resources_pb2 as pres
 
 from services.samples.articles import ArticleGenerator
 from tests.conftest import free_port
+from tests.e2e.processes import wait_healthy
 
 BODY = ArticleGenerator(seed=4).text(200)
-
-
-def _wait_healthy(channel: grpc.Channel) -> None:
-    health = health_pb2_grpc.HealthStub(channel)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
-                return
-        except grpc.RpcError:
-            assert time.monotonic() < deadline, "service did not become healthy"
-            time.sleep(0.2)
 
 
 def _auth(key: str) -> list[tuple[str, str]]:
@@ -69,9 +57,9 @@ def test_marketplace_across_processes(tmp_path: Path) -> None:
         catalog_channel = grpc.insecure_channel(f"127.0.0.1:{ports['catalog']}")
         licensing_channel = grpc.insecure_channel(f"127.0.0.1:{ports['licensing']}")
         provenance_channel = grpc.insecure_channel(f"127.0.0.1:{ports['provenance']}")
-        _wait_healthy(catalog_channel)
-        _wait_healthy(licensing_channel)
-        _wait_healthy(provenance_channel)
+        wait_healthy(catalog_channel)
+        wait_healthy(licensing_channel)
+        wait_healthy(provenance_channel)
         catalog = capi_grpc.CatalogServiceStub(catalog_channel)
         licensing = api_grpc.LicensingServiceStub(licensing_channel)
         op = _auth("e2e-operator")

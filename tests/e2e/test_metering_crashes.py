@@ -15,7 +15,6 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from licentia.licensing.v1 import resources_pb2 as lres
 from licentia.metering.v1 import metering_service_pb2 as api
 from licentia.metering.v1 import metering_service_pb2_grpc as api_grpc
@@ -23,6 +22,7 @@ from licentia.metering.v1 import resources_pb2 as res
 
 from tests.api.market import Market, terms
 from tests.conftest import OPERATOR_KEY, SERVICE_TOKEN, free_port
+from tests.e2e.processes import wait_healthy
 
 BATCHES = 60
 BATCH = 200
@@ -58,15 +58,7 @@ class Metering:
             env=self.env,
             stderr=subprocess.DEVNULL,
         )
-        health = health_pb2_grpc.HealthStub(grpc.insecure_channel(f"127.0.0.1:{self.port}"))
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if health.Check(health_pb2.HealthCheckRequest(), timeout=1).status == 1:
-                    return
-            except grpc.RpcError:
-                assert time.monotonic() < deadline, "metering did not start"
-                time.sleep(0.1)
+        wait_healthy(grpc.insecure_channel(f"127.0.0.1:{self.port}"))
 
     def kill(self) -> None:
         assert self.process is not None
