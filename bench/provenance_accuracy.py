@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from bench.provenance_corpus import news_articles
-from services.provenance.adapters.licensing_client import LicenseAnswer
 from services.provenance.domain.documents import analyse, short_hashes
 from services.provenance.domain.fingerprint_index import FingerprintIndex
 from services.provenance.domain.matching import IndexedDocument
 from services.provenance.domain.normalize import tokenize
+from services.provenance.domain.works import LicenseAnswer
 from services.provenance.service_layer.checking import CheckService
 from services.runtime.principal import OPERATOR
 

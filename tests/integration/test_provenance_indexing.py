@@ -10,9 +10,9 @@ import pytest
 
 from services.provenance import app as provenance_app
 from services.provenance.adapters import tables
-from services.provenance.adapters.catalog_feed import WorkChange, WorkText
 from services.provenance.domain.documents import analyse
 from services.provenance.domain.fingerprint_index import FingerprintIndex
+from services.provenance.domain.works import WorkChange, WorkText
 from services.provenance.service_layer.indexing import IndexingService
 from services.provenance.service_layer.unit_of_work import UnitOfWorkFactory
 from services.runtime import migrations

@@ -2,33 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
-
 import grpc
 from licentia.catalog.v1 import catalog_service_pb2 as api
 from licentia.catalog.v1 import catalog_service_pb2_grpc as api_grpc
 from licentia.catalog.v1 import resources_pb2 as res
 
+from services.provenance.domain.works import WorkChange, WorkText
 from services.runtime.proto_time import from_timestamp
 
 BODY_BATCH = 200  # bodies per call: up to 500,000 characters each, within message limits
-
-
-@dataclass(frozen=True)
-class WorkChange:
-    sequence: int
-    kind: str  # REGISTERED, UPDATED or DELETED
-    work: str
-    version: int
-    occur_time: datetime | None
-
-
-@dataclass(frozen=True)
-class WorkText:
-    work: str
-    version: int
-    body: str
 
 
 class CatalogFeed:

@@ -3,21 +3,14 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 import grpc
 from licentia.licensing.v1 import licensing_service_pb2 as api
 from licentia.licensing.v1 import licensing_service_pb2_grpc as api_grpc
 
+from services.provenance.domain.works import LicenseAnswer
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class LicenseAnswer:
-    # None: licensing could not answer (the match is still reported).
-    allowed: bool | None
-    license: str = ""
-    explanation: str = ""
 
 
 UNKNOWN = LicenseAnswer(None, explanation="the licensing service did not answer")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
@@ -13,18 +12,11 @@ from sqlalchemy.dialects import postgresql, sqlite
 from services.provenance.adapters import tables as t
 from services.provenance.domain.documents import AnalysedText, Fingerprints, WordRecord
 from services.provenance.domain.matching import IndexedDocument
+from services.provenance.domain.works import WorkState
 from services.runtime.sqltypes import utc_now
 
 T = TypeVar("T")
 _CHUNK = 500  # keeps IN (...) lists well under every driver's parameter limit
-
-
-@dataclass(frozen=True)
-class WorkState:
-    work: str
-    version: int
-    document_id: int | None
-    deleted: bool
 
 
 class IndexRepository:

@@ -13,7 +13,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from services.provenance.adapters.licensing_client import LicenseAnswer
 from services.provenance.domain.documents import analyse
 from services.provenance.domain.fingerprint_index import FingerprintIndex
 from services.provenance.domain.matching import (
@@ -23,6 +22,7 @@ from services.provenance.domain.matching import (
     candidates,
     verify,
 )
+from services.provenance.domain.works import LicenseAnswer
 from services.provenance.service_layer.unit_of_work import UnitOfWorkFactory
 from services.runtime.errors import Violations
 from services.runtime.principal import Principal, Role

@@ -16,16 +16,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from services.provenance.adapters.catalog_feed import WorkChange, WorkText
-from services.provenance.adapters.repository import WorkState
 from services.provenance.domain.documents import Fingerprints, analyse
 from services.provenance.domain.fingerprint_index import FingerprintIndex
+from services.provenance.domain.works import DELETED, WorkChange, WorkState, WorkText
 from services.provenance.service_layer.unit_of_work import UnitOfWorkFactory
 from services.runtime.event_relay import CursorStore, EventRelay, MemoryCursor
 from services.runtime.sqltypes import utc_now
 
 log = logging.getLogger(__name__)
-DELETED = "DELETED"
 
 
 class WorkSource(Protocol):
