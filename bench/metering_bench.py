@@ -28,6 +28,7 @@ from bench.licensing_bench import setup_market
 
 EVENTS = int(os.environ.get("BENCH_METERING_EVENTS", "300000"))
 BATCH = 1_000
+Statuses = dict[res.EventResult.Status.ValueType, int]
 STREAMS = 4
 
 
@@ -56,7 +57,7 @@ def batches(license_name: str, works: list[str], prefix: str) -> list[api.Stream
 
 async def send(
     port: int, key: str, requests: list[api.StreamUsageRequest], rate: float | None = None
-) -> tuple[float, list[float], dict[int, int]]:
+) -> tuple[float, list[float], Statuses]:
     """Sends the batches over STREAMS streams; returns (seconds, ack latencies, statuses).
 
     Without a rate each stream sends its next batch as soon as the last is answered
@@ -65,7 +66,7 @@ async def send(
     """
     metadata = (("authorization", f"Bearer {key}"),)
     latencies: list[float] = []
-    statuses: dict[int, int] = {}
+    statuses: Statuses = {}
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = api_grpc.MeteringServiceStub(channel)
 
@@ -107,7 +108,7 @@ async def send(
         return time.perf_counter() - started, latencies, statuses
 
 
-def report(label: str, seconds: float, latencies: list[float], statuses: dict[int, int]) -> None:
+def report(label: str, seconds: float, latencies: list[float], statuses: Statuses) -> None:
     named = {res.EventResult.Status.Name(k).removeprefix("STATUS_"): v for k, v in statuses.items()}
     lat = np.array(latencies) * 1000
     print(

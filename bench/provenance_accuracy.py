@@ -80,7 +80,7 @@ class Corpus:
             self.documents.documents[doc_id] = IndexedDocument(
                 doc_id, f"publishers/p/works/{doc_id}", 1, text.word_record()
             )
-            batch.append((doc_id, text.fingerprints()))
+            batch.append((doc_id, text.fingerprints().to_bytes()))
         self.index.load(batch)
         self.build_seconds = time.perf_counter() - started
         self.checks = CheckService(self.index, self.documents, NoLicenses())

@@ -8,6 +8,7 @@ same for DeleteWork until CheckText no longer returns the work. Target: p99 unde
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable
@@ -64,7 +65,11 @@ def main() -> None:
             response = provenance.CheckText(api.CheckTextRequest(text=body), metadata=OP)
             return any(m.work == name for m in response.matches)
 
-        registered, deleted = [], []
+        def gone(body: str, name: str) -> bool:
+            return not found(body, name)
+
+        registered: list[float] = []
+        deleted: list[float] = []
         works = []
         for i in range(WORKS):
             body = generator.text(300)
@@ -75,11 +80,11 @@ def main() -> None:
             name = catalog.CreateWork(
                 capi.CreateWorkRequest(parent="publishers/p", work=work), metadata=OP
             ).name
-            registered.append(seconds_until(lambda b=body, n=name: found(b, n)))
+            registered.append(seconds_until(functools.partial(found, body, name)))
             works.append((name, body))
         for name, body in works:
             catalog.DeleteWork(capi.DeleteWorkRequest(name=name), metadata=OP)
-            deleted.append(seconds_until(lambda b=body, n=name: not found(b, n)))
+            deleted.append(seconds_until(functools.partial(gone, body, name)))
         report("CreateWork -> found by CheckText", registered)
         report("DeleteWork -> gone from CheckText", deleted)
 
