@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -114,12 +113,6 @@ def start_service(module: Any, settings: Settings, port: int = 0) -> ServiceHarn
     server = create_server(settings, app, provider, port=port).start()
     channel = grpc.insecure_channel(f"127.0.0.1:{server.port}")
     return ServiceHarness(server, channel, spans, settings)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_catalog(settings: Settings) -> ServiceHarness:

@@ -13,12 +13,12 @@ from licentia.licensing.v1 import resources_pb2 as res
 
 from services.licensing import app as licensing_app
 from services.runtime.config import Settings
+from services.runtime.ports import free_port
 from tests.api.helpers import Account, article, make_publisher, make_vendor
 from tests.conftest import (
     OPERATOR_KEY,
     Client,
     ServiceHarness,
-    free_port,
     start_catalog,
     start_service,
 )

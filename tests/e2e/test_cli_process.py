@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,15 +15,11 @@ from licentia.catalog.v1 import catalog_service_pb2 as api
 from licentia.catalog.v1 import catalog_service_pb2_grpc as api_grpc
 from licentia.catalog.v1 import resources_pb2 as res
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from services.runtime.ports import free_port
 
 
 def test_serve_migrate_and_graceful_stop(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "LICENTIA_DATA_DIR": str(tmp_path),

@@ -23,8 +23,8 @@ from licentia.provenance.v1 import provenance_service_pb2 as ppi
 from licentia.provenance.v1 import provenance_service_pb2_grpc as ppi_grpc
 from licentia.provenance.v1 import resources_pb2 as pres
 
+from services.runtime.ports import free_port
 from services.samples.articles import ArticleGenerator
-from tests.conftest import free_port
 from tests.e2e.processes import wait_healthy
 
 BODY = ArticleGenerator(seed=4).text(200)

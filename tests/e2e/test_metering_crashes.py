@@ -20,8 +20,9 @@ from licentia.metering.v1 import metering_service_pb2 as api
 from licentia.metering.v1 import metering_service_pb2_grpc as api_grpc
 from licentia.metering.v1 import resources_pb2 as res
 
+from services.runtime.ports import free_port
 from tests.api.market import Market, terms
-from tests.conftest import OPERATOR_KEY, SERVICE_TOKEN, free_port
+from tests.conftest import OPERATOR_KEY, SERVICE_TOKEN
 from tests.e2e.processes import wait_healthy
 
 BATCHES = 60
