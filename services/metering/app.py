@@ -11,6 +11,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from services.metering.adapters.licensing_decisions import LicensingDecisions
 from services.metering.entrypoints.grpc_servicer import MeteringServicer
+from services.metering.service_layer.billing import BillingService
 from services.metering.service_layer.ingest import IngestService
 from services.metering.service_layer.summaries import SummaryService
 from services.metering.service_layer.unit_of_work import UnitOfWorkFactory
@@ -40,7 +41,9 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
     channels = ServiceChannels(settings, tracer_provider)
     uow = UnitOfWorkFactory(database)
     decisions = LicensingDecisions(channels.channel("licensing"), settings.license_refresh_seconds)
-    servicer = MeteringServicer(IngestService(uow, decisions), SummaryService(uow))
+    servicer = MeteringServicer(
+        IngestService(uow, decisions), SummaryService(uow), BillingService(uow)
+    )
     authenticator = catalog_key_authenticator(settings, channels)
 
     def register(server: grpc.Server) -> None:

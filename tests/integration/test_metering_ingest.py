@@ -11,18 +11,21 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 
 from services.metering import app as metering_app
 from services.metering.adapters import tables as t
 from services.metering.domain.decisions import Decision
 from services.metering.domain.events import Status, Unit, UsageEvent, hour_of
+from services.metering.domain.seals import EPOCH
+from services.metering.service_layer.billing import BillingService
 from services.metering.service_layer.ingest import IngestService
 from services.metering.service_layer.unit_of_work import UnitOfWorkFactory
 from services.runtime import migrations
 from services.runtime.config import Settings
 from services.runtime.database import Database
-from services.runtime.principal import Principal, Role
+from services.runtime.errors import FailedPrecondition, InvalidArgument, PermissionDenied
+from services.runtime.principal import OPERATOR, Principal, Role
 
 NOW = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
 LICENSE = "licenses/l1"
@@ -115,3 +118,85 @@ def test_rollups_equal_raw_events_and_each_id_counts_once(
     assert from_rollups == from_raw == expected
     assert {(w, u, n, h.isoformat()): c for w, u, n, h, _, c in rollups} == dict(counts)
     assert keys == len(raw) == len(first_accepted)
+
+
+HOUR_NOW = NOW.replace(minute=0)
+SEAL_ENDS = [HOUR_NOW - timedelta(hours=48), HOUR_NOW - timedelta(hours=24), HOUR_NOW]
+ACTIONS = st.lists(
+    st.one_of(st.lists(EVENTS, min_size=1, max_size=15), st.just("seal")), max_size=10
+)
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(actions=ACTIONS)
+def test_seals_bill_every_accepted_event_exactly_once(
+    database: Database, actions: list[list[UsageEvent] | str]
+) -> None:
+    """Batches and seals interleaved: each accepted event is billed once, on time in its
+    period if it came before that period's seal, else late right after the seal it missed."""
+    _forget_usage(database)  # seals are global: every example starts unsealed
+    vendor = next(VENDORS)
+    uow = UnitOfWorkFactory(database)
+    ingest, billing = IngestService(uow, AllowEverything()), BillingService(uow)
+    principal = Principal(Role.VENDOR, vendor)
+    sealed = 0
+    accepted: Counter[tuple[str, str, str]] = Counter()
+    late_for: dict[int, Counter[tuple[str, str, str]]] = {}
+    for action in actions:
+        if isinstance(action, str):
+            if sealed < len(SEAL_ENDS):
+                sealed += 1
+                billing.seal(OPERATOR, sealed, SEAL_ENDS[sealed - 1])
+                billing.seal(OPERATOR, sealed, SEAL_ENDS[sealed - 1])  # idempotent
+            continue
+        for event, result in zip(action, ingest.record(principal, action), strict=True):
+            if result.status is Status.ACCEPTED:
+                assert event.unit and event.occur_time
+                key = (event.work, event.use, event.unit.value)
+                accepted[key] += event.quantity
+                if sealed and event.occur_time < SEAL_ENDS[sealed - 1]:
+                    late_for.setdefault(sealed, Counter())[key] += event.quantity
+    billed: Counter[tuple[str, str, str]] = Counter()
+    late_billed: dict[int, Counter[tuple[str, str, str]]] = {}
+    starts = [None, *SEAL_ENDS[:sealed]]
+    ends = [*SEAL_ENDS[:sealed], HOUR_NOW + timedelta(days=1)]
+    for period, (start, end) in enumerate(zip(starts, ends, strict=True), start=1):
+        for page in billing.billable(OPERATOR, start, end, period - 1, vendor):
+            for row in page:
+                billed[(row.work, row.use, row.unit)] += row.quantity
+                if row.hour is not None:
+                    assert row.hour < SEAL_ENDS[period - 2]
+                    late = late_billed.setdefault(period - 1, Counter())
+                    late[(row.work, row.use, row.unit)] += row.quantity
+    assert billed == accepted
+    assert late_billed == late_for
+
+
+def test_seals_are_numbered_in_order_and_only_move_forward(database: Database) -> None:
+    _forget_usage(database)
+    billing = BillingService(UnitOfWorkFactory(database))
+    with pytest.raises(FailedPrecondition) as gap:
+        billing.seal(OPERATOR, 2, SEAL_ENDS[0])
+    assert gap.value.reason == "SEAL_OUT_OF_ORDER"
+    first = billing.seal(OPERATOR, 1, SEAL_ENDS[1])
+    assert billing.seal(OPERATOR, 1, SEAL_ENDS[1]).seal_time == first.seal_time
+    for seal, end, reason in [
+        (1, SEAL_ENDS[2], "SEAL_MISMATCH"),
+        (2, SEAL_ENDS[0], "SEAL_NOT_FORWARD"),
+    ]:
+        with pytest.raises(FailedPrecondition) as refused:
+            billing.seal(OPERATOR, seal, end)
+        assert refused.value.reason == reason
+    with pytest.raises(InvalidArgument):
+        billing.seal(OPERATOR, 2, SEAL_ENDS[2] + timedelta(minutes=30))
+    with pytest.raises(PermissionDenied):
+        billing.seal(Principal(Role.VENDOR, "vendors/v"), 2, SEAL_ENDS[2])
+
+
+def _forget_usage(database: Database) -> None:
+    with database.write_transaction() as conn:
+        for table in (t.usage_hourly, t.usage_events, t.event_keys, t.usage_seals):
+            conn.execute(delete(table))
+        conn.execute(update(t.usage_fence).values(seal=0, end_time=EPOCH))

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, BYTEA
 from services.metering.adapters.repository import UsageRepository
 from services.metering.domain.events import UsageEvent
 from services.metering.domain.rollups import RollupKey, Totals, sorted_keys
+from services.metering.domain.seals import Fence
 
 _CLAIM = text(
     """
@@ -36,18 +37,18 @@ _DIGESTS = text(
 
 _EVENT_COLUMNS = (
     "vendor, event_id, license, publisher, work, use, unit, quantity, occur_time, source, "
-    "attributes, record_time"
+    "attributes, record_time, late_seal"
 )
 _ROLLUPS = text(
     """
     INSERT INTO usage_hourly AS h (vendor, publisher, license, work, use, unit, hour,
-                                   quantity, events)
+                                   late_seal, quantity, events)
     SELECT * FROM unnest(CAST(:vendors AS text[]), CAST(:publishers AS text[]),
                          CAST(:licenses AS text[]), CAST(:works AS text[]),
                          CAST(:uses AS text[]), CAST(:units AS text[]),
-                         CAST(:hours AS timestamptz[]), CAST(:quantities AS bigint[]),
-                         CAST(:counts AS integer[]))
-    ON CONFLICT (vendor, publisher, license, work, use, unit, hour) DO UPDATE
+                         CAST(:hours AS timestamptz[]), CAST(:late_seals AS integer[]),
+                         CAST(:quantities AS bigint[]), CAST(:counts AS integer[]))
+    ON CONFLICT (vendor, publisher, license, work, use, unit, hour, late_seal) DO UPDATE
     SET quantity = h.quantity + EXCLUDED.quantity, events = h.events + EXCLUDED.events
     """
 )
@@ -79,7 +80,9 @@ class PostgresUsageRepository(UsageRepository):
         rows = self._conn.execute(_DIGESTS, {"vendor": vendor, "ids": event_ids})
         return {event_id: bytes(digest) for event_id, digest in rows}
 
-    def add_events(self, vendor: str, events: Sequence[UsageEvent], now: datetime) -> None:
+    def add_events(
+        self, vendor: str, events: Sequence[UsageEvent], now: datetime, fence: Fence
+    ) -> None:
         """COPY, on the unit of work's own connection and transaction."""
         if not events:
             return
@@ -93,6 +96,7 @@ class PostgresUsageRepository(UsageRepository):
                         vendor, e.id, e.license, e.publisher, e.work, e.use,
                         e.unit.value if e.unit else "", e.quantity, e.occur_time,
                         e.source, json.dumps(dict(e.attributes)), now,
+                        fence.late_seal(e.occur_time),
                     )
                 )  # fmt: skip
 
@@ -110,6 +114,7 @@ class PostgresUsageRepository(UsageRepository):
                 "uses": [k.use for k in keys],
                 "units": [k.unit for k in keys],
                 "hours": [k.hour for k in keys],
+                "late_seals": [k.late_seal for k in keys],
                 "quantities": [totals[k].quantity for k in keys],
                 "counts": [totals[k].events for k in keys],
             },

@@ -6,12 +6,13 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, insert, or_, select
+from sqlalchemy import Connection, Row, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.metering.adapters import tables as t
 from services.metering.domain.events import UsageEvent
 from services.metering.domain.rollups import RollupKey, Totals, sorted_keys
+from services.metering.domain.seals import Fence
 
 T = TypeVar("T")
 _CHUNK = 500  # rows per statement: well under every driver's parameter limit
@@ -60,7 +61,62 @@ class UsageRepository:
             found.update((i, bytes(d)) for i, d in rows)
         return found
 
-    def add_events(self, vendor: str, events: Sequence[UsageEvent], now: datetime) -> None:
+    def fence(self) -> Fence:
+        """The latest seal, read under a shared lock (PostgreSQL) held until commit: a
+        seal waits for this batch, and this batch waits for a seal being made."""
+        row = self._conn.execute(
+            select(t.usage_fence.c.seal, t.usage_fence.c.end_time)
+            .where(t.usage_fence.c.id == 1)
+            .with_for_update(read=True)
+        ).one()
+        return Fence(row.seal, row.end_time)
+
+    def set_fence(self, fence: Fence, now: datetime) -> None:
+        self._conn.execute(
+            update(t.usage_fence)
+            .where(t.usage_fence.c.id == 1)
+            .values(seal=fence.seal, end_time=fence.end)
+        )
+        self._conn.execute(
+            insert(t.usage_seals).values(seal=fence.seal, end_time=fence.end, seal_time=now)
+        )
+
+    def seal_time(self, seal: int) -> datetime | None:
+        return self._conn.execute(
+            select(t.usage_seals.c.seal_time).where(t.usage_seals.c.seal == seal)
+        ).scalar()
+
+    def billable(
+        self,
+        start: datetime | None,
+        end: datetime,
+        late_seal: int,
+        vendor: str = "",
+    ) -> Iterator[Row[Any]]:
+        """Totals to bill, per vendor, publisher, license, work, use and unit: on-time usage
+        in [start, end), then (with `late_seal`) usage that came late after that seal, per
+        hour so each part can be billed against the period it belongs to."""
+        h = t.usage_hourly.c
+        dims = (h.vendor, h.publisher, h.license, h.work, h.use, h.unit)
+        on_time = select(
+            *dims, func.sum(h.quantity).label("quantity"), func.sum(h.events).label("events")
+        ).where(h.late_seal == 0, h.hour < end)
+        if start is not None:
+            on_time = on_time.where(h.hour >= start)
+        if vendor:
+            on_time = on_time.where(h.vendor == vendor)
+        on_time = on_time.group_by(*dims).order_by(*dims)
+        yield from self._conn.execution_options(yield_per=5_000).execute(on_time)
+        if late_seal:
+            late = select(*dims, h.hour, h.quantity, h.events).where(h.late_seal == late_seal)
+            if vendor:
+                late = late.where(h.vendor == vendor)
+            late = late.order_by(*dims, h.hour)
+            yield from self._conn.execution_options(yield_per=5_000).execute(late)
+
+    def add_events(
+        self, vendor: str, events: Sequence[UsageEvent], now: datetime, fence: Fence
+    ) -> None:
         if not events:
             return
         self._conn.execute(
@@ -79,6 +135,7 @@ class UsageRepository:
                     "source": e.source,
                     "attributes": dict(e.attributes),
                     "record_time": now,
+                    "late_seal": fence.late_seal(e.occur_time),  # type: ignore[arg-type]
                 }
                 for e in events
             ],
@@ -87,8 +144,8 @@ class UsageRepository:
     def add_to_rollups(self, totals: dict[RollupKey, Totals]) -> None:
         rows = [
             {"vendor": k.vendor, "publisher": k.publisher, "license": k.license, "work": k.work,
-             "use": k.use, "unit": k.unit, "hour": k.hour, "quantity": totals[k].quantity,
-             "events": totals[k].events}
+             "use": k.use, "unit": k.unit, "hour": k.hour, "late_seal": k.late_seal,
+             "quantity": totals[k].quantity, "events": totals[k].events}
             for k in sorted_keys(totals)
         ]  # fmt: skip
         if rows:

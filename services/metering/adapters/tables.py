@@ -49,6 +49,8 @@ usage_events = Table(
     Column("source", String(128), nullable=False),
     Column("attributes", JSON, nullable=False),
     Column("record_time", UtcDateTime, nullable=False),
+    # The seal the event came after, when it was for time already sealed (0: on time).
+    Column("late_seal", Integer, nullable=False),
 )
 Index("usage_events_by_license_time", usage_events.c.license, usage_events.c.occur_time)
 
@@ -63,7 +65,28 @@ usage_hourly = Table(
     Column("use", String(16), primary_key=True),
     Column("unit", String(16), primary_key=True),
     Column("hour", UtcDateTime, primary_key=True),
+    Column("late_seal", Integer, primary_key=True),
     Column("quantity", BigInteger, nullable=False),
     Column("events", Integer, nullable=False),
 )
 Index("usage_hourly_by_hour", usage_hourly.c.hour)
+Index("usage_hourly_by_late_seal", usage_hourly.c.late_seal)
+
+# Settlement's seals: usage before `end_time` is closed for billing from `seal_time` on.
+usage_seals = Table(
+    "usage_seals",
+    metadata,
+    Column("seal", Integer, primary_key=True, autoincrement=False),
+    Column("end_time", UtcDateTime, nullable=False),
+    Column("seal_time", UtcDateTime, nullable=False),
+)
+
+# The latest seal, in one row (id 1): ingestion reads it under a shared lock, a seal
+# updates it, so no batch in flight can miss a seal or be missed by one.
+usage_fence = Table(
+    "usage_fence",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seal", Integer, nullable=False),
+    Column("end_time", UtcDateTime, nullable=False),
+)

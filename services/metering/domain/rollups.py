@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.metering.domain.events import UsageEvent, hour_of
+from services.metering.domain.seals import Fence
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +19,7 @@ class RollupKey:
     use: str
     unit: str
     hour: datetime
+    late_seal: int
 
 
 @dataclass(slots=True)
@@ -26,12 +28,19 @@ class Totals:
     events: int = 0
 
 
-def roll_up(vendor: str, events: Iterable[UsageEvent]) -> dict[RollupKey, Totals]:
+def roll_up(vendor: str, events: Iterable[UsageEvent], fence: Fence) -> dict[RollupKey, Totals]:
     totals: dict[RollupKey, Totals] = {}
     for e in events:
         assert e.unit is not None and e.occur_time is not None
         key = RollupKey(
-            vendor, e.publisher, e.license, e.work, e.use, e.unit.value, hour_of(e.occur_time)
+            vendor,
+            e.publisher,
+            e.license,
+            e.work,
+            e.use,
+            e.unit.value,
+            hour_of(e.occur_time),
+            fence.late_seal(e.occur_time),
         )
         entry = totals.get(key)
         if entry is None:
@@ -45,5 +54,14 @@ def sorted_keys(totals: dict[RollupKey, Totals]) -> list[RollupKey]:
     """A fixed order of upserts: concurrent batches lock rollup rows in the same order."""
     return sorted(
         totals,
-        key=lambda k: (k.vendor, k.publisher, k.license, k.work, k.use, k.unit, k.hour),
+        key=lambda k: (
+            k.vendor,
+            k.publisher,
+            k.license,
+            k.work,
+            k.use,
+            k.unit,
+            k.hour,
+            k.late_seal,
+        ),
     )

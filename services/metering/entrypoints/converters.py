@@ -9,6 +9,7 @@ from licentia.metering.v1 import metering_service_pb2 as api
 from licentia.metering.v1 import resources_pb2 as res
 
 from services.metering.domain.events import Reason, Result, Status, Unit, UsageEvent
+from services.metering.service_layer.billing import BillableRow, Seal
 from services.metering.service_layer.summaries import DIMENSIONS, StoredEvent, SummaryRow
 from services.runtime.proto_time import timestamp
 
@@ -96,6 +97,27 @@ def stored_out(e: StoredEvent) -> res.RecordedEvent:
         vendor=e.vendor,
         publisher=e.publisher,
         record_time=timestamp(e.record_time),
+        late_seal=e.late_seal,
+    )
+
+
+def seal_out(seal: Seal) -> res.UsageSeal:
+    return res.UsageSeal(
+        seal=seal.seal, end_time=timestamp(seal.end), seal_time=timestamp(seal.seal_time)
+    )
+
+
+def billable_out(row: BillableRow) -> res.BillableUsage:
+    return res.BillableUsage(
+        vendor=row.vendor,
+        publisher=row.publisher,
+        license=row.license,
+        work=row.work,
+        use=row.use,
+        unit=_UNIT_OUT[Unit(row.unit)],
+        quantity=row.quantity,
+        events=row.events,
+        hour=timestamp(row.hour) if row.hour else None,
     )
 
 

@@ -7,8 +7,10 @@ from typing import Any
 
 from licentia.metering.v1 import metering_service_pb2 as api
 from licentia.metering.v1 import metering_service_pb2_grpc as api_grpc
+from licentia.metering.v1 import resources_pb2 as res
 
 from services.metering.entrypoints import converters as cv
+from services.metering.service_layer.billing import BillingService
 from services.metering.service_layer.ingest import IngestService
 from services.metering.service_layer.summaries import SummaryQuery, SummaryService
 from services.runtime.lenient_decoding import reject_undecodable
@@ -19,9 +21,12 @@ Context = Any
 
 
 class MeteringServicer(api_grpc.MeteringServiceServicer):
-    def __init__(self, ingest: IngestService, summaries: SummaryService) -> None:
+    def __init__(
+        self, ingest: IngestService, summaries: SummaryService, billing: BillingService
+    ) -> None:
         self._ingest = ingest
         self._summaries = summaries
+        self._billing = billing
 
     def RecordUsage(
         self, request: api.RecordUsageRequest, context: Context
@@ -71,3 +76,23 @@ class MeteringServicer(api_grpc.MeteringServiceServicer):
         )
         for page in pages:
             yield api.ExportUsageEventsResponse(events=[cv.stored_out(e) for e in page])
+
+    def SealUsage(self, request: api.SealUsageRequest, context: Context) -> res.UsageSeal:
+        seal = self._billing.seal(
+            current_principal(), request.seal, from_timestamp(request, "end_time")
+        )
+        return cv.seal_out(seal)
+
+    def ListBillableUsage(
+        self, request: api.ListBillableUsageRequest, context: Context
+    ) -> Iterator[api.ListBillableUsageResponse]:
+        reject_undecodable(request)
+        pages = self._billing.billable(
+            current_principal(),
+            from_timestamp(request, "start_time"),
+            from_timestamp(request, "end_time"),
+            request.late_seal,
+            request.vendor,
+        )
+        for page in pages:
+            yield api.ListBillableUsageResponse(usage=[cv.billable_out(r) for r in page])

@@ -84,8 +84,10 @@ class IngestService:
             batch = [events[i] for i in allowed]
             claimed, earlier = uow.usage.claim(vendor, batch, now)
             counted = [e for e in batch if e.id in claimed]
-            uow.usage.add_events(vendor, counted, now)
-            uow.usage.add_to_rollups(roll_up(vendor, counted))
+            if counted:
+                fence = uow.usage.fence()  # held until commit: no seal slips in between
+                uow.usage.add_events(vendor, counted, now, fence)
+                uow.usage.add_to_rollups(roll_up(vendor, counted, fence))
             uow.commit()
         for i in allowed:
             event = events[i]

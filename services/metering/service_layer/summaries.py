@@ -62,6 +62,7 @@ class StoredEvent:
     source: str
     attributes: dict[str, str]
     record_time: datetime
+    late_seal: int
 
 
 class SummaryService:

@@ -1,14 +1,19 @@
-"""The metering schema: event keys (deduplication), usage events, hourly rollups.
+"""The metering schema: event keys (deduplication), usage events, hourly rollups, and
+the billing seals settlement sets.
 
 Revision ID: 0001
 Revises:
 Create Date: 2026-11-26
 """
 
+from datetime import UTC, datetime
+
 import sqlalchemy as sa
 from alembic import op
 
 from services.runtime.sqltypes import UtcDateTime
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 revision = "0001"
 down_revision = None
@@ -45,6 +50,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=128), nullable=False),
         sa.Column("attributes", sa.JSON(), nullable=False),
         sa.Column("record_time", UtcDateTime(), nullable=False),
+        sa.Column("late_seal", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("seq"),
     )
     op.create_index(
@@ -59,14 +65,38 @@ def upgrade() -> None:
         sa.Column("use", sa.String(length=16), nullable=False),
         sa.Column("unit", sa.String(length=16), nullable=False),
         sa.Column("hour", UtcDateTime(), nullable=False),
+        sa.Column("late_seal", sa.Integer(), nullable=False),
         sa.Column("quantity", sa.BigInteger(), nullable=False),
         sa.Column("events", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("vendor", "publisher", "license", "work", "use", "unit", "hour"),
+        sa.PrimaryKeyConstraint(
+            "vendor", "publisher", "license", "work", "use", "unit", "hour", "late_seal"
+        ),
     )
     op.create_index("usage_hourly_by_hour", "usage_hourly", ["hour"], unique=False)
+    op.create_index("usage_hourly_by_late_seal", "usage_hourly", ["late_seal"], unique=False)
+    op.create_table(
+        "usage_seals",
+        sa.Column("seal", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("end_time", UtcDateTime(), nullable=False),
+        sa.Column("seal_time", UtcDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("seal"),
+    )
+    # One row: the latest seal. Ingestion reads it under a shared row lock and a seal
+    # updates it, so a seal waits for batches in flight and later batches see it.
+    fence = op.create_table(
+        "usage_fence",
+        sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
+        sa.Column("seal", sa.Integer(), nullable=False),
+        sa.Column("end_time", UtcDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.bulk_insert(fence, [{"id": 1, "seal": 0, "end_time": EPOCH}])
 
 
 def downgrade() -> None:
+    op.drop_table("usage_fence")
+    op.drop_table("usage_seals")
+    op.drop_index("usage_hourly_by_late_seal", table_name="usage_hourly")
     op.drop_index("usage_hourly_by_hour", table_name="usage_hourly")
     op.drop_table("usage_hourly")
     op.drop_index("usage_events_by_license_time", table_name="usage_events")
