@@ -24,11 +24,14 @@ SERVICE_TOKEN = "bench-service-token"
 
 @contextmanager
 def running(
-    services: list[str], data_dir: str | None = None, sqlite_only: bool = False
+    services: list[str],
+    data_dir: str | None = None,
+    sqlite_only: bool = False,
+    schema_prefix: str | None = None,
 ) -> Iterator[dict[str, int]]:
     """Starts each service as `licentia serve <name>` (SQLite, or PostgreSQL when
-    TEST_DATABASE_URL or LICENTIA_DATABASE_URL is set and not `sqlite_only`); yields
-    their ports."""
+    TEST_DATABASE_URL or LICENTIA_DATABASE_URL is set and not `sqlite_only`, in schemas
+    `{schema_prefix}_{service}`); yields their ports."""
     ports = {name: free_port() for name in services}
     env = {
         **os.environ,
@@ -44,7 +47,7 @@ def running(
     if sqlite_only:
         url = None
         env.pop("LICENTIA_DATABASE_URL", None)
-    prefix = f"bench_{uuid.uuid4().hex[:8]}"
+    prefix = schema_prefix or f"bench_{uuid.uuid4().hex[:8]}"
     if url:
         env["LICENTIA_DATABASE_URL"] = url
         env["LICENTIA_DATABASE_SCHEMA"] = prefix

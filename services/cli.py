@@ -20,7 +20,7 @@ from services.runtime.server import create_server, serve
 from services.runtime.telemetry import build_tracer_provider
 
 # Services whose implementation has landed; the others join as they are built.
-AVAILABLE = ("catalog", "licensing", "provenance", "metering")
+AVAILABLE = ("catalog", "licensing", "provenance", "metering", "settlement")
 
 
 def _service_module(name: str) -> ModuleType:

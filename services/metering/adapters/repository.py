@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, func, insert, or_, select, update
+from sqlalchemy import BigInteger, Connection, Row, cast, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.metering.adapters import tables as t
@@ -98,8 +98,11 @@ class UsageRepository:
         hour so each part can be billed against the period it belongs to."""
         h = t.usage_hourly.c
         dims = (h.vendor, h.publisher, h.license, h.work, h.use, h.unit)
+        # Sums cast back to bigint: PostgreSQL sums bigints as numeric.
         on_time = select(
-            *dims, func.sum(h.quantity).label("quantity"), func.sum(h.events).label("events")
+            *dims,
+            cast(func.sum(h.quantity), BigInteger).label("quantity"),
+            cast(func.sum(h.events), BigInteger).label("events"),
         ).where(h.late_seal == 0, h.hour < end)
         if start is not None:
             on_time = on_time.where(h.hour >= start)
