@@ -8,7 +8,7 @@ export PATH := $(abspath $(BIN)):$(abspath node_modules/.bin):$(PATH)
 SERVICE ?= catalog
 PYTEST_ARGS ?=
 
-.PHONY: help setup proto proto-check test lint bench serve migrate demo clean
+.PHONY: help setup proto proto-check test lint bench simulate serve migrate demo clean
 
 help:
 	@echo "make setup     venv, pinned dependencies, buf, generated protobuf code (idempotent)"
@@ -16,6 +16,7 @@ help:
 	@echo "make test      the whole test suite (PostgreSQL tests need TEST_DATABASE_URL or Docker)"
 	@echo "make lint      ruff, mypy, buf lint"
 	@echo "make bench     benchmarks, printing their figures"
+	@echo "make simulate  settlement's seeded simulation over many seeds (SEEDS=5000)"
 	@echo "make serve     run one service: make serve SERVICE=catalog"
 	@echo "make migrate   apply database migrations: make migrate SERVICE=catalog"
 
@@ -63,6 +64,12 @@ bench: setup
 	$(BIN)/python -m bench.provenance_bench
 	$(BIN)/python -m bench.provenance_freshness
 	$(BIN)/python -m bench.metering_bench
+	$(BIN)/python -m bench.settlement_bench
+
+# The suite plays 200 seeds; this plays many more (a failing seed replays with SETTLEMENT_SEED=n).
+SEEDS ?= 5000
+simulate: setup
+	SETTLEMENT_SEEDS=$(SEEDS) $(BIN)/pytest -q tests/integration/test_settlement_simulation.py
 
 serve: setup
 	$(BIN)/licentia serve $(SERVICE)

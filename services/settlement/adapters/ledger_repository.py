@@ -3,10 +3,10 @@ entries and balances."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Row, func, insert, select, update
 
 from services.runtime.bulk import insert_rows
@@ -16,7 +16,6 @@ from services.settlement.domain.ledger import (
     Entry,
     NewTransaction,
     Posted,
-    canonical_json,
     chain,
 )
 
@@ -99,7 +98,7 @@ class LedgerRepository:
                     "position": i,
                     "account": e.account,
                     "amount": e.amount,
-                    "detail": canonical_json(dict(e.detail)),
+                    "detail": e.detail_json,
                 }
                 for p in links
                 for i, e in enumerate(p.transaction.entries)
@@ -130,7 +129,7 @@ class LedgerRepository:
             .order_by(en.sequence, en.position)
         ):
             entries.setdefault(row.sequence, []).append(
-                Entry(row.account, row.amount, json.loads(row.detail))
+                Entry(row.account, row.amount, orjson.loads(row.detail))
             )
         for row in self._conn.execute(
             select(t.ledger_transactions)

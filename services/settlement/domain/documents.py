@@ -12,22 +12,23 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 from services.settlement.domain.ledger import (
     GENESIS,
+    Entry,
     NewTransaction,
     canonical_json,
     transaction_hash,
 )
 
-Line = tuple[int, int, str, int, Any]  # sequence, position, account, amount, detail
+Line = tuple[int, int, Entry]  # chain position, position in the transaction, the entry
 
 
 def statement_digest(lines: Iterable[Line]) -> str:
     h = hashlib.sha256()
-    for sequence, position, account, amount, detail in lines:
-        h.update(canonical_json([sequence, position, account, amount, detail]).encode())
+    for sequence, position, entry in lines:
+        h.update(canonical_json([sequence, position]).encode())
+        h.update(entry.canonical.encode())
         h.update(b"\n")
     return h.hexdigest()
 

@@ -11,10 +11,12 @@ an account's entries; nothing stores a balance that postings update.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
+
+import orjson
 
 GENESIS = "0" * 64
 REVENUE = "marketplace/revenue"
@@ -42,8 +44,14 @@ class Entry:
     amount: int
     detail: Detail = field(default_factory=dict)
 
-    def canonical(self) -> dict[str, object]:
-        return {"account": self.account, "amount": self.amount, "detail": dict(self.detail)}
+    @cached_property
+    def detail_json(self) -> str:
+        """The detail as canonical JSON: what is stored, hashed and digested."""
+        return canonical_json(self.detail)
+
+    @cached_property
+    def canonical(self) -> str:
+        return canonical_json([self.account, self.amount]) + self.detail_json
 
 
 @dataclass(frozen=True)
@@ -72,19 +80,16 @@ class Posted:
 
 
 def transaction_hash(sequence: int, previous_hash: str, tx: NewTransaction) -> str:
-    """SHA-256 over the previous hash and a canonical JSON of the transaction: altering
-    any entry, or any earlier transaction, changes every hash from there on."""
-    body = {
-        "sequence": sequence,
-        "previous": previous_hash,
-        "key": tx.key,
-        "currency": tx.currency,
-        "kind": tx.kind,
-        "reference": tx.reference,
-        "posted_at": tx.posted_at.isoformat(),
-        "entries": [e.canonical() for e in tx.entries],
-    }
-    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+    """SHA-256 over the previous hash, the transaction's fields and each entry, one
+    canonical JSON line each: altering any entry, or any earlier transaction, changes
+    every hash from there on."""
+    header = [sequence, previous_hash, tx.key, tx.currency, tx.kind, tx.reference,
+              tx.posted_at.isoformat()]  # fmt: skip
+    h = hashlib.sha256(canonical_json(header).encode())
+    for entry in tx.entries:
+        h.update(b"\n")
+        h.update(entry.canonical.encode())
+    return h.hexdigest()
 
 
 def chain(start_sequence: int, previous_hash: str, txs: list[NewTransaction]) -> list[Posted]:
@@ -101,4 +106,5 @@ def chain(start_sequence: int, previous_hash: str, txs: list[NewTransaction]) ->
 
 
 def canonical_json(value: object) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """Keys sorted, no spaces, UTF-8 as is: the same bytes for the same value, always."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()

@@ -10,6 +10,7 @@ unit of its exact quota.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from fractions import Fraction
 
@@ -41,6 +42,16 @@ def round_half_even(amount: Fraction) -> int:
     return round(amount)
 
 
+def divide_half_even(numerator: int, denominator: int) -> int:
+    """round_half_even(numerator / denominator) in integers (denominator > 0): the same
+    rule without building fractions, for the hundreds of thousands of lines of a close."""
+    quotient, remainder = divmod(numerator, denominator)
+    twice = 2 * remainder
+    if twice > denominator or (twice == denominator and quotient % 2):
+        quotient += 1
+    return quotient
+
+
 def allocate(total: int, weights: Sequence[Fraction | int], keys: Sequence[str]) -> list[int]:
     """Split `total` in proportion to `weights` (not negative, not all zero) by the largest
     remainder: floor every exact quota, then give the units left over, one each, to the
@@ -48,13 +59,26 @@ def allocate(total: int, weights: Sequence[Fraction | int], keys: Sequence[str])
     is split as its opposite, then negated, so credits split like debits."""
     if total < 0:
         return [-part for part in allocate(-total, weights, keys)]
-    whole = sum(Fraction(w) for w in weights)
-    if whole <= 0 or any(w < 0 for w in weights):
+    scaled = _integers(weights)
+    whole = sum(scaled)
+    if whole <= 0 or any(w < 0 for w in scaled):
         raise ValueError("weights must be non-negative and not all zero")
-    quotas = [Fraction(total) * Fraction(w) / whole for w in weights]
-    parts = [q.numerator // q.denominator for q in quotas]
+    # Every quota total * w / whole shares the denominator `whole`: integer floors and
+    # remainders order the parts exactly as the fractions would.
+    shares = [divmod(total * w, whole) for w in scaled]
+    parts = [floor for floor, _ in shares]
     left = total - sum(parts)
-    order = sorted(range(len(quotas)), key=lambda i: (-(quotas[i] - parts[i]), keys[i]))
-    for i in order[:left]:
-        parts[i] += 1
+    if left:
+        order = sorted(range(len(shares)), key=lambda i: (-shares[i][1], keys[i]))
+        for i in order[:left]:
+            parts[i] += 1
     return parts
+
+
+def _integers(weights: Sequence[Fraction | int]) -> list[int]:
+    """The weights scaled by a common denominator (proportions unchanged)."""
+    if all(isinstance(w, int) for w in weights):
+        return list(weights)  # type: ignore[arg-type]
+    fractions = [Fraction(w) for w in weights]
+    common = math.lcm(*(f.denominator for f in fractions))
+    return [f.numerator * (common // f.denominator) for f in fractions]

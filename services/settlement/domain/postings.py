@@ -18,10 +18,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from fractions import Fraction
 
 from services.settlement.domain.ledger import REVENUE, Entry, NewTransaction, payable, receivable
-from services.settlement.domain.money import allocate
+from services.settlement.domain.money import allocate, divide_half_even
 from services.settlement.domain.rating import Charge
 from services.settlement.domain.terms import LicenseTerms
 
@@ -51,7 +50,7 @@ class Part:
 
 
 def commission_of(amount: int, rate_bps: int) -> int:
-    return round(Fraction(amount * rate_bps, 10_000))
+    return divide_half_even(amount * rate_bps, 10_000)
 
 
 def split(amount: int, rate_bps: int, holders: Sequence[Holder]) -> list[Part]:

@@ -20,7 +20,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
-from services.settlement.domain.money import allocate, micros_to_minor, minor_to_micros
+from services.settlement.domain.money import (
+    MICROS,
+    allocate,
+    divide_half_even,
+    micros_to_minor,
+    minor_digits,
+)
 from services.settlement.domain.terms import BILLED_UNIT, LicenseTerms, Model, Period, Tier
 
 
@@ -70,8 +76,7 @@ def rate_vendor(
         lines = sorted(by_license.get(lic.name, ()))
         if not share and not lines:
             continue
-        exact = _exact_lines(lic, share, lines, pools, attribution)
-        for charge in _finish(lic, share, exact):
+        for charge in _finish(lic, share, _exact_lines(lic, share, lines, pools, attribution)):
             charges[charge.key] = charge
     return charges
 
@@ -87,38 +92,56 @@ def _attribution_totals(
     return totals
 
 
+@dataclass(frozen=True)
+class _Exact:
+    """A license's lines before rounding: line i is worth numerators[i] / denominator
+    minor units (one denominator per license, so sums and comparisons stay integers)."""
+
+    lines: list[tuple[LineKey, int]]
+    numerators: list[int]
+    denominator: int
+
+
 def _exact_lines(
     lic: LicenseTerms,
     share: Fraction,
     lines: list[tuple[LineKey, int]],
     pools: Mapping[str, int],
     attribution: dict[str, int],
-) -> list[tuple[LineKey, int, Fraction]]:
-    """(key, quantity, exact amount in micros) per line before rounding."""
+) -> _Exact | None:
     price = lic.price
+    scale = 10 ** minor_digits(price.currency)  # minor units per currency unit
     if price.model is Model.SUBSCRIPTION:
         if not share:
-            return []
-        return [(LineKey(lic.name, kind="subscription"), 0, price.amount_micros * share)]
+            return None
+        key = LineKey(lic.name, kind="subscription")
+        numerator = price.amount_micros * share.numerator * scale
+        return _Exact([(key, 0)], [numerator], share.denominator * MICROS)
     unit = BILLED_UNIT.get(price.model)
     billed = [(key, q) for key, q in lines if key.unit == unit]
     if not billed:
-        return []
+        return None
     if price.model is Model.REVENUE_SHARE:
-        pool = minor_to_micros(pools.get(price.currency, 0), price.currency)
+        # pool x share x (line's attribution / all the vendor's): the pool is in minor
+        # units already.
         total = attribution.get(price.currency, 0)
-        rate = pool * price.share_bps / 10_000 / total if total else Fraction(0)
-        return [(key, q, rate * q) for key, q in billed]
+        pool = pools.get(price.currency, 0)
+        if not total:
+            return None
+        return _Exact(billed, [pool * price.share_bps * q for _, q in billed], 10_000 * total)
     per = 1_000 if price.model is Model.PER_1K_TOKENS else 1
     quantity = sum(q for _, q in billed)
-    whole = _graduated(quantity, price.amount_micros, price.tiers) / per
-    return [(key, q, whole * q / quantity if quantity else Fraction(0)) for key, q in billed]
+    if not quantity:
+        return None
+    whole = _graduated(quantity, price.amount_micros, price.tiers)  # micros, for all lines
+    numerators = [whole * q * scale for _, q in billed]
+    return _Exact(billed, numerators, per * quantity * MICROS)
 
 
-def _graduated(quantity: int, base_micros: int, tiers: tuple[Tier, ...]) -> Fraction:
+def _graduated(quantity: int, base_micros: int, tiers: tuple[Tier, ...]) -> int:
     """Units below the first tier at the base price, then each tier's units at its own."""
     bounds = [(0, base_micros), *((t.from_quantity, t.amount_micros) for t in tiers)]
-    total = Fraction(0)
+    total = 0
     for i, (start, price) in enumerate(bounds):
         stop = bounds[i + 1][0] if i + 1 < len(bounds) else None
         if quantity <= start:
@@ -128,25 +151,29 @@ def _graduated(quantity: int, base_micros: int, tiers: tuple[Tier, ...]) -> Frac
     return total
 
 
-def _finish(
-    lic: LicenseTerms, share: Fraction, exact: list[tuple[LineKey, int, Fraction]]
-) -> list[Charge]:
+def _finish(lic: LicenseTerms, share: Fraction, exact: _Exact | None) -> list[Charge]:
     price = lic.price
     currency = price.currency
-    whole = sum((amount for _, _, amount in exact), Fraction(0))
-    if price.cap_micros and whole > price.cap_micros:
-        cap = int(micros_to_minor(price.cap_micros, currency))  # rounded down: never over
-        amounts = allocate(cap, [a for _, _, a in exact], [k.as_text() for k, _, _ in exact])
-    else:
-        amounts = [round(micros_to_minor(a, currency)) for _, _, a in exact]
-    charges = [
-        Charge(key, quantity, amount, currency)
-        for (key, quantity, _), amount in zip(exact, amounts, strict=True)
-    ]
-    minimum = round(micros_to_minor(price.minimum_micros * share, currency))
-    shortfall = minimum - sum(amounts)
-    if price.minimum_micros and shortfall > 0:
-        charges.append(Charge(LineKey(lic.name, kind="minimum"), 0, shortfall, currency))
+    charges: list[Charge] = []
+    if exact is not None:
+        scale = 10 ** minor_digits(currency)
+        whole = sum(exact.numerators)
+        # whole / denominator minor units > cap_micros * scale / MICROS ?
+        if price.cap_micros and whole * MICROS > price.cap_micros * scale * exact.denominator:
+            cap = price.cap_micros * scale // MICROS  # rounded down: never over the cap
+            keys = [key.as_text() for key, _ in exact.lines]
+            amounts = allocate(cap, exact.numerators, keys)
+        else:
+            amounts = [divide_half_even(n, exact.denominator) for n in exact.numerators]
+        charges = [
+            Charge(key, quantity, amount, currency)
+            for (key, quantity), amount in zip(exact.lines, amounts, strict=True)
+        ]
+    if price.minimum_micros:
+        minimum = round(micros_to_minor(price.minimum_micros * share, currency))
+        shortfall = minimum - sum(c.amount for c in charges)
+        if shortfall > 0:
+            charges.append(Charge(LineKey(lic.name, kind="minimum"), 0, shortfall, currency))
     return [c for c in charges if c.amount or c.quantity]
 
 

@@ -111,7 +111,7 @@ class DocumentService:
                 check.add(tx.sequence, tx.previous_hash, tx.hash, _rebuilt(tx, entries))
                 if statement.first_sequence <= tx.sequence <= statement.last_sequence:
                     lines += [
-                        (tx.sequence, i, e.account, e.amount, dict(e.detail))
+                        (tx.sequence, i, e)
                         for i, e in enumerate(entries)
                         if e.account == payable(statement.party)
                     ]

@@ -10,7 +10,7 @@ from typing import Any
 
 from services.settlement.domain.billing import Billing
 from services.settlement.domain.documents import statement_digest
-from services.settlement.domain.ledger import NewTransaction, Posted, receivable
+from services.settlement.domain.ledger import Entry, NewTransaction, Posted, receivable
 from services.settlement.domain.periods import PeriodRecord
 from services.settlement.domain.postings import Holder, invoice_transaction
 from services.settlement.domain.terms import LicenseTerms
@@ -71,7 +71,7 @@ def _invoice(period: PeriodRecord, vendor: str, p: Posted) -> dict[str, Any]:
 
 
 def _statements(period: PeriodRecord, posted: list[Posted]) -> list[dict[str, Any]]:
-    lines: dict[tuple[str, str], list[tuple[int, int, Any]]] = {}
+    lines: dict[tuple[str, str], list[tuple[int, int, Entry]]] = {}
     last: dict[str, Posted] = {}
     first: dict[str, int] = {}
     for p in posted:
@@ -94,9 +94,7 @@ def _statements(period: PeriodRecord, posted: list[Posted]) -> list[dict[str, An
                 "commission": sum(int(e.detail["commission"]) for _, _, e in entries),
                 "net": -sum(e.amount for _, _, e in entries),
                 "line_count": len(entries),
-                "digest": statement_digest(
-                    (s, pos, e.account, e.amount, dict(e.detail)) for s, pos, e in entries
-                ),
+                "digest": statement_digest(entries),
                 "ledger_hash": last[currency].hash,
                 "first_sequence": first[currency],
                 "last_sequence": last[currency].sequence,
