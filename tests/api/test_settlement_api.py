@@ -302,3 +302,41 @@ def test_bad_closes_are_refused_and_change_nothing(
         close(place, end, start)
     assert (refused.value.code(), error_reason(refused.value)) == (code, reason)
     assert place.operator.ListSettlementPeriods(api.ListSettlementPeriodsRequest()).periods == []
+
+
+def test_a_void_of_billed_usage_becomes_a_reversing_line(place: Marketplace) -> None:
+    m = place.market
+    lic = licensed(place)
+    record(place, usage("v1", lic, m.works_a[0], P1_START + timedelta(minutes=5), 10))
+    close(place, P1_END, P1_START)
+    void = mres.UsageEvent(id="v1-void", correction=mres.CORRECTION_VOID, corrects="v1")
+    again = mres.UsageEvent(id="v1-again", correction=mres.CORRECTION_VOID, corrects="v1")
+    nothing = mres.UsageEvent(id="v9-void", correction=mres.CORRECTION_VOID, corrects="v9")
+    meter = place.meter(m.va.account.key)
+    results = meter.RecordUsage(mapi.RecordUsageRequest(events=[void, again, nothing])).results
+    assert [(r.status, r.reason) for r in results] == [
+        (mres.EventResult.STATUS_ACCEPTED, 0),
+        (mres.EventResult.STATUS_REJECTED, mres.EventResult.REASON_ALREADY_CORRECTED),
+        (mres.EventResult.STATUS_REJECTED, mres.EventResult.REASON_NO_SUCH_EVENT),
+    ]
+    exported = meter.ExportUsageEvents(
+        mapi.ExportUsageEventsRequest(
+            license=lic, start_time=timestamp(P1_START), end_time=timestamp(HOUR)
+        )
+    )
+    recorded = {e.event.id: e for page in exported for e in page.events}
+    assert recorded["v1-void"].counted_quantity == -10
+    assert recorded["v1-void"].event.corrects == "v1" and recorded["v1-void"].late_seal == 1
+
+    close(place, P2_END)
+    second = place.settle(m.va.account.key).GetInvoice(
+        api.GetInvoiceRequest(name="invoices/p2-vendors-va-usd")
+    )
+    assert [
+        (line.for_period, line.adjustment, line.quantity, line.amount) for line in second.lines
+    ] == [(1, True, -10, -500)]
+    assert second.total == -500  # a credit note
+    [usd] = place.operator.GetTrialBalance(api.GetTrialBalanceRequest()).currencies
+    assert (
+        usd.balanced and {a.account: a.balance for a in usd.accounts}["vendors/va/receivable"] == 0
+    )

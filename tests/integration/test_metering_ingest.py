@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, select, update
 from services.metering import app as metering_app
 from services.metering.adapters import tables as t
 from services.metering.domain.decisions import Decision
-from services.metering.domain.events import Status, Unit, UsageEvent, hour_of
+from services.metering.domain.events import Correction, Reason, Status, Unit, UsageEvent, hour_of
 from services.metering.domain.seals import EPOCH
 from services.metering.service_layer.billing import BillingService
 from services.metering.service_layer.ingest import IngestService
@@ -200,3 +200,88 @@ def _forget_usage(database: Database) -> None:
         for table in (t.usage_hourly, t.usage_events, t.event_keys, t.usage_seals):
             conn.execute(delete(table))
         conn.execute(update(t.usage_fence).values(seal=0, end_time=EPOCH))
+
+
+CORRECTIONS = st.lists(
+    st.lists(
+        st.one_of(
+            EVENTS.map(lambda e: ("use", e)),
+            st.tuples(
+                st.sampled_from(["void", "amend"]),
+                st.sampled_from([f"id{i}" for i in range(12)] + [f"c{i}" for i in range(8)]),
+                st.sampled_from([f"c{i}" for i in range(8)]),
+                st.integers(1, 30),
+            ),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(batches=CORRECTIONS)
+def test_corrections_count_the_difference_once_and_only_on_recorded_events(
+    database: Database, batches: list[list[tuple[object, ...]]]
+) -> None:
+    """Voids and amends of events from earlier batches: rollups always equal what the
+    live events now say, each event is corrected at most once, unknown ids are refused."""
+    vendor = next(VENDORS)
+    service = IngestService(UnitOfWorkFactory(database), AllowEverything())
+    principal = Principal(Role.VENDOR, vendor)
+    # What the model knows: each recorded id's dims, stated quantity, and whether corrected.
+    recorded: dict[str, tuple[tuple[str, str, str, datetime], int]] = {}
+    corrected: set[str] = set()
+    for raw in batches:
+        batch = [_as_event(item) for item in raw]
+        known_before = dict(recorded)
+        for event, result in zip(batch, service.record(principal, batch), strict=True):
+            if event.correction is None:
+                if result.status is Status.ACCEPTED:
+                    assert event.unit and event.occur_time
+                    dims = (event.work, event.use, event.unit.value, hour_of(event.occur_time))
+                    recorded[event.id] = (dims, event.quantity)
+                continue
+            target = event.corrects
+            if result.status is Status.ACCEPTED:
+                assert target in known_before and target not in corrected
+                corrected.add(target)
+                dims = recorded[target][0]
+                stated = 0 if event.correction is Correction.VOID else event.quantity
+                recorded[event.id] = (dims, stated)
+            elif result.status is Status.REJECTED and result.reason is Reason.NO_SUCH_EVENT:
+                assert target not in known_before
+            elif result.status is Status.REJECTED and result.reason is Reason.INVALID_EVENT:
+                assert target == event.id  # an event cannot correct itself
+            elif result.status is Status.REJECTED:
+                assert result.reason is Reason.ALREADY_CORRECTED and target in corrected
+    live: Counter[tuple[str, ...]] = Counter()
+    for event_id, (dims, stated) in recorded.items():
+        if event_id not in corrected:
+            live[(dims[0], dims[1], dims[2], dims[3].isoformat())] += stated
+    with database.engine.connect() as conn:
+        rows = conn.execute(
+            select(t.usage_hourly.c.work, t.usage_hourly.c.use, t.usage_hourly.c.unit,
+                   t.usage_hourly.c.hour, t.usage_hourly.c.quantity)
+            .where(t.usage_hourly.c.vendor == vendor)
+        ).all()  # fmt: skip
+    from_rollups: Counter[tuple[str, ...]] = Counter()
+    for work, use, unit, hour, quantity in rows:
+        from_rollups[(work, use, unit, hour.isoformat())] += quantity
+    assert +from_rollups == +live and -from_rollups == Counter()
+
+
+def _as_event(item: tuple[object, ...]) -> UsageEvent:
+    if item[0] == "use":
+        return item[1]  # type: ignore[return-value]
+    kind, target, own_id, quantity = item
+    correction = Correction.VOID if kind == "void" else Correction.AMEND
+    return UsageEvent(
+        id=str(own_id), license="", work="", use="", unit=None,
+        quantity=0 if correction is Correction.VOID else int(quantity),  # type: ignore[call-overload]
+        occur_time=None, correction=correction, corrects=str(target),
+    )  # fmt: skip

@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, BYTEA
 
 from services.metering.adapters.repository import UsageRepository
-from services.metering.domain.events import UsageEvent
+from services.metering.domain.events import UsageEvent, stated_quantity
 from services.metering.domain.rollups import RollupKey, Totals, sorted_keys
 from services.metering.domain.seals import Fence
 
@@ -37,7 +37,7 @@ _DIGESTS = text(
 
 _EVENT_COLUMNS = (
     "vendor, event_id, license, publisher, work, use, unit, quantity, occur_time, source, "
-    "attributes, record_time, late_seal"
+    "attributes, record_time, late_seal, correction, corrects, stated_quantity"
 )
 _ROLLUPS = text(
     """
@@ -94,9 +94,11 @@ class PostgresUsageRepository(UsageRepository):
                 copy.write_row(
                     (
                         vendor, e.id, e.license, e.publisher, e.work, e.use,
-                        e.unit.value if e.unit else "", e.quantity, e.occur_time,
+                        e.unit.value if e.unit else "", e.counted_quantity, e.occur_time,
                         e.source, json.dumps(dict(e.attributes)), now,
                         fence.late_seal(e.occur_time),
+                        e.correction.value if e.correction else "", e.corrects,
+                        stated_quantity(e),
                     )
                 )  # fmt: skip
 

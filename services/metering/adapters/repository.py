@@ -6,11 +6,22 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import BigInteger, Connection, Row, cast, func, insert, or_, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    Row,
+    cast,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.metering.adapters import tables as t
-from services.metering.domain.events import UsageEvent
+from services.metering.domain.events import Recorded, Unit, UsageEvent, stated_quantity
 from services.metering.domain.rollups import RollupKey, Totals, sorted_keys
 from services.metering.domain.seals import Fence
 
@@ -50,6 +61,14 @@ class UsageRepository:
         others = [e.id for e in events if e.id not in claimed]
         return claimed, self.digests(vendor, others)
 
+    def release(self, vendor: str, event_ids: list[str]) -> None:
+        """Give back keys claimed in this transaction for events not recorded after all."""
+        k = t.event_keys.c
+        for chunk in _chunks(event_ids):
+            self._conn.execute(
+                delete(t.event_keys).where(k.vendor == vendor, k.event_id.in_(chunk))
+            )
+
     def digests(self, vendor: str, event_ids: list[str]) -> dict[str, bytes]:
         found: dict[str, bytes] = {}
         for chunk in _chunks(event_ids):
@@ -60,6 +79,48 @@ class UsageRepository:
             )
             found.update((i, bytes(d)) for i, d in rows)
         return found
+
+    def recorded(self, vendor: str, event_ids: list[str]) -> dict[str, Recorded]:
+        """The events these ids name (for corrections), as the vendor recorded them."""
+        e = t.usage_events.c
+        found: dict[str, Recorded] = {}
+        for chunk in _chunks(event_ids):
+            rows = self._conn.execute(
+                select(e.event_id, e.license, e.work, e.use, e.unit, e.occur_time,
+                       e.stated_quantity)
+                .where(e.vendor == vendor, e.event_id.in_(chunk))
+            )  # fmt: skip
+            for row in rows:
+                found[row.event_id] = Recorded(
+                    row.license, row.work, row.use, Unit(row.unit), row.occur_time,
+                    row.stated_quantity,
+                )  # fmt: skip
+        return found
+
+    def claim_corrections(self, vendor: str, pairs: list[tuple[str, str]]) -> set[str]:
+        """Mark each (original, correction) pair; returns the originals already corrected
+        by another event (a correction retried under its own id is not refused here)."""
+        if not pairs:
+            return set()
+        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
+        rows = [{"vendor": vendor, "original_id": o, "correction_id": c} for o, c in pairs]
+        statement = dialect.insert(t.corrections).on_conflict_do_nothing()
+        claimed = set(
+            self._conn.execute(statement.returning(t.corrections.c.original_id), rows).scalars()
+        )
+        wanted = dict(pairs)
+        others = [o for o, _ in pairs if o not in claimed]
+        c = t.corrections.c
+        refused = set()
+        for chunk in _chunks(others):
+            for original, by in self._conn.execute(
+                select(c.original_id, c.correction_id).where(
+                    c.vendor == vendor, c.original_id.in_(chunk)
+                )
+            ):
+                if by != wanted[original]:
+                    refused.add(original)
+        return refused
 
     def fence(self) -> Fence:
         """The latest seal, read under a shared lock (PostgreSQL) held until commit: a
@@ -133,12 +194,15 @@ class UsageRepository:
                     "work": e.work,
                     "use": e.use,
                     "unit": e.unit.value if e.unit else "",
-                    "quantity": e.quantity,
+                    "quantity": e.counted_quantity,
                     "occur_time": e.occur_time,
                     "source": e.source,
                     "attributes": dict(e.attributes),
                     "record_time": now,
                     "late_seal": fence.late_seal(e.occur_time),  # type: ignore[arg-type]
+                    "correction": e.correction.value if e.correction else "",
+                    "corrects": e.corrects,
+                    "stated_quantity": stated_quantity(e),
                 }
                 for e in events
             ],

@@ -51,8 +51,24 @@ usage_events = Table(
     Column("record_time", UtcDateTime, nullable=False),
     # The seal the event came after, when it was for time already sealed (0: on time).
     Column("late_seal", Integer, nullable=False),
+    # Corrections: `void` or `amend`, the event corrected, and the quantity the vendor
+    # stated (`quantity` is what is counted: the difference the correction makes).
+    Column("correction", String(8), nullable=False),
+    Column("corrects", String(128), nullable=False),
+    Column("stated_quantity", BigInteger, nullable=False),
 )
 Index("usage_events_by_license_time", usage_events.c.license, usage_events.c.occur_time)
+Index("usage_events_by_id", usage_events.c.vendor, usage_events.c.event_id)
+
+# One row per corrected event: an event is corrected once (a later correction names the
+# correction), claimed in the same transaction as the correction itself.
+corrections = Table(
+    "corrections",
+    metadata,
+    Column("vendor", String(128), primary_key=True),
+    Column("original_id", String(128), primary_key=True),
+    Column("correction_id", String(128), nullable=False),
+)
 
 # Hourly totals, written in the same transaction as the events they count.
 usage_hourly = Table(

@@ -7,7 +7,7 @@ id are the same event (DUPLICATE) exactly when their digests agree.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
@@ -28,6 +28,11 @@ class Unit(Enum):
     ATTRIBUTION = "attribution"
 
 
+class Correction(Enum):
+    VOID = "void"
+    AMEND = "amend"
+
+
 class Status(Enum):
     ACCEPTED = "ACCEPTED"
     DUPLICATE = "DUPLICATE"
@@ -45,6 +50,8 @@ class Reason(Enum):
     USE_NOT_PERMITTED = "USE_NOT_PERMITTED"
     WORK_OUT_OF_SCOPE = "WORK_OUT_OF_SCOPE"
     LICENSING_UNAVAILABLE = "LICENSING_UNAVAILABLE"
+    NO_SUCH_EVENT = "NO_SUCH_EVENT"
+    ALREADY_CORRECTED = "ALREADY_CORRECTED"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +65,12 @@ class UsageEvent:
     occur_time: datetime | None
     source: str = ""
     attributes: tuple[tuple[str, str], ...] = ()
+    # A correction of an event already recorded (`corrects` names it): a void cancels
+    # it, an amend replaces its quantity.
+    correction: Correction | None = None
+    corrects: str = ""
+    # What a correction counts (the difference it makes); None: `quantity`.
+    counted: int | None = field(default=None, compare=False)
 
     # 16 bytes identifying the payload (the id aside), computed once.
     payload_digest: bytes = field(init=False, repr=False, compare=False)
@@ -71,10 +84,16 @@ class UsageEvent:
             str(self.quantity),
             self.occur_time.isoformat() if self.occur_time else "",
             self.source,
+            self.correction.value if self.correction else "",
+            self.corrects,
             *(f"{k}={v}" for k, v in self.attributes),
         ]
         digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).digest()
         object.__setattr__(self, "payload_digest", digest)
+
+    @property
+    def counted_quantity(self) -> int:
+        return self.quantity if self.counted is None else self.counted
 
     @property
     def publisher(self) -> str:
@@ -106,6 +125,8 @@ class TimeWindow:
 
 def check_event(event: UsageEvent, now: datetime, window: TimeWindow) -> Result | None:
     """The rejection of a malformed event, or None when it is well formed."""
+    if event.correction is not None:
+        return _check_correction(event)
     problem = _malformed(event)
     if problem:
         return Result.rejected(event.id, Reason.INVALID_EVENT, problem)
@@ -150,3 +171,57 @@ def _malformed(event: UsageEvent) -> str:
 
 def hour_of(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """What a correction needs of the event it names."""
+
+    license: str
+    work: str
+    use: str
+    unit: Unit
+    occur_time: datetime
+    # The quantity the vendor stated for it (0 for a void, the new one for an amend).
+    stated_quantity: int
+
+
+def stated_quantity(event: UsageEvent) -> int:
+    return 0 if event.correction is Correction.VOID else event.quantity
+
+
+def as_counted(event: UsageEvent, original: Recorded) -> UsageEvent:
+    """The correction as it is counted: the original's license, work, use, unit and time,
+    and the difference it makes (minus the original for a void, the change for an
+    amend). It keeps the payload digest of what the vendor sent, so a retry of the
+    correction is still recognised as the same event."""
+    counted = replace(
+        event,
+        license=original.license,
+        work=original.work,
+        use=original.use,
+        unit=original.unit,
+        occur_time=original.occur_time,
+        counted=stated_quantity(event) - original.stated_quantity,
+    )
+    object.__setattr__(counted, "payload_digest", event.payload_digest)
+    return counted
+
+
+def _check_correction(event: UsageEvent) -> Result | None:
+    problem = ""
+    if not 1 <= len(event.id) <= MAX_ID:
+        problem = f"id: 1..{MAX_ID} characters"
+    elif not 1 <= len(event.corrects) <= MAX_ID or event.corrects == event.id:
+        problem = "corrects: the id of an earlier event (1..128 characters, not its own)"
+    elif len(event.source) > MAX_SOURCE:
+        problem = f"source: at most {MAX_SOURCE} characters"
+    if problem:
+        return Result.rejected(event.id, Reason.INVALID_EVENT, problem)
+    if event.correction is Correction.VOID and event.quantity:
+        return Result.rejected(event.id, Reason.BAD_QUANTITY, "a void carries no quantity")
+    if event.correction is Correction.AMEND and not 1 <= event.quantity <= MAX_QUANTITY:
+        return Result.rejected(
+            event.id, Reason.BAD_QUANTITY, f"an amend's quantity must be 1..{MAX_QUANTITY:,}"
+        )
+    return None

@@ -45,7 +45,7 @@ def roll_up(vendor: str, events: Iterable[UsageEvent], fence: Fence) -> dict[Rol
         entry = totals.get(key)
         if entry is None:
             entry = totals[key] = Totals()
-        entry.quantity += e.quantity
+        entry.quantity += e.counted_quantity
         entry.events += 1
     return totals
 

@@ -8,7 +8,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from licentia.metering.v1 import metering_service_pb2 as api
 from licentia.metering.v1 import resources_pb2 as res
 
-from services.metering.domain.events import Reason, Result, Status, Unit, UsageEvent
+from services.metering.domain.events import Correction, Reason, Result, Status, Unit, UsageEvent
 from services.metering.service_layer.billing import BillableRow, Seal
 from services.metering.service_layer.summaries import DIMENSIONS, StoredEvent, SummaryRow
 from services.runtime.proto_time import timestamp
@@ -20,6 +20,8 @@ _UNITS = {
     res.UNIT_ATTRIBUTION: Unit.ATTRIBUTION,
 }
 _UNIT_OUT = {unit: number for number, unit in _UNITS.items()}
+_CORRECTIONS = {res.CORRECTION_VOID: Correction.VOID, res.CORRECTION_AMEND: Correction.AMEND}
+_CORRECTION_OUT = {c: number for number, c in _CORRECTIONS.items()}
 
 
 def event_in(e: res.UsageEvent) -> UsageEvent:
@@ -33,6 +35,8 @@ def event_in(e: res.UsageEvent) -> UsageEvent:
         occur_time=_time(e.occur_time) if e.HasField("occur_time") else None,
         source=e.source,
         attributes=tuple(sorted(e.attributes.items())),
+        correction=_CORRECTIONS.get(e.correction),
+        corrects=e.corrects,
     )
 
 
@@ -89,15 +93,22 @@ def stored_out(e: StoredEvent) -> res.RecordedEvent:
             work=e.work,
             use=e.use,
             unit=_UNIT_OUT[Unit(e.unit)],
-            quantity=e.quantity,
+            quantity=e.stated_quantity,
             occur_time=timestamp(e.occur_time),
             source=e.source,
             attributes=e.attributes,
+            correction=(
+                _CORRECTION_OUT[Correction(e.correction)]
+                if e.correction
+                else res.CORRECTION_UNSPECIFIED
+            ),
+            corrects=e.corrects,
         ),
         vendor=e.vendor,
         publisher=e.publisher,
         record_time=timestamp(e.record_time),
         late_seal=e.late_seal,
+        counted_quantity=e.quantity,
     )
 
 

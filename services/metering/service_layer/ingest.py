@@ -22,6 +22,7 @@ from services.metering.domain.events import (
     Status,
     TimeWindow,
     UsageEvent,
+    as_counted,
     check_event,
 )
 from services.metering.domain.rollups import roll_up
@@ -78,11 +79,24 @@ class IngestService:
                 results[i] = _against_stored(events[i], stored[events[i].id])
             else:
                 fresh.append(i)
-        allowed = self._licensed(vendor, events, fresh, results)
+        plain = [i for i in fresh if events[i].correction is None]
+        corrections = self._corrections(vendor, events, fresh, results)
+        allowed = sorted(self._licensed(vendor, events, plain, results) + list(corrections))
 
         with self._uow() as uow:
-            batch = [events[i] for i in allowed]
+            batch = [corrections.get(i, events[i]) for i in allowed]
             claimed, earlier = uow.usage.claim(vendor, batch, now)
+            # A correction counts only if its event is the first to correct the original;
+            # otherwise its key is given back in this same transaction.
+            mine = [i for i in corrections if events[i].id in claimed]
+            refused = uow.usage.claim_corrections(
+                vendor, [(events[i].corrects, events[i].id) for i in mine]
+            )
+            for i in mine:
+                if events[i].corrects in refused:
+                    results[i] = _already_corrected(events[i])
+                    claimed.discard(events[i].id)
+            uow.usage.release(vendor, [events[i].id for i in mine if i in results])
             counted = [e for e in batch if e.id in claimed]
             if counted:
                 fence = uow.usage.fence()  # held until commit: no seal slips in between
@@ -91,6 +105,8 @@ class IngestService:
             uow.commit()
         for i in allowed:
             event = events[i]
+            if i in results:
+                continue
             results[i] = (
                 Result(event.id, Status.ACCEPTED)
                 if event.id in claimed
@@ -106,6 +122,36 @@ class IngestService:
                 events[i], events[first], results[first], counted_as.get(events[i].id)
             )
         return [results[i] for i in range(len(events))]
+
+    def _corrections(
+        self,
+        vendor: str,
+        events: Sequence[UsageEvent],
+        indexes: list[int],
+        results: dict[int, Result],
+    ) -> dict[int, UsageEvent]:
+        """The corrections among `indexes`, as they will be counted. No license check: a
+        correction settles what was already accepted, even under a license revoked since."""
+        wanted = [i for i in indexes if events[i].correction is not None]
+        if not wanted:
+            return {}
+        with self._uow(write=False) as uow:
+            recorded = uow.usage.recorded(vendor, [events[i].corrects for i in wanted])
+        counted: dict[int, UsageEvent] = {}
+        named: set[str] = set()
+        for i in wanted:
+            event = events[i]
+            original = recorded.get(event.corrects)
+            if original is None:
+                results[i] = Result.rejected(
+                    event.id, Reason.NO_SUCH_EVENT, f"no event {event.corrects} was recorded"
+                )
+            elif event.corrects in named:
+                results[i] = _already_corrected(event)
+            else:
+                named.add(event.corrects)
+                counted[i] = as_counted(event, original)
+        return counted
 
     def _licensed(
         self,
@@ -134,6 +180,14 @@ class IngestService:
             else:
                 results[i] = refused
         return allowed
+
+
+def _already_corrected(event: UsageEvent) -> Result:
+    return Result.rejected(
+        event.id,
+        Reason.ALREADY_CORRECTED,
+        f"{event.corrects} was already corrected: correct the correction instead",
+    )
 
 
 def _against_stored(event: UsageEvent, digest: bytes) -> Result:

@@ -63,6 +63,9 @@ class StoredEvent:
     attributes: dict[str, str]
     record_time: datetime
     late_seal: int
+    correction: str
+    corrects: str
+    stated_quantity: int
 
 
 class SummaryService:

@@ -1,5 +1,5 @@
-"""The metering schema: event keys (deduplication), usage events, hourly rollups, and
-the billing seals settlement sets.
+"""The metering schema: event keys (deduplication), usage events, corrections, hourly
+rollups, and the billing seals settlement sets.
 
 Revision ID: 0001
 Revises:
@@ -51,10 +51,21 @@ def upgrade() -> None:
         sa.Column("attributes", sa.JSON(), nullable=False),
         sa.Column("record_time", UtcDateTime(), nullable=False),
         sa.Column("late_seal", sa.Integer(), nullable=False),
+        sa.Column("correction", sa.String(length=8), nullable=False),
+        sa.Column("corrects", sa.String(length=128), nullable=False),
+        sa.Column("stated_quantity", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("seq"),
     )
     op.create_index(
         "usage_events_by_license_time", "usage_events", ["license", "occur_time"], unique=False
+    )
+    op.create_index("usage_events_by_id", "usage_events", ["vendor", "event_id"], unique=False)
+    op.create_table(
+        "corrections",
+        sa.Column("vendor", sa.String(length=128), nullable=False),
+        sa.Column("original_id", sa.String(length=128), nullable=False),
+        sa.Column("correction_id", sa.String(length=128), nullable=False),
+        sa.PrimaryKeyConstraint("vendor", "original_id"),
     )
     op.create_table(
         "usage_hourly",
@@ -99,6 +110,8 @@ def downgrade() -> None:
     op.drop_index("usage_hourly_by_late_seal", table_name="usage_hourly")
     op.drop_index("usage_hourly_by_hour", table_name="usage_hourly")
     op.drop_table("usage_hourly")
+    op.drop_table("corrections")
+    op.drop_index("usage_events_by_id", table_name="usage_events")
     op.drop_index("usage_events_by_license_time", table_name="usage_events")
     op.drop_table("usage_events")
     op.drop_table("event_keys")
