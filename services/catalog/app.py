@@ -13,6 +13,7 @@ from services.catalog.adapters.licensing_client import LicensingPermissions
 from services.catalog.entrypoints.grpc_servicer import CatalogServicer
 from services.catalog.service_layer.accounts import AccountService
 from services.catalog.service_layer.delivery import ContentService
+from services.catalog.service_layer.delivery_usage import DeliveryMetering
 from services.catalog.service_layer.events import EventFeedService
 from services.catalog.service_layer.importing import ImportService
 from services.catalog.service_layer.unit_of_work import OUTBOX, UnitOfWorkFactory
@@ -22,8 +23,10 @@ from services.runtime.bootstrap import open_service_database, ready_database
 from services.runtime.clients import ServiceChannels
 from services.runtime.config import Settings
 from services.runtime.database import Database
+from services.runtime.event_relay import EventRelay, MemoryCursor
 from services.runtime.outbox import OutboxSequencer
 from services.runtime.server import ServiceApp
+from services.runtime.usage_reporting import UsageReporter
 
 NAME = "catalog"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -51,6 +54,15 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
     servicer = CatalogServicer(
         accounts, WorkService(uow), ImportService(uow), EventFeedService(uow), content
     )
+    metering = DeliveryMetering(uow, UsageReporter(channels.channel("metering")))
+    delivery_usage = EventRelay(
+        "delivery-usage",
+        metering.pending,
+        metering.send,
+        lambda d: 0,
+        MemoryCursor(),  # unsent deliveries are found by their state, not a position
+        idle_seconds=settings.delivery_usage_seconds,
+    )
 
     def register(server: grpc.Server) -> None:
         api_grpc.add_CatalogServiceServicer_to_server(servicer, server)
@@ -60,6 +72,6 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
         grpc_service_names=(GRPC_SERVICE,),
         register=register,
         authenticator=authenticator,
-        on_start=[sequencer.start],
-        on_stop=[channels.close, database.dispose, sequencer.stop],
+        on_start=[sequencer.start, delivery_usage.start],
+        on_stop=[delivery_usage.stop, channels.close, database.dispose, sequencer.stop],
     )

@@ -32,6 +32,7 @@ from services.runtime.database import Database
 from services.runtime.event_relay import SqlCursorStore
 from services.runtime.lenient_decoding import add_leniently
 from services.runtime.server import ServiceApp
+from services.runtime.usage_reporting import UsageReporter
 
 NAME = "provenance"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -60,6 +61,7 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
         index,
         DocumentCache(uow, settings.provenance_document_cache),
         LicensingPermissions(channels.channel("licensing")),
+        UsageReporter(channels.channel("metering")),
     )
     servicer = ProvenanceServicer(checks, indexing)
     authenticator = catalog_key_authenticator(settings, channels)

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     license_refresh_seconds: float = Field(default=1.0, gt=0)
     # Public URL of the licensing API, named as the license server in RSL documents.
     licensing_public_url: str = ""
+    # How often the catalog sends recorded content deliveries to metering as usage.
+    delivery_usage_seconds: float = Field(default=0.5, gt=0)
     # How long work metadata (section, tags) used in scope checks is cached.
     work_cache_ttl_seconds: float = Field(default=60.0, ge=0)
 

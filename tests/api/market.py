@@ -12,6 +12,7 @@ from licentia.licensing.v1 import licensing_service_pb2_grpc as api_grpc
 from licentia.licensing.v1 import resources_pb2 as res
 
 from services.licensing import app as licensing_app
+from services.metering import app as metering_app
 from services.runtime.config import Settings
 from services.runtime.ports import free_port
 from tests.api.helpers import Account, article, make_publisher, make_vendor
@@ -72,6 +73,18 @@ class Market:
         return vendor.lic.GetLicense(api.GetLicenseRequest(name=proposal.license))
 
 
+def start_metering(market: Market) -> ServiceHarness:
+    """Metering on its reserved port, wired to this market's catalog and licensing."""
+    settings = market.catalog.settings.model_copy(
+        update={
+            "catalog_port": market.catalog.server.port,
+            "licensing_port": market.licensing.server.port,
+            "license_refresh_seconds": 0.1,
+        }
+    )
+    return start_service(metering_app, settings, settings.metering_port)
+
+
 def terms(**overrides: object) -> res.Terms:
     """Per-use terms for AI answers (ai-input), USD 0.002 per use, unless overridden."""
     fields: dict[str, object] = dict(
@@ -84,6 +97,11 @@ def terms(**overrides: object) -> res.Terms:
 
 def start_market(settings: Settings) -> Iterator[Market]:
     licensing_port = free_port()
+    # Metering's port is reserved for the tests that start it: the catalog sends it
+    # content deliveries, provenance attribution usage.
+    settings = settings.model_copy(
+        update={"metering_port": free_port(), "delivery_usage_seconds": 0.05}
+    )
     catalog = start_catalog(settings.model_copy(update={"licensing_port": licensing_port}))
     lic_settings = settings.model_copy(
         update={"catalog_port": catalog.server.port, "license_refresh_seconds": 0.2}

@@ -16,9 +16,8 @@ from licentia.metering.v1 import metering_service_pb2 as api
 from licentia.metering.v1 import metering_service_pb2_grpc as api_grpc
 from licentia.metering.v1 import resources_pb2 as res
 
-from services.metering import app as metering_app
-from tests.api.market import Market, terms
-from tests.conftest import OPERATOR_KEY, Client, ServiceHarness, error_reason, start_service
+from tests.api.market import Market, start_metering, terms
+from tests.conftest import OPERATOR_KEY, Client, ServiceHarness, error_reason
 
 Status = res.EventResult.Status
 Reason = res.EventResult.Reason
@@ -27,14 +26,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 @pytest.fixture
 def metering(market: Market) -> Iterator[ServiceHarness]:
-    settings = market.catalog.settings.model_copy(
-        update={
-            "catalog_port": market.catalog.server.port,
-            "licensing_port": market.licensing.server.port,
-            "license_refresh_seconds": 0.1,
-        }
-    )
-    harness = start_service(metering_app, settings)
+    harness = start_metering(market)
     yield harness
     harness.channel.close()
     harness.server.stop(0)

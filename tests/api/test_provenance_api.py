@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -12,14 +13,18 @@ import pytest
 from licentia.catalog.v1 import catalog_service_pb2 as capi
 from licentia.catalog.v1 import resources_pb2 as cres
 from licentia.licensing.v1 import resources_pb2 as lres
+from licentia.metering.v1 import metering_service_pb2 as mapi
+from licentia.metering.v1 import metering_service_pb2_grpc as mapi_grpc
+from licentia.metering.v1 import resources_pb2 as mres
 from licentia.provenance.v1 import provenance_service_pb2 as api
 from licentia.provenance.v1 import provenance_service_pb2_grpc as api_grpc
 from licentia.provenance.v1 import resources_pb2 as res
 
 from services.provenance import app as provenance_app
+from services.runtime.proto_time import timestamp
 from services.samples.articles import ArticleGenerator
 from tests.api.helpers import article
-from tests.api.market import Market, terms
+from tests.api.market import Market, start_metering, terms
 from tests.conftest import OPERATOR_KEY, Client, ServiceHarness, error_reason, start_service
 
 TEXTS = ArticleGenerator(seed=11)
@@ -222,3 +227,47 @@ def test_a_restarted_replica_loads_the_same_index(
             ]
     finally:
         stop(replica)
+
+
+def test_licensed_matches_are_recorded_as_attribution_usage_once(
+    market: Market, provenance: ServiceHarness
+) -> None:
+    body = TEXTS.text(300)
+    name = create_work(market, body, 40)
+    other = create_work(market, TEXTS.text(300), 41)
+    offer = market.offer(market.pa, terms(scope=lres.Scope(works=[name])))
+    lic = market.license(market.va, offer)
+    answer = " ".join(body.split()[10:70]) + " " + TEXTS.text(5)
+    metering = start_metering(market)
+    try:
+        vendor = client(provenance, market.va.account.key)
+        eventually(lambda: matches_for(provenance, market.va.account.key, answer))
+        request = api.CheckTextRequest(text=answer, record_usage=True, request_id="answer-1")
+        first = vendor.CheckText(request).matches
+        again = vendor.CheckText(request).matches  # a retry records nothing twice
+        [match] = [m for m in first if m.work == name]
+        assert match.license == lic.name and match.usage_event.startswith("licentia:attribution:")
+        assert [m.usage_event for m in again if m.work == name] == [match.usage_event]
+        meter = Client(metering.channel, market.va.account.key, mapi_grpc.MeteringServiceStub)
+        rows = meter.GetUsageSummary(
+            mapi.GetUsageSummaryRequest(
+                start_time=timestamp(datetime.now(UTC) - timedelta(hours=1)),
+                end_time=timestamp(datetime.now(UTC) + timedelta(hours=1)),
+                group_by=[mres.DIMENSION_WORK],
+            )
+        ).rows
+        assert [(r.work, r.unit, r.quantity) for r in rows] == [(name, mres.UNIT_ATTRIBUTION, 1)]
+        assert other not in {m.work for m in first}
+    finally:
+        stop(metering)
+    with pytest.raises(grpc.RpcError) as missing_id:
+        vendor.CheckText(api.CheckTextRequest(text=answer, record_usage=True))
+    assert error_reason(missing_id.value) == "INVALID_FIELDS"
+    with pytest.raises(grpc.RpcError) as publisher:
+        client(provenance, market.pa.account.key).CheckText(
+            api.CheckTextRequest(text=answer, record_usage=True, request_id="x")
+        )
+    assert publisher.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    with pytest.raises(grpc.RpcError) as down:  # metering stopped: retry later, nothing lost
+        vendor.CheckText(api.CheckTextRequest(text=answer, record_usage=True, request_id="a-2"))
+    assert down.value.code() == grpc.StatusCode.UNAVAILABLE

@@ -23,10 +23,9 @@ from licentia.settlement.v1 import resources_pb2 as res
 from licentia.settlement.v1 import settlement_service_pb2 as api
 from licentia.settlement.v1 import settlement_service_pb2_grpc as api_grpc
 
-from services.metering import app as metering_app
 from services.runtime.proto_time import timestamp
 from services.settlement import app as settlement_app
-from tests.api.market import Market, terms
+from tests.api.market import Market, start_metering, terms
 from tests.conftest import OPERATOR_KEY, Client, ServiceHarness, error_reason, start_service
 
 HOUR = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -56,17 +55,8 @@ class Marketplace:
 
 @pytest.fixture
 def place(market: Market) -> Iterator[Marketplace]:
-    settings = market.catalog.settings.model_copy(
-        update={
-            "catalog_port": market.catalog.server.port,
-            "licensing_port": market.licensing.server.port,
-            "license_refresh_seconds": 0.1,
-        }
-    )
-    metering = start_service(metering_app, settings)
-    settlement = start_service(
-        settlement_app, settings.model_copy(update={"metering_port": metering.server.port})
-    )
+    metering = start_metering(market)
+    settlement = start_service(settlement_app, metering.settings)
     yield Marketplace(market, metering, settlement)
     for harness in (settlement, metering):
         harness.channel.close()

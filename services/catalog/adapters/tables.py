@@ -119,8 +119,18 @@ deliveries = Table(
     Column("territory", String(2), nullable=False),
     Column("request_id", String(128), nullable=True),
     Column("delivery_time", UtcDateTime, nullable=False),
+    # What metering answered when the delivery was recorded there as usage (ACCEPTED,
+    # DUPLICATE, REJECTED:<reason>); empty while it still has to be sent.
+    Column("usage_state", String(64), nullable=False, server_default=""),
+    Column("usage_time", UtcDateTime, nullable=True),
     # A retried fetch (same vendor, same request id) is one delivery.
     UniqueConstraint("vendor", "request_id", name="uq_deliveries_vendor_request"),
+)
+Index(
+    "deliveries_to_meter",
+    deliveries.c.seq,
+    postgresql_where=deliveries.c.usage_state == "",
+    sqlite_where=deliveries.c.usage_state == "",
 )
 
 outbox = outbox_table(metadata)

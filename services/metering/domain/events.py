@@ -19,6 +19,9 @@ MAX_SOURCE = 128
 MAX_ATTRIBUTES = 16
 MAX_QUANTITY = 10**12
 MAX_BATCH = 5_000
+# Ids of events Licentia's services record for a vendor (content deliveries, provenance
+# attributions): reserved, so a vendor can never take one first.
+SERVICE_ID_PREFIX = "licentia:"
 
 
 class Unit(Enum):
@@ -123,8 +126,14 @@ class TimeWindow:
     back: timedelta = timedelta(days=35)
 
 
-def check_event(event: UsageEvent, now: datetime, window: TimeWindow) -> Result | None:
+def check_event(
+    event: UsageEvent, now: datetime, window: TimeWindow, from_service: bool = False
+) -> Result | None:
     """The rejection of a malformed event, or None when it is well formed."""
+    if event.id.startswith(SERVICE_ID_PREFIX) and not from_service:
+        return Result.rejected(
+            event.id, Reason.INVALID_EVENT, f"id: {SERVICE_ID_PREFIX!r} ids are Licentia's own"
+        )
     if event.correction is not None:
         return _check_correction(event)
     problem = _malformed(event)

@@ -33,7 +33,8 @@ class MeteringServicer(api_grpc.MeteringServiceServicer):
     ) -> api.RecordUsageResponse:
         reject_undecodable(request)
         events = [cv.event_in(e) for e in request.events]
-        return cv.results_response(self._ingest.record(current_principal(), events))
+        results = self._ingest.record(current_principal(), events, request.vendor)
+        return cv.results_response(results)
 
     def StreamUsage(
         self, requests: Iterator[api.StreamUsageRequest], context: Context

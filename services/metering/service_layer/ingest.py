@@ -27,6 +27,7 @@ from services.metering.domain.events import (
 )
 from services.metering.domain.rollups import roll_up
 from services.metering.service_layer.unit_of_work import UnitOfWorkFactory
+from services.runtime import resource_names
 from services.runtime.errors import FieldViolation, InvalidArgument, Unavailable
 from services.runtime.principal import Principal, Role, require
 from services.runtime.sqltypes import utc_now
@@ -49,21 +50,23 @@ class IngestService:
         self._permissions = permissions
         self._window = window or TimeWindow()
 
-    def record(self, p: Principal, events: Sequence[UsageEvent]) -> list[Result]:
-        require(p.role is Role.VENDOR, "only vendors report usage (as themselves)")
+    def record(
+        self, p: Principal, events: Sequence[UsageEvent], for_vendor: str = ""
+    ) -> list[Result]:
+        """`for_vendor`: a Licentia service recording usage it saw for a vendor."""
+        vendor = _reporting_vendor(p, for_vendor)
         if len(events) > MAX_BATCH:
             raise InvalidArgument(
                 "TOO_MANY_EVENTS",
                 f"at most {MAX_BATCH} events per batch",
                 [FieldViolation("events", f"{len(events)} given")],
             )
-        vendor = p.account
         now = utc_now()
         results: dict[int, Result] = {}
         first_of: dict[str, int] = {}
         repeats: list[tuple[int, int]] = []
         for i, event in enumerate(events):
-            if (problem := check_event(event, now, self._window)) is not None:
+            if (problem := check_event(event, now, self._window, p.is_trusted)) is not None:
                 results[i] = problem
             elif event.id in first_of:
                 repeats.append((i, first_of[event.id]))
@@ -180,6 +183,20 @@ class IngestService:
             else:
                 results[i] = refused
         return allowed
+
+
+def _reporting_vendor(p: Principal, for_vendor: str) -> str:
+    if p.role is Role.VENDOR:
+        require(for_vendor in ("", p.account), "vendors report their own usage only")
+        return p.account
+    require(p.role is Role.SERVICE, "only vendors (and Licentia services) report usage")
+    if not resource_names.matches(for_vendor, ("vendors",)):
+        raise InvalidArgument(
+            "INVALID_FIELDS",
+            "vendor: a service names the vendor the usage is for (vendors/{vendor})",
+            [FieldViolation("vendor", "vendors/{vendor}")],
+        )
+    return for_vendor
 
 
 def _already_corrected(event: UsageEvent) -> Result:

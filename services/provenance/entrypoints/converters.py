@@ -55,6 +55,7 @@ def work_match(checked: CheckedMatch) -> res.WorkMatch:
         matched_words=m.matched_words,
         match_type=_MATCH_TYPES[m.match_type],
         score=m.score,
+        usage_event=checked.usage_event,
     )
     answer = checked.license
     if answer is not None:

@@ -27,7 +27,13 @@ class ProvenanceServicer(api_grpc.ProvenanceServiceServicer):
 
     def CheckText(self, request: api.CheckTextRequest, context: Context) -> api.CheckTextResponse:
         reject_undecodable(request)
-        result = self._checks.check(current_principal(), request.text, request.use)
+        result = self._checks.check(
+            current_principal(),
+            request.text,
+            request.use,
+            request.record_usage,
+            request.request_id,
+        )
         return cv.check_response(result)
 
     def CheckTexts(
@@ -43,7 +49,9 @@ class ProvenanceServicer(api_grpc.ProvenanceServiceServicer):
                 )
             try:
                 reject_undecodable(request)
-                result = self._checks.check(principal, request.text, request.use)
+                result = self._checks.check(
+                    principal, request.text, request.use, request.record_usage, request.request_id
+                )
             except LicentiaError as error:  # this text only; the stream goes on
                 yield api.CheckTextsResponse(
                     client_ref=getattr(request, "client_ref", ""),

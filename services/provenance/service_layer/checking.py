@@ -7,10 +7,11 @@ through a bounded cache, so memory does not grow with the catalog.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from services.provenance.domain.documents import analyse
@@ -24,8 +25,10 @@ from services.provenance.domain.matching import (
 )
 from services.provenance.domain.works import LicenseAnswer
 from services.provenance.service_layer.unit_of_work import UnitOfWorkFactory
-from services.runtime.errors import Violations
-from services.runtime.principal import Principal, Role
+from services.runtime.errors import Unavailable, Violations
+from services.runtime.principal import Principal, Role, require
+from services.runtime.sqltypes import utc_now
+from services.runtime.usage_reporting import ServiceUsage, UsageAnswer, service_event_id
 from services.runtime.uses import CONCRETE_USES
 
 MAX_TEXT_CHARS = 200_000
@@ -43,11 +46,17 @@ class DocumentSource(Protocol):
     def get(self, doc_ids: Iterable[int]) -> dict[int, IndexedDocument]: ...
 
 
+class UsageRecorder(Protocol):
+    def record(self, vendor: str, events: Sequence[ServiceUsage]) -> list[UsageAnswer]: ...
+
+
 @dataclass(frozen=True)
 class CheckedMatch:
     match: Match
     # None when the caller is not a vendor (nothing to check).
     license: LicenseAnswer | None
+    # The attribution usage event recorded for it, if asked for.
+    usage_event: str = ""
 
 
 @dataclass(frozen=True)
@@ -94,16 +103,20 @@ class CheckService:
         index: FingerprintIndex,
         documents: DocumentSource,
         licenses: LicenseSource,
+        usage: UsageRecorder | None = None,
         rules: MatchRules | None = None,
     ) -> None:
         self._index = index
         self._documents = documents
         self._licenses = licenses
+        self._usage = usage
         self._rules = rules or MatchRules()
 
-    def check(self, p: Principal, text: str, use: str) -> CheckResult:
+    def check(
+        self, p: Principal, text: str, use: str, record_usage: bool = False, request_id: str = ""
+    ) -> CheckResult:
         use = use or DEFAULT_USE
-        _validate(text, use)
+        _validate(text, use, p if record_usage else None, request_id)
         analysed = analyse(text)
         hits = self._index.lookup(analysed.grams)
         wanted = candidates(hits, self._rules)
@@ -115,14 +128,57 @@ class CheckService:
         if p.role is Role.VENDOR and matches:
             works = [m.document.work for m in matches]
             answers = self._licenses.answers(p.account, works, use)
-        return CheckResult(
-            [CheckedMatch(m, answers.get(m.document.work)) for m in matches],
-            analysed.word_count,
+        checked = [CheckedMatch(m, answers.get(m.document.work)) for m in matches]
+        if record_usage:
+            checked = self._record(p.account, checked, use, request_id)
+        return CheckResult(checked, analysed.word_count)
+
+    def _record(
+        self, vendor: str, checked: list[CheckedMatch], use: str, request_id: str
+    ) -> list[CheckedMatch]:
+        """One attribution unit per licensed work, under an id fixed by the request and
+        the work: a retried request is recognised by metering and counted once."""
+        assert self._usage is not None
+        now = utc_now()
+        licensed = [c for c in checked if c.license is not None and c.license.allowed]
+        events = [
+            ServiceUsage(
+                id=service_event_id("attribution", _digest(request_id, c.match.document.work)),
+                license=c.license.license,  # type: ignore[union-attr]
+                work=c.match.document.work,
+                use=use,
+                unit="attribution",
+                quantity=1,
+                occur_time=now,
+                source="licentia-provenance",
+                attributes={"request": request_id},
+            )
+            for c in licensed
+        ]
+        answers = self._usage.record(vendor, events)
+        if any(a.retry_later for a in answers):
+            raise Unavailable("LICENSING_UNAVAILABLE", "usage could not be recorded now; retry")
+        # CONFLICT: this request's attribution was counted before (a retry, another time).
+        recorded = {
+            e.work: e.id
+            for e, a in zip(events, answers, strict=True)
+            if a.recorded or a.status == "CONFLICT"
+        }
+        return [replace(c, usage_event=recorded.get(c.match.document.work, "")) for c in checked]
+
+
+def _digest(request_id: str, work: str) -> str:
+    return hashlib.sha256(f"{request_id}\x1f{work}".encode()).hexdigest()[:32]
+
+
+def _validate(text: str, use: str, recording_for: Principal | None, request_id: str) -> None:
+    if recording_for is not None:
+        require(
+            recording_for.role is Role.VENDOR, "only vendors record attribution usage (their own)"
         )
-
-
-def _validate(text: str, use: str) -> None:
     v = Violations()
+    if recording_for is not None and not 1 <= len(request_id) <= 64:
+        v.add("request_id", "1..64 characters: needed with record_usage, so retries count once")
     if not text.strip():
         v.add("text", "required: the text to check")
     elif len(text) > MAX_TEXT_CHARS:
