@@ -12,7 +12,7 @@ PYTEST_ARGS ?=
 
 help:
 	@echo "make setup     venv, pinned dependencies, buf, generated protobuf code (idempotent)"
-	@echo "make demo      start the catalog and walk through it (see README)"
+	@echo "make demo      the marketplace end to end: all five services, the whole story"
 	@echo "make test      the whole test suite (PostgreSQL tests need TEST_DATABASE_URL or Docker)"
 	@echo "make lint      ruff, mypy, buf lint"
 	@echo "make bench     benchmarks, printing their figures"
@@ -78,7 +78,7 @@ migrate: setup
 	$(BIN)/licentia migrate $(SERVICE)
 
 demo: setup
-	$(BIN)/python -m tools.catalog_demo
+	$(BIN)/python -m tools.demo
 
 clean:
 	rm -rf $(VENV) gen node_modules .licentia *.egg-info

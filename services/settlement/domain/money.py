@@ -82,3 +82,11 @@ def _integers(weights: Sequence[Fraction | int]) -> list[int]:
     fractions = [Fraction(w) for w in weights]
     common = math.lcm(*(f.denominator for f in fractions))
     return [f.numerator * (common // f.denominator) for f in fractions]
+
+
+def decimal_text(amount: int, currency: str) -> str:
+    """Minor units as a decimal in the currency's unit: 1234 USD -> `12.34`."""
+    digits = minor_digits(currency)
+    sign = "-" if amount < 0 else ""
+    whole, part = divmod(abs(amount), 10**digits)
+    return f"{sign}{whole}.{part:0{digits}d}" if digits else f"{sign}{whole}"

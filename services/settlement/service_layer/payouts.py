@@ -12,7 +12,7 @@ from services.runtime.principal import Principal
 from services.runtime.sqltypes import utc_now
 from services.settlement.domain import payouts as rules
 from services.settlement.domain.ledger import payable
-from services.settlement.domain.money import minor_digits
+from services.settlement.domain.money import decimal_text
 from services.settlement.service_layer import access
 from services.settlement.service_layer.unit_of_work import UnitOfWorkFactory
 
@@ -125,16 +125,9 @@ class PayoutService:
             for r in rows:
                 writer.writerow(
                     [f"payouts/{r.id}", r.party, r.currency, r.amount,
-                     _decimal(r.amount, r.currency), r.state, r.external_reference,
+                     decimal_text(r.amount, r.currency), r.state, r.external_reference,
                      r.failure_reason, r.create_time.isoformat(), r.update_time.isoformat()]
                 )  # fmt: skip
             if len(rows) < 1_000:
                 return out.getvalue()
             after = rows[-1].id
-
-
-def _decimal(amount: int, currency: str) -> str:
-    digits = minor_digits(currency)
-    sign = "-" if amount < 0 else ""
-    whole, part = divmod(abs(amount), 10**digits)
-    return f"{sign}{whole}.{part:0{digits}d}" if digits else f"{sign}{whole}"

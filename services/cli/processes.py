@@ -1,0 +1,106 @@
+"""Running the services: one in the foreground (`serve`), all in the background (`up`,
+`status`, `down`), and their migrations."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Annotated
+
+import typer
+
+from services.cli.output import console, emit_json, table
+from services.launcher import Launcher
+from services.runtime import migrations
+from services.runtime.config import SERVICE_NAMES, Settings
+from services.runtime.logs import configure_logging
+from services.runtime.server import create_server, serve
+from services.runtime.telemetry import build_tracer_provider
+
+Service = Annotated[str, typer.Argument(help=f"one of: {', '.join(SERVICE_NAMES)}")]
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve", help="Run one service in the foreground until SIGTERM or Ctrl-C.")(
+        serve_command
+    )
+    app.command("migrate", help="Apply database migrations (every service by default).")(
+        migrate_command
+    )
+    app.command("up", help="Start every service in the background and wait until they serve.")(
+        up_command
+    )
+    app.command("status", help="Each service's process and health.")(status_command)
+    app.command("down", help="Stop the services started by `up`, draining their calls.")(
+        down_command
+    )
+
+
+def _service_module(name: str) -> ModuleType:
+    if name not in SERVICE_NAMES:
+        raise typer.BadParameter(f"unknown service {name!r}; one of {', '.join(SERVICE_NAMES)}")
+    return importlib.import_module(f"services.{name}.app")
+
+
+def serve_command(
+    service: Service,
+    port: Annotated[int | None, typer.Option(help="override the configured port")] = None,
+) -> None:
+    module = _service_module(service)
+    settings = Settings()
+    configure_logging(service, settings.log_level)
+    provider = build_tracer_provider(settings, service)
+    app = module.build_app(settings, provider)
+    serve(create_server(settings, app, provider, port=port))
+
+
+def migrate_command(service: Annotated[str | None, typer.Argument()] = None) -> None:
+    settings = Settings()
+    configure_logging("migrate", settings.log_level)
+    for name in [service] if service else SERVICE_NAMES:
+        module = _service_module(name)
+        database = module.open_database(settings)
+        try:
+            migrations.upgrade(database, module.MIGRATIONS)
+            where = database.url.render_as_string(hide_password=True)
+            console.print(f"{name}: schema is current ({where})")
+        finally:
+            database.dispose()
+
+
+def up_command(
+    timeout: Annotated[float, typer.Option(help="seconds to wait for every service")] = 90.0,
+) -> None:
+    settings = Settings()
+    launcher = Launcher(settings)
+    launcher.up(
+        timeout,
+        on_ready=lambda name, seconds: console.print(
+            f"{name:<11} serving on {settings.address_of(name)}  ({seconds:.1f} s)"
+        ),
+    )
+    console.print(f"logs in {launcher.log_dir}; stop with `licentia down`")
+
+
+def status_command(
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+) -> None:
+    statuses = Launcher(Settings()).status()
+    if as_json:
+        emit_json([s.__dict__ for s in statuses])
+    else:
+        table(
+            "Licentia services",
+            ["service", "address", "pid", "health"],
+            [(s.name, s.address, s.pid or "-", s.health) for s in statuses],
+        )
+    if not all(s.health == "SERVING" for s in statuses):
+        raise typer.Exit(3)
+
+
+def down_command() -> None:
+    codes = Launcher(Settings()).down()
+    if not codes:
+        console.print("nothing was running")
+    for name in codes:
+        console.print(f"{name:<11} stopped")

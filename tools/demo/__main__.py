@@ -1,0 +1,121 @@
+"""`make demo`: start the five services as processes on SQLite in a throwaway directory,
+play the marketplace's story, print it, stop everything. Exit 0, or 1 with the reason."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import grpc
+from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+from services.cli.output import api_error_line, console
+from services.client import Endpoints, Licentia
+from services.launcher import Launcher, LaunchError
+from services.runtime.config import SERVICE_NAMES, Settings
+from services.runtime.ports import free_port
+from tools.demo import market as story
+from tools.demo.settle import Settled, close_period, running_charges
+from tools.demo.traces import trace_tree
+from tools.demo.usage import report_usage, use_content, wait_until_indexed
+from tools.trace_receiver import TraceReceiver
+
+ARTICLES_PER_PUBLISHER = 100
+
+
+def main() -> int:
+    receiver = TraceReceiver()
+    endpoint = receiver.start()
+    operator_key = secrets.token_urlsafe(24)
+    with tempfile.TemporaryDirectory(prefix="licentia-demo-") as data_dir:
+        ports = {name: free_port() for name in SERVICE_NAMES}
+        env = {
+            "LICENTIA_DATA_DIR": data_dir,
+            "LICENTIA_OPERATOR_API_KEY": operator_key,
+            "LICENTIA_SERVICE_TOKEN": secrets.token_urlsafe(24),
+            "LICENTIA_LOG_LEVEL": "WARNING",
+            "LICENTIA_OTLP_ENDPOINT": endpoint,
+            "LICENTIA_TRACE_SAMPLE_RATIO": "1.0",
+            "LICENTIA_PROVENANCE_POLL_SECONDS": "0.1",
+            "LICENTIA_LICENSE_REFRESH_SECONDS": "0.3",
+            "OTEL_BSP_SCHEDULE_DELAY": "200",  # export spans within a fraction of a second
+            **{f"LICENTIA_{name.upper()}_PORT": str(port) for name, port in ports.items()},
+        }
+        env.pop("LICENTIA_DATABASE_URL", None)
+        settings = Settings.model_validate(
+            {"data_dir": data_dir, **{f"{name}_port": port for name, port in ports.items()}}
+        )
+        launcher = Launcher(settings, env)
+        code = 1
+        try:
+            launcher.up(on_ready=lambda name, s: console.print(f"   {name} serving ({s:.1f} s)"))
+            started = time.monotonic()
+            play(Endpoints.from_settings(settings), operator_key, receiver, endpoint)
+            console.print(f"\nthe story took {time.monotonic() - started:.1f} s")
+            code = 0
+        except grpc.RpcError as error:
+            console.print(f"[red]demo failed[/]: {api_error_line(error)}")
+        except (LaunchError, RuntimeError) as error:
+            console.print(f"[red]demo failed[/]: {error}")
+        finally:
+            exits = launcher.down()
+            receiver.stop()
+            clean = all(c == 0 for c in exits.values())
+            console.print(
+                f"stopped {len(exits)} services ({'all exited cleanly' if clean else exits})"
+            )
+            code = code if clean else 1
+    return code
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the story established, for the end-to-end test to check."""
+
+    trace_id: str
+    retried_duplicates: int
+    settled: Settled
+
+
+def play(
+    endpoints: Endpoints,
+    operator_key: str,
+    receiver: TraceReceiver,
+    otlp_endpoint: str,
+    articles: int = ARTICLES_PER_PUBLISHER,
+) -> Facts:
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    start, end = hour - timedelta(hours=2), hour
+    with Licentia(operator_key, endpoints) as operator:
+        market = story.open_accounts(operator, endpoints, console)
+        story.import_catalogues(market, articles, console)
+        offers = story.publish_offers(market, start, console)
+        story.license_offers(market, offers, console)
+        wait_until_indexed(market, articles * len(story.PUBLISHERS), console)
+        tracing = TracerProvider(resource=Resource.create({"service.name": "vendor-a-app"}))
+        tracing.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint)))
+        vendor_a = market.vendors["answer-engine"]
+        traced = Licentia(vendor_a.key, endpoints, tracer_provider=tracing)
+        market.vendors["answer-engine"].client = traced
+        trace_id = use_content(market, tracing.get_tracer("demo"), console)
+        duplicates = report_usage(market, end, console)
+        settled = close_period(market, start, end, console)
+        running_charges(market, console)
+        wanted = {"vendor-a-app", "licentia-provenance", "licentia-licensing", "licentia-metering"}
+        receiver.wait_for(trace_id, wanted)
+        console.print("[bold]7.[/] one vendor request, traced across the services it crossed:")
+        console.print(trace_tree(f"trace {trace_id}", receiver.tree(trace_id)))
+        tracing.shutdown()
+        traced.close()
+    return Facts(trace_id, duplicates, settled)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
