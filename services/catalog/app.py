@@ -24,7 +24,7 @@ from services.runtime.clients import ServiceChannels
 from services.runtime.config import Settings
 from services.runtime.database import Database
 from services.runtime.event_relay import EventRelay, MemoryCursor
-from services.runtime.outbox import OutboxSequencer
+from services.runtime.outbox import OutboxSequencer, backlog_gauge
 from services.runtime.server import ServiceApp
 from services.runtime.usage_reporting import UsageReporter
 
@@ -74,4 +74,11 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
         authenticator=authenticator,
         on_start=[sequencer.start, delivery_usage.start],
         on_stop=[delivery_usage.stop, channels.close, database.dispose, sequencer.stop],
+        gauges={
+            **backlog_gauge(OUTBOX, database),
+            "licentia_deliveries_unmetered": (
+                "Content deliveries not yet recorded in metering",
+                lambda: float(metering.waiting()),
+            ),
+        },
     )

@@ -27,7 +27,7 @@ from services.runtime.bootstrap import (
 from services.runtime.clients import ServiceChannels
 from services.runtime.config import Settings
 from services.runtime.database import Database
-from services.runtime.outbox import OutboxSequencer
+from services.runtime.outbox import OutboxSequencer, backlog_gauge
 from services.runtime.server import ServiceApp
 
 NAME = "licensing"
@@ -79,4 +79,5 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
         on_start=[tokens.start, permissions.start, sequencer.start],
         on_stop=[channels.close, database.dispose, permissions.stop, sequencer.stop],
         public_methods=PUBLIC_METHODS,
+        gauges=backlog_gauge(OUTBOX, database),
     )

@@ -76,4 +76,22 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
         authenticator=authenticator,
         on_start=[indexing.start],
         on_stop=[indexing.stop, channels.close, database.dispose],
+        gauges={
+            "licentia_provenance_index_works": (
+                "Works in this replica's index",
+                lambda: float(index.stats().documents),
+            ),
+            "licentia_provenance_index_fingerprints": (
+                "Fingerprints in this replica's index",
+                lambda: float(index.stats().fingerprints),
+            ),
+            "licentia_provenance_index_bytes": (
+                "Bytes held by this replica's query arrays",
+                lambda: float(index.stats().memory_bytes),
+            ),
+            "licentia_provenance_feed_sequence": (
+                "The last catalog work event this replica applied (index freshness)",
+                lambda: float(indexing.position.sequence),
+            ),
+        },
     )

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     rate_limit_per_second: float = Field(default=2000.0, gt=0)
     rate_limit_burst: int = Field(default=4000, ge=1)
 
+    # Prometheus metrics over HTTP (`/metrics`) on this port, when set.
+    metrics_port: int | None = None
+
     # Traces are exported over OTLP/gRPC only when an endpoint is set.
     otlp_endpoint: str | None = None
     trace_sample_ratio: float = Field(default=0.1, ge=0.0, le=1.0)

@@ -17,6 +17,7 @@ from services.runtime.authentication import Authenticator
 from services.runtime.error_mapping import abort_with
 from services.runtime.errors import Unauthenticated
 from services.runtime.interceptor_base import AroundInterceptor, CallInfo
+from services.runtime.metrics import observe_rpc
 from services.runtime.principal import (
     ANONYMOUS,
     current_principal,
@@ -34,7 +35,11 @@ _call_record: contextvars.ContextVar[dict[str, str] | None] = contextvars.Contex
 
 
 class RequestLoggingInterceptor(AroundInterceptor):
-    """One structured line per call: method, status, duration, caller, trace id."""
+    """One structured line per call (method, status, duration, caller, trace id), and the
+    call counted in the RPC metrics."""
+
+    def __init__(self, service: str) -> None:
+        self._service = service
 
     @contextlib.contextmanager
     def around(self, call: CallInfo, context: grpc.ServicerContext) -> Iterator[None]:
@@ -48,6 +53,8 @@ class RequestLoggingInterceptor(AroundInterceptor):
             code = context.code() or grpc.StatusCode.OK
             if isinstance(code, int):
                 code = grpc.StatusCode.UNKNOWN
+            seconds = time.perf_counter() - started
+            observe_rpc(self._service, call.method, code.name, seconds)
             level = logging.INFO if code is grpc.StatusCode.OK else logging.WARNING
             if access_log.isEnabledFor(level):
                 access_log.log(
@@ -58,7 +65,7 @@ class RequestLoggingInterceptor(AroundInterceptor):
                     extra={
                         "rpc_method": call.method,
                         "rpc_code": code.name,
-                        "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                        "duration_ms": round(seconds * 1000, 3),
                         "caller": record.get("caller", ""),
                     },
                 )

@@ -124,6 +124,13 @@ class Outbox:
         size = min(page_size or DEFAULT_FEED_PAGE, MAX_FEED_PAGE)
         return self.read(connection, after_sequence, size)
 
+    def backlog(self, database: Database) -> int:
+        """Committed events not numbered yet: what consumers cannot see yet."""
+        t = self.table
+        with database.engine.connect() as conn:
+            query = select(func.count()).select_from(t).where(t.c.sequence.is_(None))
+            return int(conn.execute(query).scalar_one())
+
     def last_sequence(self, connection: Connection) -> int:
         """Where a reader that wants only new events starts."""
         t = self.table
@@ -209,3 +216,13 @@ class OutboxSequencer:
             except Exception:  # keep numbering after a transient database failure
                 log.exception("outbox sequencing failed; retrying")
                 self._stopping.wait(1.0)
+
+
+def backlog_gauge(outbox: Outbox, database: Database) -> dict[str, tuple[str, Any]]:
+    """The outbox backlog as a service gauge (ServiceApp.gauges)."""
+    return {
+        "licentia_outbox_backlog": (
+            "Committed outbox events not yet numbered for consumers",
+            lambda: float(outbox.backlog(database)),
+        )
+    }

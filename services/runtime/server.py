@@ -14,6 +14,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -21,6 +22,7 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry.instrumentation.grpc import server_interceptor
 from opentelemetry.sdk.trace import TracerProvider
 
+from services.runtime import metrics
 from services.runtime.authentication import Authenticator
 from services.runtime.config import Settings
 from services.runtime.interceptors import (
@@ -48,6 +50,8 @@ class ServiceApp:
     on_stop: list[Callable[[], None]] = field(default_factory=list)
     # Full method names (`/pkg.Service/Method`) anyone may call without credentials.
     public_methods: frozenset[str] = frozenset()
+    # The service's own gauges, read when Prometheus scrapes: name -> (help, read).
+    gauges: dict[str, tuple[str, Callable[[], float]]] = field(default_factory=dict)
 
 
 class RunningServer:
@@ -59,8 +63,11 @@ class RunningServer:
         port: int,
         grace_seconds: float,
         tracer_provider: TracerProvider,
+        metrics_address: tuple[str, int] | None = None,
     ) -> None:
         self.app = app
+        self._metrics_address = metrics_address
+        self._metrics_server: Any = None
         self.port = port
         self._server = server
         self._health = health_servicer
@@ -70,6 +77,11 @@ class RunningServer:
         self._stop_lock = threading.Lock()
 
     def start(self) -> RunningServer:
+        for name, (documentation, read) in self.app.gauges.items():
+            metrics.gauge(name, documentation, self.app.name, read)
+        if self._metrics_address is not None:
+            host, port = self._metrics_address
+            self._metrics_server = metrics.serve_metrics(port, host)
         self._server.start()
         for hook in self.app.on_start:
             hook()
@@ -95,6 +107,9 @@ class RunningServer:
                 except Exception:
                     log.exception("shutdown hook failed")
             self._tracer_provider.shutdown()
+            metrics.forget_gauges(self.app.gauges, self.app.name)
+            if self._metrics_server is not None:
+                self._metrics_server.shutdown()
             self._stopped.set()
             log.info("%s stopped", self.app.name)
 
@@ -111,7 +126,7 @@ def create_server(
     """Build (but do not start) the server; port 0 picks a free port."""
     interceptors = [
         server_interceptor(tracer_provider=tracer_provider),
-        RequestLoggingInterceptor(),
+        RequestLoggingInterceptor(app.name),
         ErrorMappingInterceptor(f"{app.name}.licentia.dev"),
         AuthenticationInterceptor(app.authenticator, app.public_methods),
         RateLimitInterceptor(
@@ -147,8 +162,17 @@ def create_server(
         if settings.tls_cert_file
         else server.add_insecure_port(address)
     )
+    metrics_address = (
+        (settings.host, settings.metrics_port) if settings.metrics_port is not None else None
+    )
     return RunningServer(
-        app, server, health_servicer, bound, settings.shutdown_grace_seconds, tracer_provider
+        app,
+        server,
+        health_servicer,
+        bound,
+        settings.shutdown_grace_seconds,
+        tracer_provider,
+        metrics_address,
     )
 
 

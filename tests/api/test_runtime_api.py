@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+import urllib.request
 
 import grpc
 import pytest
@@ -20,6 +21,7 @@ from sqlalchemy import text
 from services.catalog.app import open_database
 from services.runtime.clients import open_channel
 from services.runtime.config import Settings
+from services.runtime.ports import free_port
 from services.runtime.telemetry import build_tracer_provider
 from tests.api.helpers import article, make_publisher
 from tests.conftest import (
@@ -147,3 +149,27 @@ def test_draining_server_reports_not_serving_and_finishes_inflight_calls(
     worker.join(60)
     stopper.join(60)
     assert results == [1000]
+
+
+def test_prometheus_metrics_count_calls_and_show_service_gauges(settings: Settings) -> None:
+    port = free_port()
+    harness = start_catalog(settings.model_copy(update={"metrics_port": port}))
+    try:
+        publisher = make_publisher(harness, "metrics")
+        publisher.client.CreateWork(api.CreateWorkRequest(parent=publisher.name, work=article(1)))
+        with pytest.raises(grpc.RpcError):
+            publisher.client.GetWork(api.GetWorkRequest(name=f"{publisher.name}/works/nope"))
+        page = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read()
+        text_page = page.decode()
+    finally:
+        harness.channel.close()
+        harness.server.stop(0)
+    created = (
+        'licentia_rpc_requests_total{code="OK",method="/licentia.catalog.v1.CatalogService/'
+        'CreateWork",service="catalog"}'
+    )
+    assert created in text_page
+    assert 'code="NOT_FOUND",method="/licentia.catalog.v1.CatalogService/GetWork"' in text_page
+    assert 'licentia_rpc_duration_seconds_bucket{le="0.5",method=' in text_page
+    assert 'licentia_outbox_backlog{service="catalog"}' in text_page
+    assert 'licentia_deliveries_unmetered{service="catalog"} 0.0' in text_page

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from services.catalog.adapters import tables as t
 
@@ -38,6 +38,11 @@ class DeliveryRepository:
             select(d).where(d.c.usage_state == "").order_by(d.c.seq).limit(limit)
         )
         return [_delivery(row) for row in rows]
+
+    def unmetered_count(self) -> int:
+        d = t.deliveries
+        query = select(func.count()).select_from(d).where(d.c.usage_state == "")
+        return int(self._conn.execute(query).scalar_one())
 
     def metered(self, states: dict[str, str], at: datetime) -> None:
         """Record what metering answered for each delivery (by id)."""

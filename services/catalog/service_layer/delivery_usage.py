@@ -33,6 +33,10 @@ class DeliveryMetering:
         with self._uow(write=False) as uow:
             return uow.deliveries.unmetered(min(limit, BATCH))
 
+    def waiting(self) -> int:
+        with self._uow(write=False) as uow:
+            return uow.deliveries.unmetered_count()
+
     def send(self, deliveries: Sequence[Delivery]) -> None:
         by_vendor: dict[str, list[Delivery]] = {}
         for d in deliveries:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,15 +10,23 @@ from licentia.metering.v1 import metering_service_pb2 as api
 from licentia.metering.v1 import metering_service_pb2_grpc as api_grpc
 from licentia.metering.v1 import resources_pb2 as res
 
+from services.metering.domain.events import Result
 from services.metering.entrypoints import converters as cv
 from services.metering.service_layer.billing import BillingService
 from services.metering.service_layer.ingest import IngestService
 from services.metering.service_layer.summaries import SummaryQuery, SummaryService
 from services.runtime.lenient_decoding import reject_undecodable
+from services.runtime.metrics import USAGE_EVENTS
 from services.runtime.principal import current_principal
 from services.runtime.proto_time import from_timestamp
 
 Context = Any
+
+
+def count_results(results: list[Result]) -> None:
+    """The ingest rate by answer, for Prometheus."""
+    for status, count in Counter(r.status.value for r in results).items():
+        USAGE_EVENTS.labels(status).inc(count)
 
 
 class MeteringServicer(api_grpc.MeteringServiceServicer):
@@ -34,6 +43,7 @@ class MeteringServicer(api_grpc.MeteringServiceServicer):
         reject_undecodable(request)
         events = [cv.event_in(e) for e in request.events]
         results = self._ingest.record(current_principal(), events, request.vendor)
+        count_results(results)
         return cv.results_response(results)
 
     def StreamUsage(
@@ -43,6 +53,7 @@ class MeteringServicer(api_grpc.MeteringServiceServicer):
         for request in requests:
             reject_undecodable(request)
             results = self._ingest.record(principal, [cv.event_in(e) for e in request.events])
+            count_results(results)
             yield api.StreamUsageResponse(
                 batch_id=request.batch_id, results=[cv.result_out(r) for r in results]
             )
