@@ -149,14 +149,19 @@ class Launcher:
         return pid
 
     def _health(self, name: str) -> str:
-        with grpc.insecure_channel(self._address(name)) as channel:
-            try:
-                answer = health_pb2_grpc.HealthStub(channel).Check(
-                    health_pb2.HealthCheckRequest(), timeout=1
-                )
-            except grpc.RpcError:
-                return "UNREACHABLE"
-        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status))
+        return health_of(self._address(name))
+
+
+def health_of(address: str, timeout: float = 1.0) -> str:
+    """SERVING, NOT_SERVING... as grpc.health.v1 answers, or UNREACHABLE."""
+    with grpc.insecure_channel(address) as channel:
+        try:
+            answer = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=timeout
+            )
+        except grpc.RpcError:
+            return "UNREACHABLE"
+    return str(health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status))
 
 
 def _alive(pid: int) -> bool:

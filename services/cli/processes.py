@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from services.cli.output import console, emit_json, table
-from services.launcher import Launcher
+from services.launcher import Launcher, health_of
 from services.runtime import migrations
 from services.runtime.config import SERVICE_NAMES, Settings
 from services.runtime.logs import configure_logging
@@ -33,6 +33,9 @@ def register(app: typer.Typer) -> None:
     app.command("status", help="Each service's process and health.")(status_command)
     app.command("down", help="Stop the services started by `up`, draining their calls.")(
         down_command
+    )
+    app.command("health", help="Ask grpc.health.v1 at each address; exit 1 unless all serve.")(
+        health_command
     )
 
 
@@ -104,3 +107,17 @@ def down_command() -> None:
         console.print("nothing was running")
     for name in codes:
         console.print(f"{name:<11} stopped")
+
+
+def health_command(
+    addresses: Annotated[list[str], typer.Argument(help="host:port of each service")],
+    timeout: Annotated[float, typer.Option(help="seconds to wait for each")] = 5.0,
+) -> None:
+    """For probes and `helm test`: every address must answer SERVING."""
+    failing = 0
+    for address in addresses:
+        answer = health_of(address, timeout)
+        console.print(f"{address:<40} {answer}")
+        failing += answer != "SERVING"
+    if failing:
+        raise typer.Exit(1)

@@ -10,6 +10,7 @@ from licentia.licensing.v1 import licensing_service_pb2_grpc as api_grpc
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.licensing.adapters.catalog_works import CatalogWorkDirectory
+from services.licensing.adapters.signing import signing_key_from_pem
 from services.licensing.domain.licenses import License
 from services.licensing.entrypoints.grpc_servicer import LicensingServicer
 from services.licensing.service_layer.licenses import LicenseService
@@ -29,6 +30,7 @@ from services.runtime.config import Settings
 from services.runtime.database import Database
 from services.runtime.outbox import OutboxSequencer, backlog_gauge
 from services.runtime.server import ServiceApp
+from services.runtime.sqltypes import utc_now
 
 NAME = "licensing"
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -56,7 +58,12 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
     uow = UnitOfWorkFactory(database, on_license)
     permissions = PermissionService(uow, works, settings.license_refresh_seconds)
     offers = OfferService(uow, settings.commission_bps)
-    tokens = TokenService(uow)
+    configured = (
+        signing_key_from_pem(settings.signing_key_file.read_bytes(), utc_now())
+        if settings.signing_key_file
+        else None
+    )
+    tokens = TokenService(uow, configured)
     servicer = LicensingServicer(
         offers,
         NegotiationService(uow, offers),

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     # How often a licensing replica (and other services' permission caches) poll the
     # license event feed: the bound on how stale a suspension or revocation can be.
     license_refresh_seconds: float = Field(default=1.0, gt=0)
+    # Licensing: the Ed25519 private key (PKCS#8 PEM) that signs license tokens, e.g. from
+    # a Kubernetes Secret; a new file rotates the key. Unset: a key kept in the database.
+    signing_key_file: Path | None = None
     # Public URL of the licensing API, named as the license server in RSL documents.
     licensing_public_url: str = ""
     # How often the catalog sends recorded content deliveries to metering as usage.

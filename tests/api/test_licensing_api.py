@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import json
 import time
+from pathlib import Path
 
 import grpc
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.duration_pb2 import Duration
 from licentia.licensing.v1 import licensing_service_pb2 as api
@@ -16,6 +18,7 @@ from licentia.licensing.v1 import licensing_service_pb2_grpc as api_grpc
 from licentia.licensing.v1 import resources_pb2 as res
 
 from services.licensing import app as licensing_app
+from services.runtime.config import Settings
 from tests.api.market import Market, Party, terms
 from tests.conftest import Client, error_reason, field_violations, start_service
 
@@ -505,3 +508,35 @@ def test_a_suspension_reaches_other_replicas_within_the_refresh_bound(market: Ma
     finally:
         replica.channel.close()
         replica.server.stop(0)
+
+
+def test_a_signing_key_from_a_file_signs_and_a_new_file_rotates(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """The operator's key (a Kubernetes Secret, say) signs; replacing the file and
+    restarting rotates, the old key still published for the tokens it signed."""
+    pems = []
+    for name in ("first.pem", "second.pem"):
+        key = Ed25519PrivateKey.generate().private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )  # fmt: skip
+        (tmp_path / name).write_bytes(key)
+        pems.append(tmp_path / name)
+    active = []
+    published = []
+    for pem in pems:
+        harness = start_service(
+            licensing_app, settings.model_copy(update={"signing_key_file": pem})
+        )
+        try:
+            keys = Client(harness.channel, None, api_grpc.LicensingServiceStub).GetSigningKeys(
+                api.GetSigningKeysRequest()
+            )
+        finally:
+            harness.channel.close()
+            harness.server.stop(0)
+        active.append(keys.active_key_id)
+        published.append({k["kid"] for k in json.loads(keys.jwks)["keys"]})
+    assert active[0] != active[1]
+    assert published == [{active[0]}, {active[0], active[1]}]

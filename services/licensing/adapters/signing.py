@@ -40,7 +40,19 @@ class SigningKey:
 
 
 def new_signing_key(now: datetime) -> SigningKey:
-    private = Ed25519PrivateKey.generate()
+    return _signing_key(Ed25519PrivateKey.generate(), now)
+
+
+def signing_key_from_pem(pem: bytes, now: datetime) -> SigningKey:
+    """An operator's key (a PKCS#8 PEM Ed25519 private key, e.g. from a Kubernetes
+    Secret); the same key always gets the same kid."""
+    private = serialization.load_pem_private_key(pem, password=None)
+    if not isinstance(private, Ed25519PrivateKey):
+        raise ValueError("the signing key must be an Ed25519 private key (PKCS#8 PEM)")
+    return _signing_key(private, now)
+
+
+def _signing_key(private: Ed25519PrivateKey, now: datetime) -> SigningKey:
     raw = private.public_key().public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw
     )

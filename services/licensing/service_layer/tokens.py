@@ -7,7 +7,13 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.licensing.adapters.signing import ISSUER, KeyRing, TokenError, new_signing_key
+from services.licensing.adapters.signing import (
+    ISSUER,
+    KeyRing,
+    SigningKey,
+    TokenError,
+    new_signing_key,
+)
 from services.licensing.domain.licenses import LicenseState
 from services.licensing.service_layer import access
 from services.licensing.service_layer.licenses import parse_license_name
@@ -36,20 +42,26 @@ class Verification:
 
 
 class TokenService:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, configured_key: SigningKey | None = None) -> None:
         self._uow = uow
+        self._configured = configured_key
         self._lock = threading.Lock()
         self._ring: KeyRing | None = None
 
     def start(self) -> None:
-        """Load the keys, creating the first one on a fresh database."""
+        """Load the keys: the operator's configured key becomes the signing key (a new
+        one rotates, the old stay published until their tokens expire); without one,
+        a fresh database gets a generated key."""
         with self._uow() as uow:
             keys = uow.keys.all()
-            if not keys:
-                first = new_signing_key(utc_now())
-                uow.keys.add(first)
+            wanted = self._configured
+            if wanted is None and not keys:
+                wanted = new_signing_key(utc_now())
+            if wanted is not None and wanted.kid not in {k.kid for k in keys}:
+                uow.keys.add(wanted)
+                uow.keys.retire_all_but(wanted.kid, utc_now() + MAX_TOKEN_TTL)
                 uow.commit()
-                keys = [first]
+                keys = uow.keys.all()
         self._ring = KeyRing(keys)
 
     def issue(self, p: Principal, license_name: str, ttl: timedelta | None) -> tuple[str, datetime]:
