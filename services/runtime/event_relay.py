@@ -111,7 +111,7 @@ class EventRelay(Generic[Event]):
         """Deliver one batch; returns how many events were delivered."""
         position = self._cursor.load()
         events = self._fetch(position, self._batch_size)
-        if not events:
+        if not events or self._stopping.is_set():
             return 0
         self._handle(events)
         self._cursor.save(self._position_of(events[-1]))
@@ -120,7 +120,9 @@ class EventRelay(Generic[Event]):
     def start(self) -> None:
         self._thread.start()
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stop(self, timeout: float = 30.0) -> None:
+        """Wait for the batch in hand (its calls have deadlines): the caller closes the
+        channels next, and a channel must not close under a call being made."""
         self._stopping.set()
         if self._thread.is_alive():
             self._thread.join(timeout)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import threading
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -206,8 +207,11 @@ def replay_market(seed: int) -> Market:
     return market
 
 
-def run(seed: int, database: Database, crashes: bool) -> dict[str, list[tuple[object, ...]]]:
-    """Play one seed; returns the rows of every table settlement issued."""
+def run(
+    seed: int, database: Database, crashes: bool, racing_closers: int = 1
+) -> dict[str, list[tuple[object, ...]]]:
+    """Play one seed; returns the rows of every table settlement issued. With
+    `racing_closers`, that many replicas close each period at the same moment."""
     rng = random.Random(seed)
     now = _now()
     market = build_market(rng, now - 10 * DAY, rng.randint(1, 4))
@@ -232,10 +236,29 @@ def run(seed: int, database: Database, crashes: bool) -> dict[str, list[tuple[ob
                 )  # fmt: skip
                 with contextlib.suppress(Crash):
                     crashing.close(OPERATOR, start, period.end)
+        if racing_closers > 1:
+            _race(plain, racing_closers, start, period.end)
         plain.close(OPERATOR, start, period.end)
         if crashes and crash_rng.random() < 0.5:
             plain.close(OPERATOR, start, period.end)  # repeating a finished close: no-op
     return dump(database)
+
+
+def _race(closer: ClosingService, count: int, start: datetime | None, end: datetime) -> None:
+    errors: list[BaseException] = []
+
+    def close() -> None:
+        try:
+            closer.close(OPERATOR, start, end)
+        except BaseException as error:  # reported by the caller
+            errors.append(error)
+
+    threads = [threading.Thread(target=close) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors, errors
 
 
 def _crash_at(step: str):  # type: ignore[no-untyped-def]

@@ -161,3 +161,19 @@ def _check_commission_and_shares(database: Database, market: sim.Market, seed: i
 
 def _publisher(market: sim.Market, license_name: object) -> str:
     return next(lic.publisher for lic in market.licensing.terms if lic.name == license_name)
+
+
+@pytest.mark.postgres
+def test_two_replicas_closing_the_same_period_issue_it_once(postgres_db: Database) -> None:
+    """Two settlement replicas asked to close the same period at the same moment."""
+    seed = next(s for s in range(50) if _posts_something(s))
+    sim.reset(postgres_db)
+    alone = sim.run(seed, postgres_db, crashes=False)
+    sim.reset(postgres_db)
+    together = sim.run(seed, postgres_db, crashes=False, racing_closers=2)
+    assert together == alone
+
+
+def _posts_something(seed: int) -> bool:
+    market = sim.replay_market(seed)
+    return bool(sim.reference_receivables(market))

@@ -29,8 +29,9 @@ class SettlementRepository:
         row = self._conn.execute(query.with_for_update() if lock else query).first()
         return _period(row) if row else None
 
-    def period(self, number: int) -> PeriodRecord | None:
-        row = self._conn.execute(select(t.periods).where(t.periods.c.number == number)).first()
+    def period(self, number: int, lock: bool = False) -> PeriodRecord | None:
+        query = select(t.periods).where(t.periods.c.number == number)
+        row = self._conn.execute(query.with_for_update() if lock else query).first()
         return _period(row) if row else None
 
     def periods(self, after: int = 0, limit: int = 1_000) -> list[PeriodRecord]:

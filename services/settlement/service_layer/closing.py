@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
+
 from services.runtime.errors import FailedPrecondition
 from services.runtime.principal import Principal, require
 from services.runtime.sqltypes import utc_now
@@ -22,7 +24,10 @@ from services.settlement.domain.billing import UsageRow, bill, period_of
 from services.settlement.domain.periods import PeriodRecord, check_close_request, next_period
 from services.settlement.service_layer.issuing import issue
 from services.settlement.service_layer.ports import LicenseSource, RightsSource, UsageSource
-from services.settlement.service_layer.unit_of_work import UnitOfWorkFactory
+from services.settlement.service_layer.unit_of_work import (
+    SettlementUnitOfWork,
+    UnitOfWorkFactory,
+)
 
 log = logging.getLogger(__name__)
 
@@ -57,13 +62,21 @@ class ClosingService:
         rows: list[UsageRow] | None = None
         if not period.done("snapshot"):
             rows = self._rows(period)
-            self._snapshot(period, rows)
-            period = self._step(period, "snapshot")
+            period = self._snapshot(period, rows)
         if not period.done("posted"):
             period = self._post(period, self._rows(period) if rows is None else rows)
         return period
 
     def _open(self, start: datetime | None, end: datetime, request_id: str) -> PeriodRecord:
+        for attempt in range(3):
+            try:
+                return self._open_once(start, end, request_id)
+            except IntegrityError:  # another replica opened it a moment ago: read it
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _open_once(self, start: datetime | None, end: datetime, request_id: str) -> PeriodRecord:
         with self._uow() as uow:
             last = uow.records.last_period(lock=True)
             new = next_period(last, start, end, self._clock())
@@ -76,12 +89,25 @@ class ClosingService:
         self._checkpoint("opened")
         return new
 
-    def _step(self, period: PeriodRecord, step: str) -> PeriodRecord:
+    def _step(
+        self,
+        period: PeriodRecord,
+        step: str,
+        write: Callable[[SettlementUnitOfWork], None] = lambda uow: None,
+    ) -> PeriodRecord:
+        """Record a step (and what it wrote) unless another replica closing the same
+        period got there first: steps only move forward, and the first writer's copy
+        stands."""
         with self._uow() as uow:
+            current = uow.records.period(period.number, lock=True)
+            assert current is not None
+            if current.done(step):
+                return current
+            write(uow)
             uow.records.set_step(period.number, step)
             uow.commit()
         self._checkpoint(step)
-        return replace(period, step=step)
+        return replace(current, step=step)
 
     def _rows(self, period: PeriodRecord) -> list[UsageRow]:
         """The period's own usage (the first period's includes everything before it) and
@@ -89,7 +115,7 @@ class ClosingService:
         start = period.start if period.number > 1 else None
         return list(self._usage.billable(start, period.end, period.number - 1))
 
-    def _snapshot(self, period: PeriodRecord, rows: list[UsageRow]) -> None:
+    def _snapshot(self, period: PeriodRecord, rows: list[UsageRow]) -> PeriodRecord:
         licenses = {lic.name: lic for lic in self._licenses.licenses()}
         unknown = sorted({r.license for r in rows} - set(licenses))
         if unknown:
@@ -101,12 +127,19 @@ class ClosingService:
         }
         kept = [lic for lic in licenses.values() if lic.vendor in vendors]
         holders = self._rights.holders(sorted({r.work for r in rows if r.work}))
-        with self._uow() as uow:
-            uow.records.save_snapshot(period.number, kept, holders)
-            uow.commit()
+        return self._step(
+            period,
+            "snapshot",
+            lambda uow: uow.records.save_snapshot(period.number, kept, holders),
+        )
 
     def _post(self, period: PeriodRecord, rows: list[UsageRow]) -> PeriodRecord:
         with self._uow() as uow:
+            # Another replica closing the same period at once waits here, then finds it
+            # posted and issues nothing twice.
+            current = uow.records.period(period.number, lock=True)
+            if current is not None and current.done("posted"):
+                return current
             closed = [p.period for p in uow.records.periods() if p.number < period.number]
             licenses = uow.records.licenses(period.number)
             touched = sorted(
