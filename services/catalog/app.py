@@ -73,7 +73,7 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
         register=register,
         authenticator=authenticator,
         on_start=[sequencer.start, delivery_usage.start],
-        on_stop=[delivery_usage.stop, channels.close, database.dispose, sequencer.stop],
+        on_stop=[database.dispose, channels.close, sequencer.stop, delivery_usage.stop],
         gauges={
             **backlog_gauge(OUTBOX, database),
             "licentia_deliveries_unmetered": (

@@ -49,6 +49,16 @@ def api_error_line(error: grpc.RpcError) -> str:
     return f"{line}\n  hint: {hint}" if hint else line
 
 
+def enum_name(enum: Any, value: int) -> str:
+    """`STATE_PUBLISHED` -> `PUBLISHED`: an enum value without its type's prefix."""
+    name = str(enum.Name(value))
+    prefix = name.split("_")[0] + "_"
+    for candidate in ("LICENSE_STATUS_", "MATCH_TYPE_"):
+        if name.startswith(candidate):
+            prefix = candidate
+    return name.removeprefix(prefix) or "-"
+
+
 def as_dict(message: Message) -> dict[str, Any]:
     return MessageToDict(message, preserving_proto_field_name=True)
 

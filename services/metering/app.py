@@ -55,5 +55,5 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
         register=register,
         authenticator=authenticator,
         on_start=[decisions.start],
-        on_stop=[decisions.stop, channels.close, database.dispose],
+        on_stop=[database.dispose, channels.close, decisions.stop],
     )

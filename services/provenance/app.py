@@ -75,7 +75,7 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
         register=register,
         authenticator=authenticator,
         on_start=[indexing.start],
-        on_stop=[indexing.stop, channels.close, database.dispose],
+        on_stop=[database.dispose, channels.close, indexing.stop],
         gauges={
             "licentia_provenance_index_works": (
                 "Works in this replica's index",

@@ -136,6 +136,8 @@ class EventRelay(Generic[Event]):
                 if delivered < self._batch_size:
                     self._stopping.wait(self._idle)
             except Exception as error:  # retry the same batch; never skip an event
+                if self._stopping.is_set():
+                    return  # shutting down: the batch is sent again by the next start
                 if _upstream_unavailable(error):  # expected while a peer starts or stops
                     log.warning("relay %s: %s; retrying in %.1fs", self.name, error, backoff)
                 else:

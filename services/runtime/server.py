@@ -45,7 +45,8 @@ class ServiceApp:
     grpc_service_names: tuple[str, ...]
     register: Callable[[grpc.Server], None]
     authenticator: Authenticator
-    # Started after the server starts; stopped (in reverse) after it drains.
+    # Started after the server starts; stopped after it drains, last first: list what a
+    # hook needs before the hook (the database, the channels, then the relay using them).
     on_start: list[Callable[[], None]] = field(default_factory=list)
     on_stop: list[Callable[[], None]] = field(default_factory=list)
     # Full method names (`/pkg.Service/Method`) anyone may call without credentials.

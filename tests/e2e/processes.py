@@ -8,7 +8,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 
-def wait_healthy(channel: grpc.Channel, timeout: float = 30.0) -> None:
+def wait_healthy(channel: grpc.Channel, timeout: float = 60.0) -> None:
     """Until the service answers SERVING on grpc.health.v1."""
     health = health_pb2_grpc.HealthStub(channel)
     deadline = time.monotonic() + timeout

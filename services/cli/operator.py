@@ -1,0 +1,79 @@
+"""`licentia operator`: accounts and keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from licentia.catalog.v1 import catalog_service_pb2 as api
+from licentia.catalog.v1 import resources_pb2 as res
+
+from services.cli.output import as_dict, console, emit_json, table
+from services.cli.profile import JsonOption, ProfileOption, connect
+
+app = typer.Typer(
+    help="The marketplace operator: publishers, vendors, API keys.", no_args_is_help=True
+)
+
+
+@app.command("create-publisher")
+def create_publisher(
+    publisher_id: Annotated[str, typer.Argument(help="e.g. harbour-gazette")],
+    name: Annotated[str, typer.Option(help="display name")],
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    with connect(profile) as lic:
+        created = lic.catalog.CreatePublisher(
+            api.CreatePublisherRequest(
+                publisher=res.Publisher(display_name=name), publisher_id=publisher_id
+            )
+        )
+    emit_json(as_dict(created)) if as_json else console.print(f"created {created.name}")
+
+
+@app.command("create-vendor")
+def create_vendor(
+    vendor_id: Annotated[str, typer.Argument(help="e.g. answer-engine")],
+    name: Annotated[str, typer.Option(help="display name")],
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    with connect(profile) as lic:
+        created = lic.catalog.CreateVendor(
+            api.CreateVendorRequest(vendor=res.Vendor(display_name=name), vendor_id=vendor_id)
+        )
+    emit_json(as_dict(created)) if as_json else console.print(f"created {created.name}")
+
+
+@app.command("create-key")
+def create_key(
+    account: Annotated[str, typer.Argument(help="publishers/{p} or vendors/{v}")],
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """A new API key for the account; its secret is printed once, never stored."""
+    with connect(profile) as lic:
+        created = lic.catalog.CreateApiKey(api.CreateApiKeyRequest(parent=account))
+    if as_json:
+        emit_json({"name": created.api_key.name, "key": created.key})
+    else:
+        console.print(f"{created.api_key.name}\n{created.key}")
+        console.print("[dim]the key is shown once: store it now[/]")
+
+
+@app.command("accounts")
+def accounts(profile: ProfileOption = None, as_json: JsonOption = False) -> None:
+    with connect(profile) as lic:
+        publishers = list(
+            lic.paged(lic.catalog.ListPublishers, api.ListPublishersRequest(), "publishers")
+        )
+        vendors = list(lic.paged(lic.catalog.ListVendors, api.ListVendorsRequest(), "vendors"))
+    if as_json:
+        emit_json([as_dict(a) for a in [*publishers, *vendors]])
+        return
+    table(
+        "accounts",
+        ["name", "display name"],
+        [(a.name, a.display_name) for a in [*publishers, *vendors]],
+    )

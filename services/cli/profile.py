@@ -1,0 +1,65 @@
+"""Who the command acts as, and where the services are: a profile.
+
+Profiles live in `~/.config/licentia/profiles.toml` (or LICENTIA_CONFIG):
+
+    [profiles.gazette]
+    api_key = "..."
+    host = "licentia.example"          # every service at host:50051..50055, or:
+    catalog = "catalog.example:443"    # one address per service
+
+`--profile NAME` (or LICENTIA_PROFILE) picks one; LICENTIA_API_KEY and the usual
+LICENTIA_* addresses work without a file. The operator's key is LICENTIA_OPERATOR_API_KEY.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from services.client import Endpoints, Licentia
+from services.runtime.config import DEFAULT_PORTS, SERVICE_NAMES, Settings
+
+ProfileOption = Annotated[
+    str | None, typer.Option("--profile", "-p", help="profile name in the config file")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("LICENTIA_CONFIG", "~/.config/licentia/profiles.toml")).expanduser()
+
+
+def connect(profile: str | None) -> Licentia:
+    name = profile or os.environ.get("LICENTIA_PROFILE")
+    if name:
+        return _from_profile(name)
+    key = os.environ.get("LICENTIA_API_KEY") or os.environ.get("LICENTIA_OPERATOR_API_KEY")
+    if not key:
+        raise typer.BadParameter(
+            "no API key: set LICENTIA_API_KEY (or LICENTIA_OPERATOR_API_KEY), "
+            f"or pick a profile from {config_path()} with --profile"
+        )
+    return Licentia(key, Endpoints.from_settings(Settings()))
+
+
+def _from_profile(name: str) -> Licentia:
+    path = config_path()
+    try:
+        profiles = tomllib.loads(path.read_text()).get("profiles", {})
+    except FileNotFoundError:
+        raise typer.BadParameter(f"no config file at {path}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise typer.BadParameter(f"{path} is not valid TOML: {error}") from None
+    if name not in profiles:
+        known = ", ".join(sorted(profiles)) or "none"
+        raise typer.BadParameter(f"no profile {name!r} in {path} (profiles: {known})")
+    entry = profiles[name]
+    if "api_key" not in entry:
+        raise typer.BadParameter(f"profile {name!r} has no api_key")
+    host = entry.get("host", "127.0.0.1")
+    endpoints = Endpoints(**{s: entry.get(s, f"{host}:{DEFAULT_PORTS[s]}") for s in SERVICE_NAMES})
+    return Licentia(entry["api_key"], endpoints)

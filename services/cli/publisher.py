@@ -1,0 +1,184 @@
+"""`licentia publisher`: import works, publish offers, negotiate, read statements."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from licentia.catalog.v1 import catalog_service_pb2 as capi
+from licentia.licensing.v1 import licensing_service_pb2 as lapi
+from licentia.licensing.v1 import resources_pb2 as lres
+from licentia.settlement.v1 import settlement_service_pb2 as sapi
+from rich.progress import Progress
+
+from services.cli import charts
+from services.cli.output import as_dict, console, emit_json, enum_name, money, table
+from services.cli.pricing import MODELS, price_of
+from services.cli.profile import JsonOption, ProfileOption, connect
+from services.cli.settlement import moment
+from services.cli.works_files import BadInput, count_works, read_works
+from services.client import new_request_id
+from services.runtime.proto_time import timestamp
+
+app = typer.Typer(help="Publishers: works, offers, negotiations, statements.", no_args_is_help=True)
+BATCH = 500
+
+
+@app.command("import")
+def import_works(
+    path: Annotated[
+        Path, typer.Argument(exists=True, help=".jsonl, .csv, or a folder of .txt/.html/.md")
+    ],
+    publisher: Annotated[str, typer.Option(help="publishers/{p}: the profile's own account")],
+    language: Annotated[str, typer.Option(help="for a folder of files")] = "en",
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Stream the works in batches; re-running an import writes nothing twice."""
+    outcomes: Counter[str] = Counter()
+    failures: list[tuple[str, str]] = []
+    try:
+        total = count_works(path)
+        with (
+            connect(profile) as lic,
+            Progress(console=console, transient=True, disable=as_json) as bar,
+        ):
+            task = bar.add_task(f"importing {path.name}", total=total)
+            requests = _batches(publisher, read_works(path, language))
+            for response in lic.catalog.ImportWorks(requests):
+                for result in response.results:
+                    outcome = capi.ImportWorkResult.Outcome.Name(result.outcome).removeprefix(
+                        "OUTCOME_"
+                    )
+                    outcomes[outcome] += 1
+                    if outcome == "FAILED":
+                        failures.append((result.external_id, result.error.message))
+                bar.advance(task, len(response.results))
+    except BadInput as error:
+        raise typer.BadParameter(str(error)) from None
+    if as_json:
+        emit_json({"outcomes": dict(outcomes), "failures": failures})
+    else:
+        console.print(", ".join(f"{n} {o.lower()}" for o, n in sorted(outcomes.items())))
+        for external_id, reason in failures[:20]:
+            console.print(f"  [red]failed[/] {external_id}: {reason}")
+    if failures:
+        raise typer.Exit(1)
+
+
+def _batches(publisher: str, works: Iterator[object]) -> Iterator[capi.ImportWorksRequest]:
+    batch = []
+    for work in works:
+        batch.append(work)
+        if len(batch) == BATCH:
+            yield capi.ImportWorksRequest(parent=publisher, works=batch)  # type: ignore[arg-type]
+            batch = []
+    if batch:
+        yield capi.ImportWorksRequest(parent=publisher, works=batch)  # type: ignore[arg-type]
+
+
+@app.command("create-offer")
+def create_offer(
+    publisher: Annotated[str, typer.Option(help="publishers/{p}")],
+    name: Annotated[str, typer.Option(help="display name")],
+    model: Annotated[str, typer.Option(help=f"one of {', '.join(MODELS)}")],
+    price: Annotated[str, typer.Option(help="in currency units, e.g. 0.005")] = "0",
+    currency: str = "USD",
+    share: Annotated[float, typer.Option(help="revenue share, percent of the pool")] = 0.0,
+    use: Annotated[
+        list[str], typer.Option(help="permitted use (repeat): ai-input, ai-train...")
+    ] = ["ai-input"],  # noqa: B006
+    section: Annotated[list[str], typer.Option(help="scope: these sections only")] = [],  # noqa: B006
+    floor: Annotated[str, typer.Option(help="auto-accept proposals at or above this price")] = "0",
+    start: Annotated[str | None, typer.Option(help="licenses start then (ISO 8601)")] = None,
+    publish: Annotated[bool, typer.Option(help="publish it at once")] = False,
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    terms = lres.Terms(
+        permitted_uses=use or ["ai-input"],
+        scope=lres.Scope(sections=section or []),
+        price=price_of(model, price, currency, share),
+        start_time=timestamp(moment(start)) if start else None,
+    )
+    with connect(profile) as lic:
+        offer = lic.licensing.CreateOffer(
+            lapi.CreateOfferRequest(
+                parent=publisher,
+                offer=lres.Offer(
+                    display_name=name,
+                    terms=terms,
+                    auto_accept_floor_micros=price_of(model, floor, currency, 0).amount_micros,
+                ),
+                request_id=new_request_id(),
+            )
+        )
+        if publish:
+            offer = lic.licensing.PublishOffer(lapi.PublishOfferRequest(name=offer.name))
+    state = lres.Offer.State.Name(offer.state).removeprefix("STATE_")
+    emit_json(as_dict(offer)) if as_json else console.print(
+        f"{offer.name} ({state}, commission {offer.commission_bps / 100:g}%)"
+    )
+
+
+@app.command("offers")
+def offers(
+    publisher: Annotated[str, typer.Option(help="publishers/{p}")],
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    with connect(profile) as lic:
+        found = list(
+            lic.paged(lic.licensing.ListOffers, lapi.ListOffersRequest(parent=publisher), "offers")
+        )
+    if as_json:
+        emit_json([as_dict(o) for o in found])
+        return
+    table(
+        "offers",
+        ["offer", "name", "state", "model", "uses"],
+        [
+            (o.name, o.display_name, enum_name(lres.Offer.State, o.state),
+             enum_name(lres.Price.Model, o.terms.price.model), ", ".join(o.terms.permitted_uses))
+            for o in found
+        ],
+    )  # fmt: skip
+
+
+@app.command("statements")
+def statements(
+    party: Annotated[str, typer.Option(help="publishers/{p} (or another rights holder)")],
+    png: Annotated[
+        Path | None, typer.Option(help="also draw the revenue chart to this PNG")
+    ] = None,
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Statements per period (gross, commission, net) and the revenue chart."""
+    with connect(profile) as lic:
+        found = list(
+            lic.paged(
+                lic.settlement.ListStatements, sapi.ListStatementsRequest(party=party), "statements"
+            )
+        )
+    if as_json:
+        emit_json([as_dict(s) for s in found])
+        return
+    table(
+        f"statements of {party}",
+        ["statement", "period", "gross", "commission", "net"],
+        [(s.name, s.period, money(s.gross, s.currency), money(s.commission, s.currency),
+          money(s.net, s.currency)) for s in found],
+    )  # fmt: skip
+    net: dict[str, int] = defaultdict(int)
+    currency = found[0].currency if found else "USD"
+    for s in found:
+        if s.currency == currency:
+            net[s.period.rsplit("/", 1)[-1]] += s.net
+    console.print(charts.terminal_bars(f"net revenue per period ({currency})", net, currency))
+    if png is not None:
+        charts.png_bars(png, f"Net revenue per period, {party} ({currency})", net, currency)
+        console.print(f"chart written to {png}")

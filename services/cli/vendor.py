@@ -1,0 +1,210 @@
+"""`licentia vendor`: offers, proposals, licenses, tokens, checking texts, usage."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from google.protobuf.json_format import ParseDict
+from licentia.licensing.v1 import licensing_service_pb2 as lapi
+from licentia.licensing.v1 import resources_pb2 as lres
+from licentia.metering.v1 import resources_pb2 as mres
+from licentia.provenance.v1 import provenance_service_pb2 as papi
+from licentia.provenance.v1 import resources_pb2 as pres
+from licentia.settlement.v1 import settlement_service_pb2 as sapi
+from rich.text import Text
+
+from services.cli.output import as_dict, console, emit_json, enum_name, money, table
+from services.cli.pricing import micros
+from services.cli.profile import JsonOption, ProfileOption, connect
+from services.client import UsageBatcher, new_request_id
+
+app = typer.Typer(
+    help="AI vendors: offers, licenses, provenance checks, usage.", no_args_is_help=True
+)
+_COLOURS = ["on dark_green", "on dark_blue", "on dark_magenta", "on dark_cyan", "on grey37"]
+
+
+@app.command("offers")
+def offers(profile: ProfileOption = None, as_json: JsonOption = False) -> None:
+    """Every published offer in the marketplace."""
+    with connect(profile) as lic:
+        found = list(
+            lic.paged(
+                lic.licensing.ListOffers, lapi.ListOffersRequest(parent="publishers/-"), "offers"
+            )
+        )
+    if as_json:
+        emit_json([as_dict(o) for o in found])
+        return
+    table(
+        "published offers",
+        ["offer", "name", "model", "price (micros)", "uses"],
+        [(o.name, o.display_name, enum_name(lres.Price.Model, o.terms.price.model),
+          o.terms.price.amount_micros, ", ".join(o.terms.permitted_uses)) for o in found],
+    )  # fmt: skip
+
+
+@app.command("propose")
+def propose(
+    offer: Annotated[str, typer.Argument(help="publishers/{p}/offers/{o}")],
+    price: Annotated[
+        str | None, typer.Option(help="propose this price instead (currency units)")
+    ] = None,
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Take the offer as is, or propose another price (the publisher's turn next)."""
+    with connect(profile) as lic:
+        terms = None
+        if price is not None:
+            terms = lres.Terms()
+            terms.CopyFrom(lic.licensing.GetOffer(lapi.GetOfferRequest(name=offer)).terms)
+            terms.price.amount_micros = micros(price)
+        proposal = lic.licensing.CreateProposal(
+            lapi.CreateProposalRequest(offer=offer, terms=terms)
+        )
+    if as_json:
+        emit_json(as_dict(proposal))
+    else:
+        state = lres.Proposal.State.Name(proposal.state).removeprefix("STATE_")
+        console.print(
+            f"{proposal.name}: {state}{f', license {proposal.license}' if proposal.license else ''}"
+        )
+
+
+@app.command("accept")
+def accept(
+    proposal: Annotated[str, typer.Argument(help="proposals/{id}")],
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    with connect(profile) as lic:
+        answer = lic.licensing.AcceptProposal(
+            lapi.AcceptProposalRequest(name=proposal, request_id=new_request_id())
+        )
+    emit_json(as_dict(answer)) if as_json else console.print(f"licensed: {answer.license.name}")
+
+
+@app.command("licenses")
+def licenses(profile: ProfileOption = None, as_json: JsonOption = False) -> None:
+    with connect(profile) as lic:
+        found = list(lic.paged(lic.licensing.ListLicenses, lapi.ListLicensesRequest(), "licenses"))
+    if as_json:
+        emit_json([as_dict(x) for x in found])
+        return
+    table(
+        "licenses",
+        ["license", "publisher", "state", "uses"],
+        [(x.name, x.publisher, enum_name(lres.License.State, x.state),
+          ", ".join(x.terms.permitted_uses)) for x in found],
+    )  # fmt: skip
+
+
+@app.command("token")
+def token(
+    license_name: Annotated[str, typer.Argument(metavar="LICENSE", help="licenses/{id}")],
+    profile: ProfileOption = None,
+) -> None:
+    """A signed license token (JWS) anyone can verify with the published keys."""
+    with connect(profile) as lic:
+        issued = lic.licensing.IssueLicenseToken(
+            lapi.IssueLicenseTokenRequest(license=license_name)
+        )
+    print(issued.token)
+
+
+@app.command("check-text")
+def check_text(
+    path: Annotated[str, typer.Argument(help="a file, or - for stdin")] = "-",
+    use: Annotated[str, typer.Option(help="ai-input, ai-train, ai-index or search")] = "ai-input",
+    record: Annotated[
+        bool, typer.Option(help="record licensed matches as attribution usage")
+    ] = False,
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Which registered works the text derives from, highlighted where."""
+    text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    with connect(profile) as lic:
+        response = lic.provenance.CheckText(
+            papi.CheckTextRequest(
+                text=text, use=use, record_usage=record,
+                request_id=new_request_id() if record else "",
+            )
+        )  # fmt: skip
+    if as_json:
+        emit_json(as_dict(response))
+        return
+    if not response.matches:
+        console.print("no registered work found in this text")
+        return
+    shown = Text(text)
+    rows = []
+    for i, match in enumerate(response.matches):
+        colour = _COLOURS[i % len(_COLOURS)]
+        for span in match.spans:
+            shown.stylize(colour, span.text_start, span.text_end)
+        status = enum_name(pres.LicenseStatus, match.license_status)
+        kind = enum_name(pres.MatchType, match.match_type)
+        coverage = f"{match.text_coverage:.0%}"
+        rows.append(
+            (Text("  ", style=colour), match.work, kind, coverage, status, match.license or "-")
+        )
+    console.print(shown)
+    table("matches", ["", "work", "match", "of text", "license status", "license"], rows)
+
+
+@app.command("report-usage")
+def report_usage(
+    path: Annotated[Path, typer.Argument(exists=True, help="JSON Lines, one UsageEvent each")],
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Send usage events in batches; a rerun of the same file counts nothing twice."""
+    rejected = []
+    with connect(profile) as lic, UsageBatcher(lic.metering) as batcher:
+        with path.open(encoding="utf-8") as lines:
+            for number, line in enumerate(lines, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    event = ParseDict(json.loads(line), mres.UsageEvent())
+                except Exception as error:
+                    raise typer.BadParameter(f"{path}:{number}: {error}") from None
+                batcher.add(event)
+        batcher.flush()
+        for event_id, result in batcher.results.items():
+            if result.status == mres.EventResult.STATUS_REJECTED:
+                rejected.append(
+                    (event_id, mres.EventResult.Reason.Name(result.reason), result.message)
+                )
+    if as_json:
+        emit_json({"counts": dict(batcher.counts), "rejected": rejected})
+    else:
+        console.print(", ".join(f"{n} {s.lower()}" for s, n in sorted(batcher.counts.items())))
+        for event_id, reason, message in rejected[:20]:
+            console.print(f"  [red]{event_id}[/] {reason}: {message}")
+    if rejected:
+        raise typer.Exit(1)
+
+
+@app.command("charges")
+def charges(profile: ProfileOption = None, as_json: JsonOption = False) -> None:
+    """Running charges in the open period, against the budgets."""
+    with connect(profile) as lic:
+        answer = lic.settlement.GetRunningCharges(sapi.GetRunningChargesRequest())
+    if as_json:
+        emit_json(as_dict(answer))
+        return
+    for total in answer.totals:
+        budget = (
+            f", budget {money(total.budget.amount, total.currency)}"
+            if total.HasField("budget")
+            else ""
+        )
+        alert = " [red]ALERT[/]" if total.alert else ""
+        console.print(f"{money(total.total, total.currency)} so far{budget}{alert}")

@@ -1,0 +1,186 @@
+"""The `licentia` command for each party, against the five services running as processes
+(SQLite): exit codes, output, `--json`, and clear one-line errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from services.launcher import Launcher
+from services.samples.articles import ArticleGenerator
+from tests.e2e.test_marketplace import service_env, settings_of
+
+BODIES = [ArticleGenerator(seed=31).text(220) for _ in range(3)]
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    data = tmp_path_factory.mktemp("cli")
+    values = service_env(data, LICENTIA_DATABASE_URL="", LICENTIA_LICENSE_REFRESH_SECONDS="0.2")
+    launcher = Launcher(settings_of(values), values)
+    launcher.up()
+    try:
+        yield values
+    finally:
+        launcher.down()
+
+
+def run(
+    env: dict[str, str], *args: str, key: str = "", stdin: str = ""
+) -> subprocess.CompletedProcess[str]:
+    extra = {"LICENTIA_API_KEY": key} if key else {}
+    extra["COLUMNS"] = "200"  # a wide terminal: tables keep names on one line
+    result = subprocess.run(
+        [sys.executable, "-m", "services.cli", *args],
+        env={**os.environ, **env, **extra},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "Traceback" not in result.stderr, result.stderr
+    return result
+
+
+def ok(result: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
+    assert result.returncode == 0, result.stderr + result.stdout
+    return result
+
+
+def test_the_parties_from_a_terminal(env: dict[str, str], tmp_path: Path) -> None:
+    ok(run(env, "operator", "create-publisher", "gazette", "--name", "The Gazette"))
+    ok(run(env, "operator", "create-vendor", "answers", "--name", "Answers Inc"))
+    publisher = json.loads(
+        ok(run(env, "operator", "create-key", "publishers/gazette", "--json")).stdout
+    )["key"]
+    vendor = json.loads(ok(run(env, "operator", "create-key", "vendors/answers", "--json")).stdout)[
+        "key"
+    ]
+
+    works = tmp_path / "works.jsonl"
+    rows = [
+        {"external_id": f"cms-{i}", "title": f"Story {i}", "body": body, "language": "en"}
+        for i, body in enumerate(BODIES)
+    ]
+    works.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    imported = ok(
+        run(
+            env,
+            "publisher",
+            "import",
+            str(works),
+            "--publisher",
+            "publishers/gazette",
+            "--json",
+            key=publisher,
+        )
+    )
+    assert json.loads(imported.stdout)["outcomes"] == {"CREATED": 3}
+    again = ok(
+        run(
+            env,
+            "publisher",
+            "import",
+            str(works),
+            "--publisher",
+            "publishers/gazette",
+            "--json",
+            key=publisher,
+        )
+    )
+    assert json.loads(again.stdout)["outcomes"] == {"UNCHANGED": 3}
+    folder = tmp_path / "site"
+    folder.mkdir()
+    (folder / "a.html").write_text("<html><title>Harbour</title><p>The harbour reopens.</p></html>")
+    ok(
+        run(
+            env,
+            "publisher",
+            "import",
+            str(folder),
+            "--publisher",
+            "publishers/gazette",
+            key=publisher,
+        )
+    )
+
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    created = ok(run(
+        env, "publisher", "create-offer", "--publisher", "publishers/gazette", "--name", "Answers",
+        "--model", "per-use", "--price", "0.25", "--start", (hour - timedelta(hours=3)).isoformat(),
+        "--publish", "--json", key=publisher,
+    ))  # fmt: skip
+    offer = json.loads(created.stdout)
+    assert offer["state"] == "STATE_PUBLISHED" and offer["commission_bps"] == 1500
+    listed = json.loads(ok(run(env, "vendor", "offers", "--json", key=vendor)).stdout)
+    assert [o["name"] for o in listed] == [offer["name"]]
+    proposal = ok(run(env, "vendor", "propose", offer["name"], "--json", key=vendor))
+    license_name = json.loads(proposal.stdout)["license"]
+    token = ok(run(env, "vendor", "token", license_name, key=vendor)).stdout.strip()
+    assert token.count(".") == 2
+
+    excerpt = " ".join(BODIES[1].split()[5:60])
+    deadline = time.monotonic() + 20
+    while True:
+        checked = ok(run(env, "vendor", "check-text", "-", "--json", key=vendor, stdin=excerpt))
+        matches = json.loads(checked.stdout).get("matches", [])
+        if matches or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert matches and matches[0]["license_status"] == "LICENSE_STATUS_LICENSED"
+    shown = ok(run(env, "vendor", "check-text", "-", key=vendor, stdin=excerpt))
+    assert matches[0]["work"] in shown.stdout and "LICENSED" in shown.stdout
+
+    events = tmp_path / "usage.jsonl"
+    at = (hour - timedelta(minutes=30)).isoformat()
+    events.write_text("".join(
+        json.dumps({"id": f"u{i}", "license": license_name, "work": matches[0]["work"],
+                    "use": "ai-input", "unit": "UNIT_USES", "quantity": 2, "occur_time": at}) + "\n"
+        for i in range(10)
+    ))  # fmt: skip
+    reported = json.loads(
+        ok(run(env, "vendor", "report-usage", str(events), "--json", key=vendor)).stdout
+    )
+    assert reported["counts"] == {"ACCEPTED": 10}
+    rerun = json.loads(
+        ok(run(env, "vendor", "report-usage", str(events), "--json", key=vendor)).stdout
+    )
+    assert rerun["counts"] == {"DUPLICATE": 10}
+
+    operator = env["LICENTIA_OPERATOR_API_KEY"]
+    ok(run(env, "settlement", "close", "--start", (hour - timedelta(hours=2)).isoformat(),
+           "--end", hour.isoformat(), key=operator))  # fmt: skip
+    invoices = json.loads(ok(run(env, "settlement", "invoices", "--json", key=vendor)).stdout)
+    assert [int(i["total"]) for i in invoices] == [500]  # 20 uses at $0.25
+    balance = ok(run(env, "settlement", "trial-balance", key=operator))
+    assert "balanced: True" in balance.stdout
+    chart = tmp_path / "revenue.png"
+    statements = ok(run(env, "publisher", "statements", "--party", "publishers/gazette",
+                        "--png", str(chart), key=publisher))  # fmt: skip
+    assert "4.25 USD" in statements.stdout  # $5.00 less 15%
+    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    csv_text = ok(run(env, "settlement", "export-payouts", key=operator)).stdout
+    assert csv_text.startswith("payout,party,currency")
+
+
+def test_errors_are_one_line_with_the_reason_and_a_hint(env: dict[str, str]) -> None:
+    bad_key = run(env, "vendor", "licenses", key="not-a-key")
+    assert bad_key.returncode == 1
+    assert "UNAUTHENTICATED" in bad_key.stderr and "hint:" in bad_key.stderr
+    operator = env["LICENTIA_OPERATOR_API_KEY"]
+    bad_price = run(env, "publisher", "create-offer", "--publisher", "publishers/x", "--name", "x",
+                    "--model", "per-use", "--price", "a lot", key=operator)  # fmt: skip
+    assert bad_price.returncode == 2 and "not an amount" in bad_price.stderr
+    not_found = run(env, "settlement", "invoices", "--vendor", "vendors/nobody", key=operator)
+    assert not_found.returncode == 0 and "invoices" in not_found.stdout
+    bad_close = run(env, "settlement", "close", "--end", "2026-01-01T00:30:00Z", key=operator)
+    assert bad_close.returncode == 1 and "INVALID_ARGUMENT" in bad_close.stderr
+    assert "end_time" in bad_close.stderr
