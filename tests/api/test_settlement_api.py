@@ -330,3 +330,28 @@ def test_a_void_of_billed_usage_becomes_a_reversing_line(place: Marketplace) -> 
     assert (
         usd.balanced and {a.account: a.balance for a in usd.accounts}["vendors/va/receivable"] == 0
     )
+
+
+def test_usage_past_a_cap_is_flagged_when_reported_and_never_billed(place: Marketplace) -> None:
+    m = place.market
+    capped = lres.Price(
+        model=lres.Price.MODEL_PER_USE, currency="USD", amount_micros=1_000_000,
+        period_cap_micros=5_000_000,
+    )  # fmt: skip
+    offer = m.offer(m.pa, terms(price=capped, start_time=timestamp(HOUR - timedelta(hours=4))))
+    lic = m.license(m.va, offer).name
+    meter = place.meter(m.va.account.key)
+    at = P1_START + timedelta(minutes=10)
+    first = meter.RecordUsage(
+        mapi.RecordUsageRequest(events=[usage("k1", lic, m.works_a[0], at, 3)])
+    ).results
+    second = meter.RecordUsage(
+        mapi.RecordUsageRequest(
+            events=[usage("k2", lic, m.works_a[1], at, 1), usage("k3", lic, m.works_a[1], at, 4)]
+        )
+    ).results
+    assert [list(r.flags) for r in [*first, *second]] == [[], [], ["OVER_CAP"]]
+    assert all(r.status == mres.EventResult.STATUS_ACCEPTED for r in [*first, *second])
+    close(place, P1_END, P1_START)
+    [invoice] = place.settle(m.va.account.key).ListInvoices(api.ListInvoicesRequest()).invoices
+    assert invoice.total == 500  # 8 uses at $1.00, capped at $5.00

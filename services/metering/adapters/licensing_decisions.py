@@ -25,6 +25,7 @@ from licentia.licensing.v1 import resources_pb2 as res
 from services.metering.domain.decisions import Decision
 from services.runtime.errors import Unavailable
 from services.runtime.event_relay import EventRelay, MemoryCursor
+from services.runtime.pricing import METERED_UNITS, MeteredPrice
 from services.runtime.proto_time import timestamp
 
 log = logging.getLogger(__name__)
@@ -102,7 +103,11 @@ class LicensingDecisions:
             for key, r in zip(chunk, response.responses, strict=True):
                 denial = api.CheckPermissionResponse.Denial.Name(r.denial).removeprefix("DENIAL_")
                 answers[key] = Decision(
-                    r.allowed, r.license, "" if r.allowed else denial, r.explanation
+                    r.allowed,
+                    r.license,
+                    "" if r.allowed else denial,
+                    r.explanation,
+                    _capped(r.price) if r.allowed else None,
                 )
         with self._lock:
             if self._size > MAX_ENTRIES:  # bounded memory: start over
@@ -125,6 +130,18 @@ class LicensingDecisions:
             for event in events:
                 pair = (event.vendor, event.publisher)
                 self._size -= len(self._cache.pop(pair, {}))
+
+
+def _capped(price: res.Price) -> MeteredPrice | None:
+    model = res.Price.Model.Name(price.model).removeprefix("MODEL_")
+    if not price.period_cap_micros or model not in METERED_UNITS:
+        return None
+    return MeteredPrice(
+        model,
+        price.amount_micros,
+        tuple((t.from_quantity, t.amount_micros) for t in price.tiers),
+        price.period_cap_micros,
+    )
 
 
 def _publisher(work: str) -> str:

@@ -122,6 +122,20 @@ class UsageRepository:
                     refused.add(original)
         return refused
 
+    def open_quantity(self, vendor: str, license_name: str, unit: str, since: datetime) -> int:
+        """The license's on-time usage in `unit` from `since` (the open period) on."""
+        h = t.usage_hourly.c
+        total = self._conn.execute(
+            select(cast(func.sum(h.quantity), BigInteger)).where(
+                h.license == license_name,
+                h.vendor == vendor,
+                h.unit == unit,
+                h.late_seal == 0,
+                h.hour >= since,
+            )
+        ).scalar()
+        return int(total or 0)
+
     def fence(self) -> Fence:
         """The latest seal, read under a shared lock (PostgreSQL) held until commit: a
         seal waits for this batch, and this batch waits for a seal being made."""

@@ -87,6 +87,8 @@ usage_hourly = Table(
 )
 Index("usage_hourly_by_hour", usage_hourly.c.hour)
 Index("usage_hourly_by_late_seal", usage_hourly.c.late_seal)
+# A license's usage in the open period (cap warnings).
+Index("usage_hourly_by_license", usage_hourly.c.license, usage_hourly.c.unit, usage_hourly.c.hour)
 
 # Settlement's seals: usage before `end_time` is closed for billing from `seal_time` on.
 usage_seals = Table(

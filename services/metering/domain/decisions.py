@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.metering.domain.events import Reason, Result, UsageEvent
+from services.runtime.pricing import MeteredPrice
 
 
 @dataclass(frozen=True, slots=True)
@@ -15,6 +16,8 @@ class Decision:
     # Licensing's denial reason (`NO_LICENSE`, `SUSPENDED`...), empty when allowed.
     denial: str = ""
     explanation: str = ""
+    # The license's price when it is usage-priced with a per-period cap (else None).
+    capped: MeteredPrice | None = None
 
 
 _REASONS = {

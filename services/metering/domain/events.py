@@ -112,6 +112,9 @@ class Result:
     status: Status
     reason: Reason | None = None
     message: str = ""
+    # Warnings on an accepted event: OVER_CAP (the license's cap for the period is
+    # reached: settlement bills no more than the cap).
+    flags: tuple[str, ...] = ()
 
     @staticmethod
     def rejected(event_id: str, reason: Reason, message: str) -> Result:

@@ -50,13 +50,14 @@ def _time(stamp: Timestamp) -> datetime:
 
 
 def result_out(r: Result) -> res.EventResult:
-    if r.reason is None and not r.message:  # the common case, built with the fewest fields
+    if r.reason is None and not r.message and not r.flags:  # the common case: fewest fields
         return res.EventResult(id=r.id, status=_STATUS_OUT[r.status])
     return res.EventResult(
         id=r.id,
         status=_STATUS_OUT[r.status],
         reason=_REASON_OUT[r.reason] if r.reason else res.EventResult.REASON_UNSPECIFIED,
         message=r.message,
+        flags=r.flags,
     )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Protocol
 
+from services.metering.domain.caps import OVER_CAP, over_cap
 from services.metering.domain.decisions import Decision, rejection
 from services.metering.domain.events import (
     MAX_BATCH,
@@ -29,6 +30,7 @@ from services.metering.domain.rollups import roll_up
 from services.metering.service_layer.unit_of_work import UnitOfWorkFactory
 from services.runtime import resource_names
 from services.runtime.errors import FieldViolation, InvalidArgument, Unavailable
+from services.runtime.pricing import MeteredPrice
 from services.runtime.principal import Principal, Role, require
 from services.runtime.sqltypes import utc_now
 
@@ -84,7 +86,9 @@ class IngestService:
                 fresh.append(i)
         plain = [i for i in fresh if events[i].correction is None]
         corrections = self._corrections(vendor, events, fresh, results)
-        allowed = sorted(self._licensed(vendor, events, plain, results) + list(corrections))
+        licensed, prices = self._licensed(vendor, events, plain, results)
+        allowed = sorted(licensed + list(corrections))
+        flagged: set[str] = set()
 
         with self._uow() as uow:
             batch = [corrections.get(i, events[i]) for i in allowed]
@@ -103,6 +107,12 @@ class IngestService:
             counted = [e for e in batch if e.id in claimed]
             if counted:
                 fence = uow.usage.fence()  # held until commit: no seal slips in between
+                if prices:
+                    used = {
+                        name: uow.usage.open_quantity(vendor, name, price.unit, fence.end)
+                        for name, price in prices.items()
+                    }
+                    flagged = over_cap(counted, prices, used)
                 uow.usage.add_events(vendor, counted, now, fence)
                 uow.usage.add_to_rollups(roll_up(vendor, counted, fence))
             uow.commit()
@@ -111,7 +121,7 @@ class IngestService:
             if i in results:
                 continue
             results[i] = (
-                Result(event.id, Status.ACCEPTED)
+                Result(event.id, Status.ACCEPTED, flags=_flags(event.id in flagged))
                 if event.id in claimed
                 else _against_stored(event, earlier[event.id])  # another replica was first
             )
@@ -162,10 +172,11 @@ class IngestService:
         events: Sequence[UsageEvent],
         indexes: list[int],
         results: dict[int, Result],
-    ) -> list[int]:
-        """The events licensing allows; the others get their rejection in `results`."""
+    ) -> tuple[list[int], dict[str, MeteredPrice]]:
+        """The events licensing allows, and the capped prices of their licenses; the
+        others get their rejection in `results`."""
         if not indexes:
-            return []
+            return [], {}
         queries = [(events[i].work, events[i].use, events[i].occur_time) for i in indexes]
         try:
             decisions = self._permissions.decide(vendor, queries)  # type: ignore[arg-type]
@@ -174,15 +185,22 @@ class IngestService:
                 results[i] = Result.rejected(
                     events[i].id, Reason.LICENSING_UNAVAILABLE, error.message
                 )
-            return []
+            return [], {}
         allowed = []
+        prices: dict[str, MeteredPrice] = {}
         for i, decision in zip(indexes, decisions, strict=True):
             refused = rejection(events[i], decision)
             if refused is None:
                 allowed.append(i)
+                if decision.capped is not None:
+                    prices[decision.license] = decision.capped
             else:
                 results[i] = refused
-        return allowed
+        return allowed, prices
+
+
+def _flags(over: bool) -> tuple[str, ...]:
+    return (OVER_CAP,) if over else ()
 
 
 def _reporting_vendor(p: Principal, for_vendor: str) -> str:

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
+from services.runtime.pricing import graduated
 from services.settlement.domain.money import (
     MICROS,
     allocate,
@@ -27,7 +28,7 @@ from services.settlement.domain.money import (
     micros_to_minor,
     minor_digits,
 )
-from services.settlement.domain.terms import BILLED_UNIT, LicenseTerms, Model, Period, Tier
+from services.settlement.domain.terms import BILLED_UNIT, LicenseTerms, Model, Period
 
 
 @dataclass(frozen=True, order=True)
@@ -133,22 +134,10 @@ def _exact_lines(
     quantity = sum(q for _, q in billed)
     if not quantity:
         return None
-    whole = _graduated(quantity, price.amount_micros, price.tiers)  # micros, for all lines
+    tiers = [(t.from_quantity, t.amount_micros) for t in price.tiers]
+    whole = graduated(quantity, price.amount_micros, tiers)  # micros, for all the lines
     numerators = [whole * q * scale for _, q in billed]
     return _Exact(billed, numerators, per * quantity * MICROS)
-
-
-def _graduated(quantity: int, base_micros: int, tiers: tuple[Tier, ...]) -> int:
-    """Units below the first tier at the base price, then each tier's units at its own."""
-    bounds = [(0, base_micros), *((t.from_quantity, t.amount_micros) for t in tiers)]
-    total = 0
-    for i, (start, price) in enumerate(bounds):
-        stop = bounds[i + 1][0] if i + 1 < len(bounds) else None
-        if quantity <= start:
-            break
-        units = (quantity if stop is None else min(quantity, stop)) - start
-        total += units * price
-    return total
 
 
 def _finish(lic: LicenseTerms, share: Fraction, exact: _Exact | None) -> list[Charge]:

@@ -85,6 +85,9 @@ def upgrade() -> None:
     )
     op.create_index("usage_hourly_by_hour", "usage_hourly", ["hour"], unique=False)
     op.create_index("usage_hourly_by_late_seal", "usage_hourly", ["late_seal"], unique=False)
+    op.create_index(
+        "usage_hourly_by_license", "usage_hourly", ["license", "unit", "hour"], unique=False
+    )
     op.create_table(
         "usage_seals",
         sa.Column("seal", sa.Integer(), autoincrement=False, nullable=False),
@@ -107,6 +110,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("usage_fence")
     op.drop_table("usage_seals")
+    op.drop_index("usage_hourly_by_license", table_name="usage_hourly")
     op.drop_index("usage_hourly_by_late_seal", table_name="usage_hourly")
     op.drop_index("usage_hourly_by_hour", table_name="usage_hourly")
     op.drop_table("usage_hourly")
