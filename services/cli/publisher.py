@@ -16,7 +16,7 @@ from rich.progress import Progress
 
 from services.cli import charts
 from services.cli.output import as_dict, console, emit_json, enum_name, money, table
-from services.cli.pricing import MODELS, price_of
+from services.cli.pricing import MODELS, micros, price_of
 from services.cli.profile import JsonOption, ProfileOption, connect
 from services.cli.settlement import moment
 from services.cli.works_files import BadInput, count_works, read_works
@@ -182,3 +182,59 @@ def statements(
     if png is not None:
         charts.png_bars(png, f"Net revenue per period, {party} ({currency})", net, currency)
         console.print(f"chart written to {png}")
+
+
+@app.command("proposals")
+def proposals(profile: ProfileOption = None, as_json: JsonOption = False) -> None:
+    """Negotiations on your offers (vendors see theirs the same way)."""
+    with connect(profile) as lic:
+        found = list(
+            lic.paged(lic.licensing.ListProposals, lapi.ListProposalsRequest(), "proposals")
+        )
+    if as_json:
+        emit_json([as_dict(x) for x in found])
+        return
+    table(
+        "proposals",
+        ["proposal", "vendor", "offer", "state", "turn", "price (micros)"],
+        [(x.name, x.vendor, x.offer, enum_name(lres.Proposal.State, x.state),
+          enum_name(lres.Proposal.Party, x.turn), x.terms.price.amount_micros) for x in found],
+    )  # fmt: skip
+
+
+@app.command("counter")
+def counter(
+    proposal: Annotated[str, typer.Argument(help="proposals/{id}")],
+    price: Annotated[str, typer.Option(help="the price you offer instead (currency units)")],
+    note: str = "",
+    profile: ProfileOption = None,
+) -> None:
+    with connect(profile) as lic:
+        current = lic.licensing.GetProposal(lapi.GetProposalRequest(name=proposal))
+        terms = lres.Terms()
+        terms.CopyFrom(current.terms)
+        terms.price.amount_micros = micros(price)
+        lic.licensing.CounterProposal(
+            lapi.CounterProposalRequest(name=proposal, terms=terms, note=note, etag=current.etag)
+        )
+    console.print(f"countered {proposal} at {price}: the vendor's turn")
+
+
+@app.command("accept")
+def accept(
+    proposal: Annotated[str, typer.Argument(help="proposals/{id}")], profile: ProfileOption = None
+) -> None:
+    with connect(profile) as lic:
+        answer = lic.licensing.AcceptProposal(
+            lapi.AcceptProposalRequest(name=proposal, request_id=new_request_id())
+        )
+    console.print(f"accepted: {answer.license.name}")
+
+
+@app.command("reject")
+def reject(
+    proposal: Annotated[str, typer.Argument(help="proposals/{id}")], profile: ProfileOption = None
+) -> None:
+    with connect(profile) as lic:
+        lic.licensing.RejectProposal(lapi.RejectProposalRequest(name=proposal))
+    console.print(f"rejected {proposal}")

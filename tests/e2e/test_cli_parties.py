@@ -184,3 +184,33 @@ def test_errors_are_one_line_with_the_reason_and_a_hint(env: dict[str, str]) -> 
     bad_close = run(env, "settlement", "close", "--end", "2026-01-01T00:30:00Z", key=operator)
     assert bad_close.returncode == 1 and "INVALID_ARGUMENT" in bad_close.stderr
     assert "end_time" in bad_close.stderr
+
+
+def test_negotiating_from_a_terminal(env: dict[str, str]) -> None:
+    ok(run(env, "operator", "create-publisher", "courier", "--name", "The Courier"))
+    ok(run(env, "operator", "create-vendor", "lab", "--name", "Model Lab"))
+    publisher = json.loads(
+        ok(run(env, "operator", "create-key", "publishers/courier", "--json")).stdout
+    )["key"]
+    vendor = json.loads(ok(run(env, "operator", "create-key", "vendors/lab", "--json")).stdout)[
+        "key"
+    ]
+    created = ok(run(
+        env, "publisher", "create-offer", "--publisher", "publishers/courier", "--name", "Tokens",
+        "--model", "per-1k-tokens", "--price", "2.00", "--publish", "--json", key=publisher,
+    ))  # fmt: skip
+    offer = json.loads(created.stdout)["name"]
+    proposed = json.loads(
+        ok(run(env, "vendor", "propose", offer, "--price", "1.20", "--json", key=vendor)).stdout
+    )
+    assert proposed["state"] == "STATE_OPEN" and "license" not in proposed
+    listed = json.loads(ok(run(env, "publisher", "proposals", "--json", key=publisher)).stdout)
+    assert [(p["name"], p["turn"]) for p in listed] == [(proposed["name"], "PARTY_PUBLISHER")]
+    ok(run(env, "publisher", "counter", proposed["name"], "--price", "1.60", key=publisher))
+    accepted = ok(run(env, "vendor", "accept", proposed["name"], "--json", key=vendor))
+    license_terms = json.loads(accepted.stdout)["license"]["terms"]["price"]
+    assert license_terms["amount_micros"] == "1600000"
+    wrong_turn = run(
+        env, "publisher", "counter", proposed["name"], "--price", "1.70", key=publisher
+    )
+    assert wrong_turn.returncode == 1 and "FAILED_PRECONDITION" in wrong_turn.stderr

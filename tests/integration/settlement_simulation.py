@@ -49,6 +49,7 @@ class Event:
     quantity: int
     occur: datetime
     late_seal: int
+    id: str = ""
 
 
 @dataclass
@@ -58,8 +59,13 @@ class FakeMetering:
     events: list[Event] = field(default_factory=list)
     seal_number: int = 0
     seal_end: datetime = EPOCH
+    ids: set[tuple[str, str]] = field(default_factory=set)
 
     def record(self, e: Event) -> None:
+        """Counted once per vendor and id, as metering does: a resent event is ignored."""
+        if (e.vendor, e.id) in self.ids:
+            return
+        self.ids.add((e.vendor, e.id))
         e.late_seal = self.seal_number if e.occur < self.seal_end else 0
         self.events.append(e)
 
@@ -111,7 +117,7 @@ class Market:
     catalog: FakeCatalog
     periods: list[Period]
     pools: dict[tuple[int, str], dict[str, int]]
-    voided: set[int] = field(default_factory=set)
+    voided: set[str] = field(default_factory=set)
 
 
 def build_market(rng: random.Random, start: datetime, closes: int) -> Market:
@@ -172,14 +178,21 @@ def usage_for(rng: random.Random, market: Market, period: Period, closed: list[P
         event = Event(
             lic.vendor, lic.name, work,
             rng.choice(["ai-input", "ai-train"]), unit or "uses",
-            rng.choice([1, 2, 7, 100, 333]), occur, 0,
+            rng.choice([1, 2, 7, 100, 333]), occur, 0, f"e{len(market.metering.ids)}",
         )  # fmt: skip
         market.metering.record(event)
+        if rng.random() < 0.2:  # a vendor resending an event it already reported
+            market.metering.record(Event(**rng.choice(market.metering.events).__dict__))
         if rng.random() < 0.15:  # a void of an earlier event: the opposite, same time
             earlier = rng.choice(market.metering.events)
-            if earlier.quantity > 0 and id(earlier) not in market.voided:
-                market.voided.add(id(earlier))
-                market.metering.record(Event(**{**earlier.__dict__, "quantity": -earlier.quantity}))
+            if earlier.quantity > 0 and earlier.id not in market.voided:
+                market.voided.add(earlier.id)
+                void = {
+                    **earlier.__dict__,
+                    "quantity": -earlier.quantity,
+                    "id": f"void-{earlier.id}",
+                }
+                market.metering.record(Event(**void))
     for vendor in {lic.vendor for lic in market.licensing.terms}:
         if rng.random() < 0.5:
             market.pools[(period.number, vendor)] = {"USD": rng.randint(0, 500_000)}
