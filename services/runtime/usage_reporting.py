@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
 import grpc
 from licentia.metering.v1 import metering_service_pb2 as api
@@ -50,6 +51,12 @@ class UsageAnswer:
     def retry_later(self) -> bool:
         """Metering could not judge it now (licensing unavailable): send it again."""
         return self.reason == "LICENSING_UNAVAILABLE"
+
+
+class UsageRecorder(Protocol):
+    """What services that record usage depend on (UsageReporter, or a fake in tests)."""
+
+    def record(self, vendor: str, events: Sequence[ServiceUsage]) -> list[UsageAnswer]: ...
 
 
 class UsageReporter:

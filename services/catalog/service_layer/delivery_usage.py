@@ -16,14 +16,14 @@ from services.catalog.adapters.delivery_repository import Delivery
 from services.catalog.service_layer.unit_of_work import UnitOfWorkFactory
 from services.runtime.errors import Unavailable
 from services.runtime.sqltypes import utc_now
-from services.runtime.usage_reporting import ServiceUsage, UsageReporter, service_event_id
+from services.runtime.usage_reporting import ServiceUsage, UsageRecorder, service_event_id
 
 log = logging.getLogger(__name__)
 BATCH = 500
 
 
 class DeliveryMetering:
-    def __init__(self, uow: UnitOfWorkFactory, reporter: UsageReporter) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, reporter: UsageRecorder) -> None:
         self._uow = uow
         self._reporter = reporter
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -28,7 +28,7 @@ from services.provenance.service_layer.unit_of_work import UnitOfWorkFactory
 from services.runtime.errors import Unavailable, Violations
 from services.runtime.principal import Principal, Role, require
 from services.runtime.sqltypes import utc_now
-from services.runtime.usage_reporting import ServiceUsage, UsageAnswer, service_event_id
+from services.runtime.usage_reporting import ServiceUsage, UsageRecorder, service_event_id
 from services.runtime.uses import CONCRETE_USES
 
 MAX_TEXT_CHARS = 200_000
@@ -44,10 +44,6 @@ class DocumentSource(Protocol):
     """Verification data of documents by id (the database, through a cache)."""
 
     def get(self, doc_ids: Iterable[int]) -> dict[int, IndexedDocument]: ...
-
-
-class UsageRecorder(Protocol):
-    def record(self, vendor: str, events: Sequence[ServiceUsage]) -> list[UsageAnswer]: ...
 
 
 @dataclass(frozen=True)
