@@ -10,6 +10,7 @@ from licentia.metering.v1 import metering_service_pb2_grpc as api_grpc
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.metering.adapters.licensing_decisions import LicensingDecisions
+from services.metering.adapters.partitions import PartitionKeeper
 from services.metering.entrypoints.grpc_servicer import MeteringServicer
 from services.metering.service_layer.billing import BillingService
 from services.metering.service_layer.ingest import IngestService
@@ -45,6 +46,7 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
         IngestService(uow, decisions), SummaryService(uow), BillingService(uow)
     )
     authenticator = catalog_key_authenticator(settings, channels)
+    partitions = PartitionKeeper(database)
 
     def register(server: grpc.Server) -> None:
         add_leniently(api_grpc.add_MeteringServiceServicer_to_server, servicer, server)
@@ -54,6 +56,6 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
         grpc_service_names=(GRPC_SERVICE,),
         register=register,
         authenticator=authenticator,
-        on_start=[decisions.start],
-        on_stop=[database.dispose, channels.close, decisions.stop],
+        on_start=[decisions.start, partitions.start],
+        on_stop=[database.dispose, channels.close, decisions.stop, partitions.stop],
     )

@@ -4,6 +4,7 @@ rollups always equal the raw events, and each id is counted once, whatever the b
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -11,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import create_engine, delete, func, select, text, update
 
 from services.metering import app as metering_app
 from services.metering.adapters import tables as t
+from services.metering.adapters.partitions import ensure_partitions
 from services.metering.domain.decisions import Decision
 from services.metering.domain.events import Correction, Reason, Status, Unit, UsageEvent, hour_of
 from services.metering.domain.seals import EPOCH
@@ -285,3 +287,39 @@ def _as_event(item: tuple[object, ...]) -> UsageEvent:
         quantity=0 if correction is Correction.VOID else int(quantity),  # type: ignore[call-overload]
         occur_time=None, correction=correction, corrects=str(target),
     )  # fmt: skip
+
+
+@pytest.mark.postgres
+def test_raw_events_are_partitioned_by_month_on_postgresql(postgres_url: str) -> None:
+    schema = f"parts_{uuid.uuid4().hex[:8]}"
+    database = Database(postgres_url, schema)
+    migrations.upgrade(database, metering_app.MIGRATIONS)
+    try:
+        partitions = text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "WHERE i.inhparent = 'usage_events'::regclass ORDER BY 1"
+        )
+        with database.engine.connect() as conn:
+            names = list(conn.execute(partitions).scalars())
+        at = datetime.now(UTC) - timedelta(minutes=1)
+        this_month = f"usage_events_{at:%Y_%m}"
+        assert "usage_events_default" in names and this_month in names and len(names) == 7
+        service = IngestService(UnitOfWorkFactory(database), AllowEverything())
+        event = UsageEvent("p1", LICENSE, "publishers/a/works/w1", "ai-input", Unit.USES, 3, at)
+        [result] = service.record(Principal(Role.VENDOR, "vendors/p"), [event])
+        assert result.status is Status.ACCEPTED
+        with database.engine.connect() as conn:
+            where = conn.execute(
+                text("SELECT tableoid::regclass::text FROM usage_events WHERE event_id = 'p1'")
+            ).scalar_one()
+        assert where.endswith(this_month)
+        with database.write_transaction() as conn:
+            later = ensure_partitions(conn, (at + timedelta(days=120)).date())
+            assert ensure_partitions(conn, (at + timedelta(days=120)).date()) == []
+        assert later and all(name.startswith("usage_events_") for name in later)
+    finally:
+        database.dispose()
+        engine = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
+        with engine.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        engine.dispose()

@@ -7,10 +7,12 @@ Create Date: 2026-11-26
 """
 
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
 
+from services.metering.adapters.partitions import ensure_partitions
 from services.runtime.sqltypes import UtcDateTime
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -22,6 +24,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    postgres = op.get_bind().dialect.name == "postgresql"
+    partitioning: dict[str, Any] = (
+        {"postgresql_partition_by": "RANGE (occur_time)"} if postgres else {}
+    )
     op.create_table(
         "event_keys",
         sa.Column("vendor", sa.String(length=128), nullable=False),
@@ -54,8 +60,14 @@ def upgrade() -> None:
         sa.Column("correction", sa.String(length=8), nullable=False),
         sa.Column("corrects", sa.String(length=128), nullable=False),
         sa.Column("stated_quantity", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("seq"),
+        # PostgreSQL: partitioned by month of occur_time, so the key includes it.
+        sa.PrimaryKeyConstraint("seq", "occur_time")
+        if postgres
+        else sa.PrimaryKeyConstraint("seq"),
+        **partitioning,
     )
+    if postgres:
+        ensure_partitions(op.get_bind())
     op.create_index(
         "usage_events_by_license_time", "usage_events", ["license", "occur_time"], unique=False
     )
