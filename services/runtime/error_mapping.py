@@ -84,6 +84,11 @@ def _is_transient(exc: OperationalError) -> bool:
 def abort_with(context: grpc.ServicerContext, exc: Exception, domain: str) -> NoReturn:
     if context.code() not in (None, grpc.StatusCode.OK):
         raise exc  # the call was already aborted further in; keep its status
+    if isinstance(exc, grpc.RpcError) and not context.is_active():
+        # The caller went away (cancelled a stream, hit its deadline) while we read its
+        # requests: nothing to answer and nothing wrong here.
+        log.info("%s: the caller ended the call", domain)
+        raise exc
     error = classify(exc)
     if error is None:
         trace_id = format(trace.get_current_span().get_span_context().trace_id, "032x")

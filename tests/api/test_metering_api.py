@@ -3,6 +3,7 @@ PostgreSQL: an answer per event, exactly-once counting, license checks, summarie
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -220,3 +221,25 @@ def test_only_vendors_report_usage(market: Market, metering: ServiceHarness) -> 
     with pytest.raises(grpc.RpcError) as raised:
         record(metering, market.va.account.key, *[event(f"m{i}", lic, work) for i in range(5_001)])
     assert error_reason(raised.value) == "TOO_MANY_EVENTS"
+
+
+def test_a_stream_whose_caller_goes_away_is_not_an_error(
+    market: Market, metering: ServiceHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    lic, work = licensed(market)
+    release = threading.Event()
+
+    def batches() -> Iterator[api.StreamUsageRequest]:
+        yield api.StreamUsageRequest(batch_id="1", events=[event("s1", lic, work)])
+        release.wait(5)  # the caller goes away before sending more
+
+    stub = api_grpc.MeteringServiceStub(metering.channel)
+    call = stub.StreamUsage(
+        batches(), metadata=[("authorization", f"Bearer {market.va.account.key}")], timeout=1
+    )
+    assert next(call).batch_id == "1"
+    with pytest.raises(grpc.RpcError):
+        next(call)  # the deadline passes while the server waits for the next batch
+    release.set()
+    time.sleep(0.5)
+    assert not [r for r in caplog.records if r.name == "licentia.errors" and r.levelname == "ERROR"]
