@@ -17,6 +17,7 @@ from licentia.provenance.v1 import resources_pb2 as pres
 from licentia.settlement.v1 import settlement_service_pb2 as sapi
 from rich.text import Text
 
+from services.cli import publisher
 from services.cli.output import as_dict, console, emit_json, enum_name, money, table
 from services.cli.pricing import micros
 from services.cli.profile import JsonOption, ProfileOption, connect
@@ -74,6 +75,10 @@ def propose(
         console.print(
             f"{proposal.name}: {state}{f', license {proposal.license}' if proposal.license else ''}"
         )
+
+
+# The same list as the publisher's: each party sees its own negotiations.
+app.command("proposals", help="Your negotiations and whose turn it is.")(publisher.proposals)
 
 
 @app.command("accept")

@@ -207,6 +207,8 @@ def test_negotiating_from_a_terminal(env: dict[str, str]) -> None:
     listed = json.loads(ok(run(env, "publisher", "proposals", "--json", key=publisher)).stdout)
     assert [(p["name"], p["turn"]) for p in listed] == [(proposed["name"], "PARTY_PUBLISHER")]
     ok(run(env, "publisher", "counter", proposed["name"], "--price", "1.60", key=publisher))
+    mine = json.loads(ok(run(env, "vendor", "proposals", "--json", key=vendor)).stdout)
+    assert [(p["name"], p["turn"]) for p in mine] == [(proposed["name"], "PARTY_VENDOR")]
     accepted = ok(run(env, "vendor", "accept", proposed["name"], "--json", key=vendor))
     license_terms = json.loads(accepted.stdout)["license"]["terms"]["price"]
     assert license_terms["amount_micros"] == "1600000"
