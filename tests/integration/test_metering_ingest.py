@@ -4,6 +4,8 @@ rollups always equal the raw events, and each id is counted once, whatever the b
 from __future__ import annotations
 
 import itertools
+import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -323,3 +325,44 @@ def test_raw_events_are_partitioned_by_month_on_postgresql(postgres_url: str) ->
         with engine.begin() as conn:
             conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
         engine.dispose()
+
+
+def test_once_a_seal_returns_the_sealed_usage_never_changes(database: Database) -> None:
+    """Batches for sealed time keep arriving from several threads while the seal is made:
+    what settlement reads right after the seal is what it would read at any later time."""
+    _forget_usage(database)
+    uow = UnitOfWorkFactory(database)
+    ingest, billing = IngestService(uow, AllowEverything()), BillingService(uow)
+    end = HOUR_NOW - timedelta(hours=1)
+    start_line = threading.Barrier(5)
+
+    def send(thread: int) -> None:
+        principal = Principal(Role.VENDOR, f"vendors/t{thread}")
+        start_line.wait()
+        for batch in range(15):
+            ingest.record(
+                principal,
+                [
+                    UsageEvent(f"e{batch}-{i}", LICENSE, "publishers/a/works/w1", "ai-input",
+                               Unit.USES, 1, end - timedelta(minutes=20))
+                    for i in range(40)
+                ],
+            )  # fmt: skip
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    start_line.wait()
+    time.sleep(0.05)
+    billing.seal(OPERATOR, 1, end)
+
+    def on_time() -> int:
+        rows = [r for page in billing.billable(OPERATOR, None, end, 0) for r in page]
+        return sum(r.quantity for r in rows)
+
+    right_after = on_time()
+    for thread in threads:
+        thread.join(60)
+    late = sum(r.quantity for page in billing.billable(OPERATOR, end, HOUR_NOW, 1) for r in page)
+    assert on_time() == right_after
+    assert right_after + late == 4 * 15 * 40

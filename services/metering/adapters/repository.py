@@ -16,6 +16,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -26,6 +27,10 @@ from services.metering.domain.rollups import RollupKey, Totals, sorted_keys
 from services.metering.domain.seals import Fence
 
 T = TypeVar("T")
+# One lock per metering schema (installations can share a database).
+_FENCE_KEY = "hashtext(current_schema() || '.usage_fence')"
+_FENCE_SHARED = text(f"SELECT pg_advisory_xact_lock_shared({_FENCE_KEY})")
+_FENCE_EXCLUSIVE = text(f"SELECT pg_advisory_xact_lock({_FENCE_KEY})")
 _CHUNK = 500  # rows per statement: well under every driver's parameter limit
 
 
@@ -136,13 +141,15 @@ class UsageRepository:
         ).scalar()
         return int(total or 0)
 
-    def fence(self) -> Fence:
-        """The latest seal, read under a shared lock (PostgreSQL) held until commit: a
-        seal waits for this batch, and this batch waits for a seal being made."""
+    def fence(self, exclusive: bool = False) -> Fence:
+        """The latest seal, read under a lock held until commit: batches share it, a seal
+        takes it alone, so a seal waits for the batches in flight and later batches wait
+        for the seal. On PostgreSQL an advisory lock (kept in memory: a shared row lock
+        would write the row for every batch); SQLite runs one writer at a time anyway."""
+        if self._conn.dialect.name == "postgresql":
+            self._conn.execute(_FENCE_EXCLUSIVE if exclusive else _FENCE_SHARED)
         row = self._conn.execute(
-            select(t.usage_fence.c.seal, t.usage_fence.c.end_time)
-            .where(t.usage_fence.c.id == 1)
-            .with_for_update(read=True)
+            select(t.usage_fence.c.seal, t.usage_fence.c.end_time).where(t.usage_fence.c.id == 1)
         ).one()
         return Fence(row.seal, row.end_time)
 

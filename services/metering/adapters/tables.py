@@ -100,7 +100,8 @@ usage_seals = Table(
 )
 
 # The latest seal, in one row (id 1): ingestion reads it under a shared lock, a seal
-# updates it, so no batch in flight can miss a seal or be missed by one.
+# takes the lock alone to update it, so no batch in flight can miss a seal or be missed
+# by one (see UsageRepository.fence).
 usage_fence = Table(
     "usage_fence",
     metadata,

@@ -45,7 +45,7 @@ class BillingService:
         _check(seal_number=seal, end=end, end_required=True)
         assert end is not None
         with self._uow() as uow:
-            current = uow.usage.fence()
+            current = uow.usage.fence(exclusive=True)
             fence = next_fence(current, seal, end)
             now = utc_now()
             if fence is not None:

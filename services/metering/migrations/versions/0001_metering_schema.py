@@ -107,8 +107,9 @@ def upgrade() -> None:
         sa.Column("seal_time", UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("seal"),
     )
-    # One row: the latest seal. Ingestion reads it under a shared row lock and a seal
-    # updates it, so a seal waits for batches in flight and later batches see it.
+    # One row: the latest seal. Ingestion reads it under a shared lock and a seal takes
+    # the lock alone to update it, so a seal waits for batches in flight and later
+    # batches see it.
     fence = op.create_table(
         "usage_fence",
         sa.Column("id", sa.Integer(), autoincrement=False, nullable=False),
