@@ -50,9 +50,7 @@ def import_works(
             requests = _batches(publisher, read_works(path, language))
             for response in lic.catalog.ImportWorks(requests):
                 for result in response.results:
-                    outcome = capi.ImportWorkResult.Outcome.Name(result.outcome).removeprefix(
-                        "OUTCOME_"
-                    )
+                    outcome = enum_name(capi.ImportWorkResult.Outcome, result.outcome)
                     outcomes[outcome] += 1
                     if outcome == "FAILED":
                         failures.append((result.external_id, result.error.message))
@@ -118,7 +116,7 @@ def create_offer(
         )
         if publish:
             offer = lic.licensing.PublishOffer(lapi.PublishOfferRequest(name=offer.name))
-    state = lres.Offer.State.Name(offer.state).removeprefix("STATE_")
+    state = enum_name(lres.Offer.State, offer.state)
     emit_json(as_dict(offer)) if as_json else console.print(
         f"{offer.name} ({state}, commission {offer.commission_bps / 100:g}%)"
     )

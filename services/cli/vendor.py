@@ -71,7 +71,7 @@ def propose(
     if as_json:
         emit_json(as_dict(proposal))
     else:
-        state = lres.Proposal.State.Name(proposal.state).removeprefix("STATE_")
+        state = enum_name(lres.Proposal.State, proposal.state)
         console.print(
             f"{proposal.name}: {state}{f', license {proposal.license}' if proposal.license else ''}"
         )

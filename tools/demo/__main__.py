@@ -102,8 +102,8 @@ def play(
         tracing = TracerProvider(resource=Resource.create({"service.name": "vendor-a-app"}))
         tracing.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint)))
         vendor_a = market.vendors["answer-engine"]
-        traced = Licentia(vendor_a.key, endpoints, tracer_provider=tracing)
-        market.vendors["answer-engine"].client = traced
+        vendor_a.client.close()  # vendor A's calls are traced from here on
+        vendor_a.client = Licentia(vendor_a.key, endpoints, tracer_provider=tracing)
         trace_id = use_content(market, tracing.get_tracer("demo"), console)
         duplicates = report_usage(market, end, console)
         settled = close_period(market, start, end, console)
@@ -113,7 +113,8 @@ def play(
         console.print("[bold]7.[/] one vendor request, traced across the services it crossed:")
         console.print(trace_tree(f"trace {trace_id}", receiver.tree(trace_id)))
         tracing.shutdown()
-        traced.close()
+        for party in [*market.publishers.values(), *market.vendors.values()]:
+            party.client.close()
     return Facts(trace_id, duplicates, settled)
 
 

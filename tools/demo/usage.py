@@ -15,7 +15,7 @@ from licentia.provenance.v1 import resources_pb2 as pres
 from opentelemetry.trace import Tracer
 from rich.console import Console
 
-from services.cli.output import table
+from services.cli.output import enum_name, table
 from services.client import UsageBatcher, new_request_id
 from services.runtime.proto_time import timestamp
 from tools.demo.market import Market
@@ -63,9 +63,9 @@ def use_content(market: Market, tracer: Tracer, console: Console) -> str:
             )
             trace_id = trace_id or format(span.get_span_context().trace_id, "032x")
         for m in response.matches:
-            status = pres.LicenseStatus.Name(m.license_status).removeprefix("LICENSE_STATUS_")
+            status = enum_name(pres.LicenseStatus, m.license_status)
             rows.append(
-                (label, m.work, pres.MatchType.Name(m.match_type).removeprefix("MATCH_TYPE_"),
+                (label, m.work, enum_name(pres.MatchType, m.match_type),
                  f"{m.text_coverage:.0%}", status, "yes" if m.usage_event else "no")
             )  # fmt: skip
     table(

@@ -24,19 +24,6 @@ class LedgerRepository:
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
 
-    def existing(self, keys: Sequence[str]) -> dict[str, tuple[str, int]]:
-        """Transactions already posted under these keys: key -> (currency, sequence)."""
-        found: dict[str, tuple[str, int]] = {}
-        tx = t.ledger_transactions.c
-        for start in range(0, len(keys), 500):
-            rows = self._conn.execute(
-                select(tx.key, tx.currency, tx.sequence).where(
-                    tx.key.in_(keys[start : start + 500])
-                )
-            )
-            found.update((k, (c, s)) for k, c, s in rows)
-        return found
-
     def post(self, txs: Sequence[NewTransaction]) -> list[Posted]:
         """Append to each currency's chain, in order; the caller commits."""
         posted: list[Posted] = []

@@ -128,11 +128,6 @@ class SettlementRepository:
             rows.append({"period": number, "vendor": vendor, "usage": usage, "charges": charges})
         insert_rows(self._conn, t.billed_state, rows)
 
-    def billed_vendors(self, numbers: Sequence[int]) -> set[tuple[int, str]]:
-        b = t.billed_state.c
-        rows = self._conn.execute(select(b.period, b.vendor).where(b.period.in_(list(numbers))))
-        return {(n, v) for n, v in rows}
-
     # Pools and budgets
 
     def set_pool(self, number: int, vendor: str, currency: str, amount: int) -> None:

@@ -33,10 +33,6 @@ def micros_to_minor(amount_micros: Fraction | int, currency: str) -> Fraction:
     return Fraction(amount_micros) * 10 ** minor_digits(currency) / MICROS
 
 
-def minor_to_micros(amount_minor: int, currency: str) -> Fraction:
-    return Fraction(amount_minor * MICROS, 10 ** minor_digits(currency))
-
-
 def round_half_even(amount: Fraction) -> int:
     """The one rounding rule (Python rounds a Fraction half to even)."""
     return round(amount)

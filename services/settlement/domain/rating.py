@@ -27,6 +27,7 @@ from services.settlement.domain.money import (
     divide_half_even,
     micros_to_minor,
     minor_digits,
+    round_half_even,
 )
 from services.settlement.domain.terms import BILLED_UNIT, LicenseTerms, Model, Period
 
@@ -159,7 +160,7 @@ def _finish(lic: LicenseTerms, share: Fraction, exact: _Exact | None) -> list[Ch
             for (key, quantity), amount in zip(exact.lines, amounts, strict=True)
         ]
     if price.minimum_micros:
-        minimum = round(micros_to_minor(price.minimum_micros * share, currency))
+        minimum = round_half_even(micros_to_minor(price.minimum_micros * share, currency))
         shortfall = minimum - sum(c.amount for c in charges)
         if shortfall > 0:
             charges.append(Charge(LineKey(lic.name, kind="minimum"), 0, shortfall, currency))

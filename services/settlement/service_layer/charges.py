@@ -48,7 +48,9 @@ class ChargesService:
 
     def running(self, p: Principal, vendor: str) -> RunningCharges:
         vendor = access.as_vendor(p, vendor)
-        _require_vendor(vendor)
+        v = Violations()
+        _check_vendor(v, vendor)
+        v.raise_if_any()
         now = utc_now()
         with self._uow(write=False) as uow:
             closed = [r.period for r in uow.records.periods()]
@@ -122,19 +124,16 @@ def _against_budget(currency: str, total: int, budget: Any | None) -> CurrencyTo
 
 
 def _check_money(v: Violations, vendor: str, currency: str, amount: int) -> None:
-    if not vendor.startswith("vendors/"):
-        v.add("vendor", "must be vendors/{vendor}")
+    _check_vendor(v, vendor)
     if len(currency) != 3 or not currency.isupper():
         v.add("currency", "an ISO 4217 code such as USD")
     if amount < 0:
         v.add("amount", "must not be negative")
 
 
-def _require_vendor(vendor: str) -> None:
-    v = Violations()
+def _check_vendor(v: Violations, vendor: str) -> None:
     if not vendor.startswith("vendors/"):
         v.add("vendor", "must be vendors/{vendor}")
-    v.raise_if_any()
 
 
 def _next_hour(now: datetime) -> datetime:
