@@ -60,7 +60,7 @@ def running(
                 subprocess.Popen([sys.executable, "-m", "services.cli", "serve", name], env=env)
             )
             started = time.perf_counter()
-            _wait_healthy(name, ports[name])
+            wait_healthy(name, ports[name])
             print(f"{name} serving {time.perf_counter() - started:.1f} s after launch")
         yield ports
     finally:
@@ -72,7 +72,7 @@ def running(
             _drop_schemas(url, prefix, services)
 
 
-def _wait_healthy(name: str, port: int) -> None:
+def wait_healthy(name: str, port: int) -> None:
     health = health_pb2_grpc.HealthStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
     for _ in range(300):
         try:

@@ -24,6 +24,7 @@ from licentia.licensing.v1 import licensing_service_pb2 as api
 from licentia.licensing.v1 import licensing_service_pb2_grpc as api_grpc
 from licentia.licensing.v1 import resources_pb2 as res
 
+from bench.grpc_floor import measure_floor, measure_service_health
 from bench.harness import OPERATOR, measure, running
 from services.licensing.domain.licenses import License, LicenseState
 from services.licensing.domain.permissions import PermissionIndex, WorkRef
@@ -177,6 +178,10 @@ def main() -> int:
     with running(["catalog", "licensing"]) as ports:
         key, works, _ = setup_market(ports["catalog"], ports["licensing"])
         asyncio.run(bench_grpc(ports["licensing"], key, works))
+        # What the figures above can be read against, measured the same way in this run:
+        # the same server answering a call that does nothing, then a bare gRPC server.
+        measure_service_health(ports["licensing"], CALLS, (1, 4, CONCURRENCY))
+    measure_floor(CALLS, (1, 4, CONCURRENCY))
     return 0
 
 

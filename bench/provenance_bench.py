@@ -43,6 +43,7 @@ from services.provenance.service_layer.checking import CheckService, DocumentCac
 from services.provenance.service_layer.unit_of_work import UnitOfWorkFactory
 from services.runtime import migrations
 from services.runtime.config import Settings
+from services.runtime.memory import release_free_memory
 from services.runtime.principal import OPERATOR as OPERATOR_PRINCIPAL
 from services.runtime.sqltypes import utc_now
 from services.samples.articles import ArticleGenerator
@@ -146,6 +147,7 @@ def in_process(data_dir: Path, texts: list[str]) -> None:
     started = time.perf_counter()
     with uow(write=False) as work:
         index.load(work.index.current_fingerprints())
+    release_free_memory()  # as the service does after its load
     load = time.perf_counter() - started
     stats = index.stats()
     print(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Generic, Protocol, TypeVar
 
@@ -129,27 +130,42 @@ class EventRelay(Generic[Event]):
 
     def _run(self) -> None:
         backoff = self._idle
+        outage_since: float | None = None
         while not self._stopping.is_set():
             try:
                 delivered = self.run_once()
+                if outage_since is not None:
+                    log.info(
+                        "relay %s: upstream back after %.0f s",
+                        self.name,
+                        time.monotonic() - outage_since,
+                    )
+                    outage_since = None
                 backoff = self._idle
                 if delivered < self._batch_size:
                     self._stopping.wait(self._idle)
             except Exception as error:  # retry the same batch; never skip an event
                 if self._stopping.is_set():
                     return  # shutting down: the batch is sent again by the next start
-                if _upstream_unavailable(error):  # expected while a peer starts or stops
-                    log.warning("relay %s: %s; retrying in %.1fs", self.name, error, backoff)
-                else:
+                reason = _upstream_unavailable(error)
+                if reason is None:
                     log.exception("relay %s failed; retrying in %.1fs", self.name, backoff)
+                elif outage_since is None:  # expected while a peer starts or stops: said once
+                    outage_since = time.monotonic()
+                    log.warning("relay %s: %s; retrying until it answers", self.name, reason)
+                else:
+                    log.debug("relay %s: %s; retrying in %.1fs", self.name, reason, backoff)
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
 
 
-def _upstream_unavailable(error: Exception) -> bool:
+def _upstream_unavailable(error: Exception) -> str | None:
+    """One line saying why the upstream did not answer, or None for any other failure."""
     if isinstance(error, Unavailable):
-        return True
-    return isinstance(error, grpc.RpcError) and error.code() in (
+        return error.message
+    if isinstance(error, grpc.RpcError) and error.code() in (
         grpc.StatusCode.UNAVAILABLE,
         grpc.StatusCode.DEADLINE_EXCEEDED,
-    )
+    ):
+        return f"upstream {error.code().name}: {error.details()}"
+    return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator, Sequence
 
@@ -13,7 +14,8 @@ from services.catalog.service_layer.unit_of_work import OUTBOX
 from services.runtime import migrations
 from services.runtime.config import Settings
 from services.runtime.database import Database
-from services.runtime.event_relay import EventRelay, SqlCursorStore, cursor_table
+from services.runtime.errors import Unavailable
+from services.runtime.event_relay import EventRelay, MemoryCursor, SqlCursorStore, cursor_table
 from services.runtime.outbox import OutboxEvent
 from services.runtime.sqltypes import utc_now
 
@@ -90,3 +92,41 @@ def test_relay_resumes_after_restart_and_redelivers_after_failure(database: Data
     while second.run_once():
         pass
     assert received == list(range(1, 11))
+
+
+def test_an_upstream_outage_is_logged_once_and_its_end_noted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A peer that is down for a while (starting, restarting) gives one warning, not one
+    per retry, and one line when it answers again; no event is skipped meanwhile."""
+    failures_left = 5
+    delivered: list[int] = []
+    done = threading.Event()
+
+    def fetch(position: int, limit: int) -> list[int]:
+        nonlocal failures_left
+        if failures_left:
+            failures_left -= 1
+            raise Unavailable("CATALOG_UNAVAILABLE", "catalog did not answer")
+        return [n for n in (1, 2, 3) if n > position][:limit]
+
+    def handle(events: Sequence[int]) -> None:
+        delivered.extend(events)
+        if delivered[-1] == 3:
+            done.set()
+
+    relay = EventRelay(
+        "outage", fetch, handle, lambda e: e, MemoryCursor(), idle_seconds=0.01,
+        max_backoff_seconds=0.02,
+    )  # fmt: skip
+    with caplog.at_level(logging.DEBUG, logger="licentia.relay"):
+        relay.start()
+        assert done.wait(10)
+        relay.stop()
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert [r.getMessage() for r in warnings] == [
+        "relay outage: catalog did not answer; retrying until it answers"
+    ]
+    assert sum("retrying in" in r.getMessage() for r in caplog.records) == 4
+    assert any("upstream back after" in r.getMessage() for r in caplog.records)
+    assert delivered == [1, 2, 3]

@@ -7,10 +7,10 @@ the driver and the server would parse again for every batch.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 
+import orjson
 import psycopg
 from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY, BYTEA
@@ -30,9 +30,18 @@ _CLAIM = text(
     """
 ).bindparams(bindparam("digests", type_=ARRAY(BYTEA)))
 
+# One index probe per id whatever the statistics say: with `event_id = ANY(...)` a table
+# not yet analysed (a new partition, a fresh install) was read whole for every batch
+# (580 ms for 1,000 ids among 20,000 keys instead of 3 ms). OFFSET 0 keeps the planner
+# from flattening the lateral subquery back into that plan.
 _DIGESTS = text(
-    "SELECT event_id, digest FROM event_keys WHERE vendor = :vendor "
-    "AND event_id = ANY(CAST(:ids AS text[]))"
+    """
+    SELECT i.event_id, k.digest
+    FROM unnest(CAST(:ids AS text[])) AS i(event_id)
+    CROSS JOIN LATERAL (
+        SELECT digest FROM event_keys WHERE vendor = :vendor AND event_id = i.event_id OFFSET 0
+    ) AS k
+    """
 )
 
 _EVENT_COLUMNS = (
@@ -95,7 +104,7 @@ class PostgresUsageRepository(UsageRepository):
                     (
                         vendor, e.id, e.license, e.publisher, e.work, e.use,
                         e.unit.value if e.unit else "", e.counted_quantity, e.occur_time,
-                        e.source, json.dumps(dict(e.attributes)), now,
+                        e.source, _json(e.attributes), now,
                         fence.late_seal(e.occur_time),
                         e.correction.value if e.correction else "", e.corrects,
                         stated_quantity(e),
@@ -121,3 +130,7 @@ class PostgresUsageRepository(UsageRepository):
                 "counts": [totals[k].events for k in keys],
             },
         )
+
+
+def _json(attributes: tuple[tuple[str, str], ...]) -> str:
+    return orjson.dumps(dict(attributes)).decode() if attributes else "{}"

@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
+from functools import lru_cache
 
 from services.runtime import resource_names
 from services.runtime.uses import CONCRETE_USES
@@ -57,7 +58,10 @@ class Reason(Enum):
     ALREADY_CORRECTED = "ALREADY_CORRECTED"
 
 
-@dataclass(frozen=True, slots=True)
+# Events and results are never changed once made, but are not frozen dataclasses: a frozen
+# dataclass sets each field through object.__setattr__, 5 µs per event of thirteen fields,
+# a large share of what ingestion spends per event.
+@dataclass(slots=True, eq=False)
 class UsageEvent:
     id: str
     license: str
@@ -91,8 +95,7 @@ class UsageEvent:
             self.corrects,
             *(f"{k}={v}" for k, v in self.attributes),
         ]
-        digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).digest()
-        object.__setattr__(self, "payload_digest", digest)
+        self.payload_digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).digest()
 
     @property
     def counted_quantity(self) -> int:
@@ -106,7 +109,7 @@ class UsageEvent:
         return self.payload_digest
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Result:
     id: str
     status: Status
@@ -161,9 +164,9 @@ def check_event(
 def _malformed(event: UsageEvent) -> str:
     if not 1 <= len(event.id) <= MAX_ID:
         return f"id: 1..{MAX_ID} characters"
-    if not resource_names.matches(event.license, ("licenses",)):
+    if not _is_license_name(event.license):
         return "license: must be licenses/{license}"
-    if not resource_names.matches(event.work, ("publishers", "works")):
+    if not _is_work_name(event.work):
         return "work: must be publishers/{publisher}/works/{work}"
     if event.use not in CONCRETE_USES:
         return f"use: must be one of {', '.join(CONCRETE_USES)}"
@@ -181,6 +184,19 @@ def _malformed(event: UsageEvent) -> str:
     return ""
 
 
+# A vendor's events name the same few licenses and works over and over: each name is
+# checked once, not once per event.
+@lru_cache(maxsize=1 << 16)
+def _is_license_name(name: str) -> bool:
+    return resource_names.matches(name, ("licenses",))
+
+
+@lru_cache(maxsize=1 << 16)
+def _is_work_name(name: str) -> bool:
+    return resource_names.matches(name, ("publishers", "works"))
+
+
+@lru_cache(maxsize=1 << 14)
 def hour_of(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
@@ -216,7 +232,7 @@ def as_counted(event: UsageEvent, original: Recorded) -> UsageEvent:
         occur_time=original.occur_time,
         counted=stated_quantity(event) - original.stated_quantity,
     )
-    object.__setattr__(counted, "payload_digest", event.payload_digest)
+    counted.payload_digest = event.payload_digest
     return counted
 
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from services.metering.domain.events import UsageEvent, hour_of
 from services.metering.domain.seals import Fence
 
 
-@dataclass(frozen=True, slots=True)
-class RollupKey:
+class RollupKey(NamedTuple):  # a tuple: one is made per event, and hashed
     vendor: str
     publisher: str
     license: str
@@ -52,16 +52,4 @@ def roll_up(vendor: str, events: Iterable[UsageEvent], fence: Fence) -> dict[Rol
 
 def sorted_keys(totals: dict[RollupKey, Totals]) -> list[RollupKey]:
     """A fixed order of upserts: concurrent batches lock rollup rows in the same order."""
-    return sorted(
-        totals,
-        key=lambda k: (
-            k.vendor,
-            k.publisher,
-            k.license,
-            k.work,
-            k.use,
-            k.unit,
-            k.hour,
-            k.late_seal,
-        ),
-    )
+    return sorted(totals)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.provenance.adapters import tables as t
@@ -130,16 +130,19 @@ class IndexRepository:
     def documents(self, doc_ids: Iterable[int]) -> list[IndexedDocument]:
         out: list[IndexedDocument] = []
         for chunk in _chunks(sorted(set(doc_ids))):
-            rows = self._conn.execute(
-                select(
-                    t.documents.c.id, t.documents.c.work, t.documents.c.version, t.documents.c.words
-                ).where(t.documents.c.id.in_(chunk), t.documents.c.word_count > 0)
-            )
+            rows = self._conn.execute(_DOCUMENTS, {"ids": chunk})
             out.extend(
                 IndexedDocument(int(i), w, int(v), WordRecord.from_bytes(bytes(data)))
                 for i, w, v, data in rows
             )
         return out
+
+
+# Built once: on a cache miss CheckText waits for this read, and building the statement
+# for every read cost a fifth of its median and most of its tail (p99 1.1 -> 0.4 ms).
+_DOCUMENTS = select(
+    t.documents.c.id, t.documents.c.work, t.documents.c.version, t.documents.c.words
+).where(t.documents.c.id.in_(bindparam("ids", expanding=True)), t.documents.c.word_count > 0)
 
 
 def _chunks(items: list[T]) -> Iterator[list[T]]:

@@ -21,6 +21,7 @@ from services.provenance.domain.fingerprint_index import FingerprintIndex
 from services.provenance.domain.works import DELETED, WorkChange, WorkState, WorkText
 from services.provenance.service_layer.unit_of_work import UnitOfWorkFactory
 from services.runtime.event_relay import CursorStore, EventRelay, MemoryCursor
+from services.runtime.memory import release_free_memory
 from services.runtime.sqltypes import utc_now
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,7 @@ class IndexingService:
         position = self._shared_cursor.load()  # first: what commits meanwhile is replayed
         with self._uow(write=False) as uow:
             self.index.load(uow.index.current_fingerprints())
+        release_free_memory()
         self._cursor.position = position
         stats = self.index.stats()
         log.info(
