@@ -22,17 +22,28 @@ OPERATOR = "bench-operator-key"
 SERVICE_TOKEN = "bench-service-token"
 
 
+class Ports(dict[str, int]):
+    """A service's port by name (its first replica); `replicas[name]`: every replica's."""
+
+    def __init__(self, replicas: dict[str, list[int]]) -> None:
+        super().__init__({name: ports[0] for name, ports in replicas.items()})
+        self.replicas = replicas
+
+
 @contextmanager
 def running(
     services: list[str],
     data_dir: str | None = None,
     sqlite_only: bool = False,
     schema_prefix: str | None = None,
-) -> Iterator[dict[str, int]]:
+    replicas: dict[str, int] | None = None,
+) -> Iterator[Ports]:
     """Starts each service as `licentia serve <name>` (SQLite, or PostgreSQL when
     TEST_DATABASE_URL or LICENTIA_DATABASE_URL is set and not `sqlite_only`, in schemas
-    `{schema_prefix}_{service}`); yields their ports."""
-    ports = {name: free_port() for name in services}
+    `{schema_prefix}_{service}`), `replicas[name]` processes of it (default one) sharing
+    its database; yields their ports."""
+    counts = replicas or {}
+    ports = Ports({name: [free_port() for _ in range(counts.get(name, 1))] for name in services})
     env = {
         **os.environ,
         "LICENTIA_DATA_DIR": data_dir or tempfile.mkdtemp(prefix="licentia-bench-"),
@@ -56,12 +67,15 @@ def running(
     processes = []
     try:
         for name in services:
-            processes.append(
-                subprocess.Popen([sys.executable, "-m", "services.cli", "serve", name], env=env)
-            )
-            started = time.perf_counter()
-            wait_healthy(name, ports[name])
-            print(f"{name} serving {time.perf_counter() - started:.1f} s after launch")
+            for replica, port in enumerate(ports.replicas[name], start=1):
+                own = {**env, f"LICENTIA_{name.upper()}_PORT": str(port)}
+                processes.append(
+                    subprocess.Popen([sys.executable, "-m", "services.cli", "serve", name], env=own)
+                )
+                started = time.perf_counter()
+                wait_healthy(name, port)
+                label = name if replica == 1 else f"{name} (replica {replica})"
+                print(f"{label} serving {time.perf_counter() - started:.1f} s after launch")
         yield ports
     finally:
         for process in processes:

@@ -30,6 +30,9 @@ EVENTS = int(os.environ.get("BENCH_METERING_EVENTS", "300000"))
 BATCH = 1_000
 Statuses = dict[res.EventResult.Status.ValueType, int]
 STREAMS = 4
+# Also measured with this many metering processes sharing the database (the Helm chart's
+# `replicas`): one Python process is bound by one core, a second uses the other.
+REPLICAS = int(os.environ.get("BENCH_METERING_REPLICAS", "2"))
 
 
 def batches(license_name: str, works: list[str], prefix: str) -> list[api.StreamUsageRequest]:
@@ -56,9 +59,11 @@ def batches(license_name: str, works: list[str], prefix: str) -> list[api.Stream
 
 
 async def send(
-    port: int, key: str, requests: list[api.StreamUsageRequest], rate: float | None = None
+    ports: list[int], key: str, requests: list[api.StreamUsageRequest], rate: float | None = None
 ) -> tuple[float, list[float], Statuses]:
-    """Sends the batches over STREAMS streams; returns (seconds, ack latencies, statuses).
+    """Sends the batches over STREAMS streams, stream i to replica i mod len(ports) (a
+    channel per replica, as a client balancing over a headless Kubernetes service holds
+    one per address); returns (seconds, ack latencies, statuses).
 
     Without a rate each stream sends its next batch as soon as the last is answered
     (closed loop); with one, batches leave on schedule whatever the answers (open loop),
@@ -67,45 +72,49 @@ async def send(
     metadata = (("authorization", f"Bearer {key}"),)
     latencies: list[float] = []
     statuses: Statuses = {}
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        stub = api_grpc.MeteringServiceStub(channel)
+    channels = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for port in ports]
+    stubs = [api_grpc.MeteringServiceStub(channel) for channel in channels]
 
-        def count(response: api.StreamUsageResponse) -> None:
-            for result in response.results:
-                statuses[result.status] = statuses.get(result.status, 0) + 1
+    def count(response: api.StreamUsageResponse) -> None:
+        for result in response.results:
+            statuses[result.status] = statuses.get(result.status, 0) + 1
 
-        async def stream(part: list[api.StreamUsageRequest], offset: float) -> None:
-            call = stub.StreamUsage(metadata=metadata)
-            if not rate:
-                for request in part:
-                    started = time.perf_counter()
-                    await call.write(request)
-                    count(await call.read())
-                    latencies.append(time.perf_counter() - started)
-                await call.done_writing()
-                return
-            sent: list[float] = []
-
-            async def reader() -> None:
-                for i in range(len(part)):
-                    response = await call.read()
-                    latencies.append(time.perf_counter() - sent[i])
-                    count(response)
-
-            reading = asyncio.create_task(reader())
-            interval = STREAMS * BATCH / rate
-            begin = time.perf_counter() + offset
-            for i, request in enumerate(part):
-                await asyncio.sleep(max(0.0, begin + i * interval - time.perf_counter()))
-                sent.append(time.perf_counter())
+    async def stream(n: int, part: list[api.StreamUsageRequest], offset: float) -> None:
+        call = stubs[n % len(stubs)].StreamUsage(metadata=metadata)
+        if not rate:
+            for request in part:
+                started = time.perf_counter()
                 await call.write(request)
+                count(await call.read())
+                latencies.append(time.perf_counter() - started)
             await call.done_writing()
-            await reading
+            return
+        sent: list[float] = []
 
+        async def reader() -> None:
+            for i in range(len(part)):
+                response = await call.read()
+                latencies.append(time.perf_counter() - sent[i])
+                count(response)
+
+        reading = asyncio.create_task(reader())
+        interval = STREAMS * BATCH / rate
+        begin = time.perf_counter() + offset
+        for i, request in enumerate(part):
+            await asyncio.sleep(max(0.0, begin + i * interval - time.perf_counter()))
+            sent.append(time.perf_counter())
+            await call.write(request)
+        await call.done_writing()
+        await reading
+
+    try:
         started = time.perf_counter()
         spread = (BATCH / rate) if rate else 0.0
-        await asyncio.gather(*(stream(requests[i::STREAMS], i * spread) for i in range(STREAMS)))
+        await asyncio.gather(*(stream(i, requests[i::STREAMS], i * spread) for i in range(STREAMS)))
         return time.perf_counter() - started, latencies, statuses
+    finally:
+        for channel in channels:
+            await channel.close()
 
 
 def report(label: str, seconds: float, latencies: list[float], statuses: Statuses) -> None:
@@ -118,15 +127,21 @@ def report(label: str, seconds: float, latencies: list[float], statuses: Statuse
 
 
 def main() -> None:
-    with running(["catalog", "licensing", "metering"]) as ports:
+    with running(["catalog", "licensing", "metering"], replicas={"metering": REPLICAS}) as ports:
         key, works, license_name = setup_market(ports["catalog"], ports["licensing"])
-        requests = batches(license_name, works, "e")
-        print(f"{len(requests) * BATCH:,} events in batches of {BATCH:,} on {STREAMS} streams")
-        report("new events", *asyncio.run(send(ports["metering"], key, requests)))
-        report("replayed (all duplicates)", *asyncio.run(send(ports["metering"], key, requests)))
-        paced = batches(license_name, works, "p")[: max(STREAMS, len(requests) // 3)]
-        result = asyncio.run(send(ports["metering"], key, paced, rate=20_000))
-        report("offered at 20,000 events/s", *result)
+        for replicas in range(1, REPLICAS + 1):
+            targets = ports.replicas["metering"][:replicas]
+            prefix = f"r{replicas}"
+            requests = batches(license_name, works, f"{prefix}e")
+            print(
+                f"{len(requests) * BATCH:,} events in batches of {BATCH:,} on {STREAMS} "
+                f"streams, to {replicas} metering replica(s)"
+            )
+            report("  new events", *asyncio.run(send(targets, key, requests)))
+            report("  replayed (all duplicates)", *asyncio.run(send(targets, key, requests)))
+            paced = batches(license_name, works, f"{prefix}p")[: max(STREAMS, len(requests) // 3)]
+            result = asyncio.run(send(targets, key, paced, rate=20_000))
+            report("  offered at 20,000 events/s", *result)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,9 @@ def ensure_partitions(conn: Connection, today: date | None = None) -> list[str]:
     default one); returns the ones created."""
     today = today or datetime.now(UTC).date()
     created = []
+    # Replicas check at the same moments: one at a time, so none fails on a table another
+    # has just created.
+    conn.execute(text("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.partitions'))"))
     conn.execute(
         text("CREATE TABLE IF NOT EXISTS usage_events_default PARTITION OF usage_events DEFAULT")
     )
