@@ -20,7 +20,15 @@ from services.metering import app as metering_app
 from services.metering.adapters import tables as t
 from services.metering.adapters.partitions import ensure_partitions
 from services.metering.domain.decisions import Decision
-from services.metering.domain.events import Correction, Reason, Status, Unit, UsageEvent, hour_of
+from services.metering.domain.events import (
+    Correction,
+    Reason,
+    Status,
+    TimeWindow,
+    Unit,
+    UsageEvent,
+    hour_of,
+)
 from services.metering.domain.seals import EPOCH
 from services.metering.service_layer.billing import BillingService
 from services.metering.service_layer.ingest import IngestService
@@ -366,3 +374,42 @@ def test_once_a_seal_returns_the_sealed_usage_never_changes(database: Database) 
     late = sum(r.quantity for page in billing.billable(OPERATOR, end, HOUR_NOW, 1) for r in page)
     assert on_time() == right_after
     assert right_after + late == 4 * 15 * 40
+
+
+class DenyEverything:
+    def decide(self, vendor: str, queries: Sequence[tuple[str, str, datetime]]) -> list[Decision]:
+        return [Decision(False, LICENSE, "REVOKED", "revoked") for _ in queries]
+
+
+def test_a_resent_event_stays_a_duplicate_after_its_window_and_license_have_passed(
+    database: Database,
+) -> None:
+    """A retry of an accepted event is DUPLICATE even when, judged afresh, it would now be
+    refused (older than the back-dating window, license revoked since); a changed payload
+    under its id is judged afresh, and nothing is counted twice."""
+    vendor = Principal(Role.VENDOR, next(VENDORS))
+    event = UsageEvent(
+        "e1", LICENSE, "publishers/a/works/w1", "ai-input", Unit.USES, 3, NOW - timedelta(hours=2)
+    )
+    changed = UsageEvent(
+        "e1", LICENSE, "publishers/a/works/w1", "ai-input", Unit.USES, 4, NOW - timedelta(hours=2)
+    )
+    uow = UnitOfWorkFactory(database)
+    assert [r.status for r in IngestService(uow, AllowEverything()).record(vendor, [event])] == [
+        Status.ACCEPTED
+    ]
+    later = IngestService(uow, DenyEverything(), TimeWindow(back=timedelta(minutes=1)))
+    results = later.record(vendor, [event, changed, event])
+    assert [r.status for r in results] == [Status.DUPLICATE, Status.REJECTED, Status.DUPLICATE]
+    assert results[1].reason is Reason.TOO_OLD
+    fresh = UsageEvent(
+        "e2", LICENSE, "publishers/a/works/w1", "ai-input", Unit.USES, 3, NOW - timedelta(hours=2)
+    )
+    assert later.record(vendor, [fresh])[0].reason is Reason.TOO_OLD
+    with database.engine.connect() as conn:
+        counted = conn.execute(
+            select(func.sum(t.usage_events.c.quantity)).where(
+                t.usage_events.c.vendor == vendor.account
+            )
+        ).scalar_one()
+    assert counted == 3

@@ -13,22 +13,27 @@ from datetime import datetime
 import orjson
 import psycopg
 from sqlalchemy import bindparam, text
-from sqlalchemy.dialects.postgresql import ARRAY, BYTEA
+from sqlalchemy.dialects.postgresql import BYTEA
 
 from services.metering.adapters.repository import UsageRepository
-from services.metering.domain.events import UsageEvent, stated_quantity
+from services.metering.domain.events import DIGEST_SIZE, UsageEvent, stated_quantity
 from services.metering.domain.rollups import RollupKey, Totals, sorted_keys
 from services.metering.domain.seals import Fence
 
+# The digests travel as one byte string, each DIGEST_SIZE bytes at the id's position:
+# a bytea[] parameter cost the driver 6 ms per 1,000 events to encode, this 0.1 ms.
 _CLAIM = text(
-    """
+    f"""
     INSERT INTO event_keys (vendor, event_id, digest, record_time)
-    SELECT :vendor, k.event_id, k.digest, :now
-    FROM unnest(CAST(:ids AS text[]), CAST(:digests AS bytea[])) AS k(event_id, digest)
+    SELECT :vendor, k.event_id,
+           substring(:digests FROM (CAST(k.n AS integer) - 1) * {DIGEST_SIZE} + 1
+                     FOR {DIGEST_SIZE}),
+           :now
+    FROM unnest(CAST(:ids AS text[])) WITH ORDINALITY AS k(event_id, n)
     ON CONFLICT DO NOTHING
     RETURNING event_id
     """
-).bindparams(bindparam("digests", type_=ARRAY(BYTEA)))
+).bindparams(bindparam("digests", type_=BYTEA))
 
 # One index probe per id whatever the statistics say: with `event_id = ANY(...)` a table
 # not yet analysed (a new partition, a fresh install) was read whole for every batch
@@ -48,6 +53,13 @@ _EVENT_COLUMNS = (
     "vendor, event_id, license, publisher, work, use, unit, quantity, occur_time, source, "
     "attributes, record_time, late_seal, correction, corrects, stated_quantity"
 )
+# Binary COPY: a row costs a quarter of the text format's (timestamps above all). The
+# attributes go as text, already JSON: the server's json input reads (and checks) it,
+# where psycopg's json dumper would encode the string again.
+_EVENT_TYPES = [
+    "text", "text", "text", "text", "text", "text", "text", "int8", "timestamptz", "text",
+    "text", "timestamptz", "int4", "text", "text", "int8",
+]  # fmt: skip
 _ROLLUPS = text(
     """
     INSERT INTO usage_hourly AS h (vendor, publisher, license, work, use, unit, hour,
@@ -76,7 +88,7 @@ class PostgresUsageRepository(UsageRepository):
                     "vendor": vendor,
                     "now": now,
                     "ids": [e.id for e in events],
-                    "digests": [e.digest() for e in events],
+                    "digests": b"".join(e.digest() for e in events),
                 },
             ).scalars()
         )
@@ -97,8 +109,9 @@ class PostgresUsageRepository(UsageRepository):
             return
         driver = self._conn.connection.dbapi_connection
         assert isinstance(driver, psycopg.Connection)
-        copy_events = f"COPY usage_events ({_EVENT_COLUMNS}) FROM STDIN"
+        copy_events = f"COPY usage_events ({_EVENT_COLUMNS}) FROM STDIN (FORMAT BINARY)"
         with driver.cursor() as cursor, cursor.copy(copy_events) as copy:
+            copy.set_types(_EVENT_TYPES)
             for e in events:
                 copy.write_row(
                     (

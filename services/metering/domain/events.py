@@ -20,6 +20,7 @@ MAX_SOURCE = 128
 MAX_ATTRIBUTES = 16
 MAX_QUANTITY = 10**12
 MAX_BATCH = 5_000
+DIGEST_SIZE = 16  # bytes
 # Ids of events Licentia's services record for a vendor (content deliveries, provenance
 # attributions): reserved, so a vendor can never take one first.
 SERVICE_ID_PREFIX = "licentia:"
@@ -89,13 +90,14 @@ class UsageEvent:
             self.use,
             self.unit.value if self.unit else "",
             str(self.quantity),
-            self.occur_time.isoformat() if self.occur_time else "",
+            _isoformat(self.occur_time) if self.occur_time else "",
             self.source,
             self.correction.value if self.correction else "",
             self.corrects,
             *(f"{k}={v}" for k, v in self.attributes),
         ]
-        self.payload_digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=16).digest()
+        payload = "\x1f".join(parts).encode()
+        self.payload_digest = hashlib.blake2b(payload, digest_size=DIGEST_SIZE).digest()
 
     @property
     def counted_quantity(self) -> int:
@@ -182,6 +184,13 @@ def _malformed(event: UsageEvent) -> str:
         if not 1 <= len(key) <= 64 or len(value) > 256:
             return "attributes: keys 1..64 characters, values up to 256"
     return ""
+
+
+@lru_cache(maxsize=1 << 14)
+def _isoformat(moment: datetime) -> str:
+    """Cached (events of a batch share a few instants), so written in UTC: equal instants
+    in other zones share a cache entry, and must share the text too."""
+    return (moment.astimezone(UTC) if moment.tzinfo else moment).isoformat()
 
 
 # A vendor's events name the same few licenses and works over and over: each name is

@@ -18,6 +18,8 @@ from services.metering.domain.caps import OVER_CAP, over_cap
 from services.metering.domain.decisions import Decision, rejection
 from services.metering.domain.events import (
     MAX_BATCH,
+    MAX_ID,
+    SERVICE_ID_PREFIX,
     Reason,
     Result,
     Status,
@@ -64,20 +66,24 @@ class IngestService:
                 [FieldViolation("events", f"{len(events)} given")],
             )
         now = utc_now()
+        # Ids already stored first: a resent event identical to one accepted is answered
+        # DUPLICATE without checking it again (it was valid when accepted), which keeps
+        # retries and replays cheap.
+        with self._uow(write=False) as uow:
+            stored = uow.usage.digests(vendor, _plausible_ids(events, p.is_trusted))
         results: dict[int, Result] = {}
         first_of: dict[str, int] = {}
         repeats: list[tuple[int, int]] = []
         for i, event in enumerate(events):
-            if (problem := check_event(event, now, self._window, p.is_trusted)) is not None:
+            if stored.get(event.id) == event.digest() and _own_id(event, p.is_trusted):
+                results[i] = Result(event.id, Status.DUPLICATE)
+            elif (problem := check_event(event, now, self._window, p.is_trusted)) is not None:
                 results[i] = problem
             elif event.id in first_of:
                 repeats.append((i, first_of[event.id]))
             else:
                 first_of[event.id] = i
         unique = list(first_of.values())
-
-        with self._uow(write=False) as uow:
-            stored = uow.usage.digests(vendor, [events[i].id for i in unique])
         fresh = []
         for i in unique:
             if events[i].id in stored:
@@ -197,6 +203,16 @@ class IngestService:
             else:
                 results[i] = refused
         return allowed, prices
+
+
+def _own_id(event: UsageEvent, trusted: bool) -> bool:
+    """Whether the caller may use this id at all (Licentia's own ids are for services)."""
+    return trusted or not event.id.startswith(SERVICE_ID_PREFIX)
+
+
+def _plausible_ids(events: Sequence[UsageEvent], trusted: bool) -> list[str]:
+    """The distinct ids worth looking up: of a length that can be stored, and the caller's."""
+    return list({e.id for e in events if 1 <= len(e.id) <= MAX_ID and _own_id(e, trusted)})
 
 
 def _flags(over: bool) -> tuple[str, ...]:
