@@ -84,7 +84,7 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
         register=register,
         authenticator=authenticator,
         on_start=[tokens.start, permissions.start, sequencer.start],
-        on_stop=[channels.close, database.dispose, permissions.stop, sequencer.stop],
+        on_stop=[channels.close, works.close, database.dispose, permissions.stop, sequencer.stop],
         public_methods=PUBLIC_METHODS,
         gauges=backlog_gauge(OUTBOX, database),
     )

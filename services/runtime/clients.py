@@ -21,6 +21,9 @@ from services.runtime.config import Settings
 def service_config(timeout_seconds: float, max_attempts: int = 4) -> str:
     return json.dumps(
         {
+            # Calls spread over every address the name resolves to (a headless Kubernetes
+            # Service: one per ready pod); one address behaves as before.
+            "loadBalancingConfig": [{"round_robin": {}}],
             "methodConfig": [
                 {
                     "name": [{}],
@@ -33,7 +36,7 @@ def service_config(timeout_seconds: float, max_attempts: int = 4) -> str:
                         "retryableStatusCodes": ["UNAVAILABLE"],
                     },
                 }
-            ]
+            ],
         }
     )
 

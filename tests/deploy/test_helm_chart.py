@@ -178,7 +178,7 @@ def test_every_service_targets_a_declared_container_port(
     _, docs = rendered
     deployments = of_kind(docs, "Deployment")
     services = of_kind(docs, "Service")
-    assert len(services) == len(deployments) == len(SERVICES)
+    assert len(services) == 2 * len(deployments) == 2 * len(SERVICES)  # and a headless one
     for service in services:
         selector = service["spec"]["selector"]
         [target] = [
@@ -274,3 +274,23 @@ def test_the_schema_rejects_bad_values(bad: dict[str, Any]) -> None:
 def test_missing_credentials_are_a_clear_error() -> None:
     with pytest.raises(helm.HelmError, match=r"secrets\.databaseUrl"):
         render({})
+
+
+def test_services_call_each_other_through_headless_services(
+    rendered: tuple[str, list[dict[str, Any]]],
+) -> None:
+    """Each address in the configuration names a headless Service of that component: the
+    callers' gRPC channels see every pod and spread calls over them."""
+    _, docs = rendered
+    config = of_kind(docs, "ConfigMap")[0]["data"]
+    headless = {
+        s["metadata"]["name"]: s for s in of_kind(docs, "Service") if s["spec"].get("clusterIP")
+    }
+    for name in SERVICES:
+        address = config[f"LICENTIA_{name.upper()}_ADDRESS"]
+        host, port = address.removeprefix("dns:///").rsplit(":", 1)
+        assert address.startswith("dns:///") and host in headless
+        service = headless[host]
+        assert service["spec"]["clusterIP"] == "None"
+        assert service["metadata"]["labels"]["app.kubernetes.io/component"] == name
+        assert [p["port"] for p in service["spec"]["ports"]] == [int(port)]

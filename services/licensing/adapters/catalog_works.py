@@ -1,14 +1,19 @@
 """What licensing needs to know about works (publisher, section, tags), from the catalog.
 
 Cached per work for `ttl` seconds: scope decisions by section or tag see a retagged work
-within that bound. Unknown works are cached too (briefly), so a flood of checks for a
-bad name does not become a flood of catalog calls.
+within that bound (plus one catalog call). Unknown works are cached too (briefly), so a
+flood of checks for a bad name does not become a flood of catalog calls.
+
+An expired entry is still answered from, while one background call refreshes it: a
+permission check waits for the catalog only the first time it sees a work, never
+because a minute has passed.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 from licentia.catalog.v1 import catalog_service_pb2 as api
@@ -25,12 +30,35 @@ class CatalogWorkDirectory:
         self._ttl = ttl_seconds
         self._cache: dict[str, tuple[float, WorkRef | None]] = {}
         self._lock = threading.Lock()
+        self._refreshing: set[str] = set()
+        self._refresher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="work-refresh")
 
     def get(self, name: str) -> WorkRef | None:
-        now = time.monotonic()
         cached = self._cache.get(name)
-        if cached is not None and cached[0] > now:
-            return cached[1]
+        if cached is None:
+            return self._load(name)
+        if cached[0] <= time.monotonic():
+            with self._lock:
+                stale = name not in self._refreshing
+                self._refreshing.add(name)
+            if stale:
+                self._refresher.submit(self._refresh, name)
+        return cached[1]
+
+    def close(self) -> None:
+        self._refresher.shutdown(wait=True, cancel_futures=True)
+
+    def _refresh(self, name: str) -> None:
+        try:
+            self._load(name)
+        except Unavailable:
+            pass  # the stale entry stays; the next check after it asks again
+        finally:
+            with self._lock:
+                self._refreshing.discard(name)
+
+    def _load(self, name: str) -> WorkRef | None:
+        now = time.monotonic()
         ref = self._fetch(name)
         with self._lock:
             if len(self._cache) > 200_000:  # bounded memory: start over
