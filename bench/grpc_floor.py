@@ -1,6 +1,7 @@
-"""The floor under every gRPC figure: a bare Python gRPC server (no interceptors, no
-tracing, no auth) answering a health check that does nothing, measured the same way
-and in the same run as the service it is printed beside.
+"""The floor under the gRPC figures: a bare Python gRPC server (no interceptors, no
+tracing, no auth, no storage) measured the same way and in the same run as the service
+it is printed beside. It answers a health check that does nothing, and StreamUsage by
+reading each event's id and answering it ACCEPTED: the least any metering server does.
 
 Run as a module it is that server, on the port given: `python -m bench.grpc_floor PORT`.
 """
@@ -10,10 +11,15 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from licentia.metering.v1 import metering_service_pb2 as metering
+from licentia.metering.v1 import metering_service_pb2_grpc as metering_grpc
+from licentia.metering.v1 import resources_pb2 as resources
 
 from bench.harness import measure, wait_healthy
 from services.runtime.ports import free_port
@@ -24,9 +30,26 @@ class _Serving(health_pb2_grpc.HealthServicer):
         return health_pb2.HealthCheckResponse(status=health_pb2.HealthCheckResponse.SERVING)
 
 
+class _AcceptEverything(metering_grpc.MeteringServiceServicer):
+    def StreamUsage(
+        self, requests: Iterator[metering.StreamUsageRequest], context: object
+    ) -> Iterator[metering.StreamUsageResponse]:
+        for request in requests:
+            yield metering.StreamUsageResponse(
+                batch_id=request.batch_id,
+                results=[
+                    resources.EventResult(id=e.id, status=resources.EventResult.STATUS_ACCEPTED)
+                    for e in request.events
+                ],
+            )
+
+
 def serve(port: int) -> None:
     server = grpc.server(ThreadPoolExecutor(max_workers=16))
     health_pb2_grpc.add_HealthServicer_to_server(_Serving(), server)
+    # Only StreamUsage is served; the stubs' other methods answer UNIMPLEMENTED.
+    accept = _AcceptEverything()  # type: ignore[abstract]
+    metering_grpc.add_MeteringServiceServicer_to_server(accept, server)
     server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
     server.wait_for_termination()
@@ -44,16 +67,28 @@ async def _measure_health(port: int, label: str, calls: int, callers: tuple[int,
             await measure(label, call, calls, n)
 
 
-def measure_floor(calls: int, callers: tuple[int, ...]) -> None:
-    """The bare server as its own process, measured like the service beside it."""
-    port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "bench.grpc_floor", str(port)])
+@contextmanager
+def bare_servers(count: int) -> Iterator[list[int]]:
+    """`count` bare servers, each its own process; yields their ports."""
+    ports = [free_port() for _ in range(count)]
+    processes = [
+        subprocess.Popen([sys.executable, "-m", "bench.grpc_floor", str(port)]) for port in ports
+    ]
     try:
-        wait_healthy("bare gRPC server", port)
-        asyncio.run(_measure_health(port, "Floor: a no-op call, bare gRPC server", calls, callers))
+        for port in ports:
+            wait_healthy("bare gRPC server", port)
+        yield ports
     finally:
-        process.terminate()
-        process.wait(10)
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            process.wait(10)
+
+
+def measure_floor(calls: int, callers: tuple[int, ...]) -> None:
+    """The bare server, measured like the service beside it."""
+    with bare_servers(1) as [port]:
+        asyncio.run(_measure_health(port, "Floor: a no-op call, bare gRPC server", calls, callers))
 
 
 def measure_service_health(port: int, calls: int, callers: tuple[int, ...]) -> None:

@@ -2,11 +2,14 @@
 
 `licentia serve catalog`, `licensing` and `metering` as processes (PostgreSQL when
 TEST_DATABASE_URL is set, else SQLite); this process is the client, sending batches of
-1,000 events over StreamUsage on several streams at once.
+1,000 events over StreamUsage on several streams at once (BENCH_METERING_STREAMS, 6),
+spread over 1, 2 and 3 metering processes (BENCH_METERING_REPLICAS, 3):
 - sustained ingestion, every event new (target: 30,000 events/s on PostgreSQL);
 - the same stream again, every event a duplicate (target: 100,000 events/s);
 - batch acknowledgement latency with 20,000 events/s offered on schedule, whatever the
-  answers (target: p99 250 ms).
+  answers (target: p99 250 ms);
+- the same client against bare gRPC servers that store nothing: the ceiling of the
+  transport on this machine.
 """
 
 from __future__ import annotations
@@ -23,16 +26,18 @@ from licentia.metering.v1 import metering_service_pb2 as api
 from licentia.metering.v1 import metering_service_pb2_grpc as api_grpc
 from licentia.metering.v1 import resources_pb2 as res
 
+from bench.grpc_floor import bare_servers
 from bench.harness import running
 from bench.licensing_bench import setup_market
 
 EVENTS = int(os.environ.get("BENCH_METERING_EVENTS", "300000"))
 BATCH = 1_000
 Statuses = dict[res.EventResult.Status.ValueType, int]
-STREAMS = 4
-# Also measured with this many metering processes sharing the database (the Helm chart's
-# `replicas`): one Python process is bound by one core, a second uses the other.
-REPLICAS = int(os.environ.get("BENCH_METERING_REPLICAS", "2"))
+STREAMS = int(os.environ.get("BENCH_METERING_STREAMS", "6"))
+# Measured with 1, 2... this many metering processes sharing the database (the Helm
+# chart's `replicas`): one Python process is bound by one core; with more processes than
+# cores one computes while another waits on PostgreSQL.
+REPLICAS = int(os.environ.get("BENCH_METERING_REPLICAS", "3"))
 
 
 def batches(license_name: str, works: list[str], prefix: str) -> list[api.StreamUsageRequest]:
@@ -142,6 +147,14 @@ def main() -> None:
             paced = batches(license_name, works, f"{prefix}p")[: max(STREAMS, len(requests) // 3)]
             result = asyncio.run(send(targets, key, paced, rate=20_000))
             report("  offered at 20,000 events/s", *result)
+    # The same client against bare servers that only read each id and answer ACCEPTED
+    # (no checks, no storage): the most Python gRPC carries here, whatever metering does.
+    with bare_servers(REPLICAS) as ports:
+        for replicas in range(1, REPLICAS + 1):
+            seconds, latencies, statuses = asyncio.run(send(ports[:replicas], "-", requests))
+            report(
+                f"Floor, {replicas} bare server(s) storing nothing", seconds, latencies, statuses
+            )
 
 
 if __name__ == "__main__":

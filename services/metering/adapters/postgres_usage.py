@@ -98,8 +98,8 @@ class PostgresUsageRepository(UsageRepository):
     def digests(self, vendor: str, event_ids: list[str]) -> dict[str, bytes]:
         if not event_ids:
             return {}
-        rows = self._conn.execute(_DIGESTS, {"vendor": vendor, "ids": event_ids})
-        return {event_id: bytes(digest) for event_id, digest in rows}
+        rows = self._conn.execute(_DIGESTS, {"vendor": vendor, "ids": event_ids}).all()
+        return {event_id: bytes(digest) for event_id, digest in rows}  # .all(): one fetch
 
     def add_events(
         self, vendor: str, events: Sequence[UsageEvent], now: datetime, fence: Fence

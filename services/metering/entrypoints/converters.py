@@ -35,7 +35,7 @@ def event_in(e: res.UsageEvent) -> UsageEvent:
         quantity=e.quantity,
         occur_time=_time(e.occur_time) if e.HasField("occur_time") else None,
         source=e.source,
-        attributes=tuple(sorted(e.attributes.items())),
+        attributes=tuple(sorted(e.attributes.items())) if e.attributes else (),
         correction=_CORRECTIONS.get(e.correction),
         corrects=e.corrects,
     )

@@ -66,18 +66,19 @@ class IngestService:
                 [FieldViolation("events", f"{len(events)} given")],
             )
         now = utc_now()
+        trusted = p.is_trusted
         # Ids already stored first: a resent event identical to one accepted is answered
         # DUPLICATE without checking it again (it was valid when accepted), which keeps
         # retries and replays cheap.
         with self._uow(write=False) as uow:
-            stored = uow.usage.digests(vendor, _plausible_ids(events, p.is_trusted))
+            stored = uow.usage.digests(vendor, _plausible_ids(events, trusted))
         results: dict[int, Result] = {}
         first_of: dict[str, int] = {}
         repeats: list[tuple[int, int]] = []
         for i, event in enumerate(events):
-            if stored.get(event.id) == event.digest() and _own_id(event, p.is_trusted):
+            if stored.get(event.id) == event.digest() and _own_id(event, trusted):
                 results[i] = Result(event.id, Status.DUPLICATE)
-            elif (problem := check_event(event, now, self._window, p.is_trusted)) is not None:
+            elif (problem := check_event(event, now, self._window, trusted)) is not None:
                 results[i] = problem
             elif event.id in first_of:
                 repeats.append((i, first_of[event.id]))
