@@ -1,8 +1,8 @@
 """The PostgreSQL write path: each step of a batch is one statement.
 
-Keys and rollups go in as arrays (`unnest` turns them into rows), events by COPY, so a
-batch of 1,000 events costs four statements instead of thousands of bound values that
-the driver and the server would parse again for every batch.
+Keys and rollups go in as arrays (`unnest` turns them into rows), events by binary COPY,
+so a batch of 1,000 events costs a few statements instead of thousands of bound values
+that the driver and the server would parse again for every batch.
 """
 
 from __future__ import annotations
