@@ -327,6 +327,29 @@ def test_raw_events_are_partitioned_by_month_on_postgresql(postgres_url: str) ->
             later = ensure_partitions(conn, (at + timedelta(days=120)).date())
             assert ensure_partitions(conn, (at + timedelta(days=120)).date()) == []
         assert later and all(name.startswith("usage_events_") for name in later)
+        # Replicas keeping partitions at the same moment: each month is made once, and no
+        # replica fails on a table another has just made.
+        further = (at + timedelta(days=240)).date()
+        made: list[list[str]] = []
+        errors: list[BaseException] = []
+        ready = threading.Barrier(4)
+
+        def keep() -> None:
+            try:
+                ready.wait()
+                with database.write_transaction() as conn:
+                    made.append(ensure_partitions(conn, further))
+            except BaseException as error:  # reported below
+                errors.append(error)
+
+        keepers = [threading.Thread(target=keep) for _ in range(4)]
+        for keeper in keepers:
+            keeper.start()
+        for keeper in keepers:
+            keeper.join(60)
+        assert errors == []
+        created = [name for names in made for name in names]
+        assert created and len(created) == len(set(created))
     finally:
         database.dispose()
         engine = create_engine(postgres_url.replace("postgresql://", "postgresql+psycopg://", 1))
