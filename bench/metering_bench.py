@@ -147,11 +147,12 @@ def main() -> None:
             paced = batches(license_name, works, f"{prefix}p")[: max(STREAMS, len(requests) // 3)]
             result = asyncio.run(send(targets, key, paced, rate=20_000))
             report("  offered at 20,000 events/s", *result)
+        floor = batches(license_name, works, "floor")
     # The same client against bare servers that only read each id and answer ACCEPTED
     # (no checks, no storage): the most Python gRPC carries here, whatever metering does.
     with bare_servers(REPLICAS) as ports:
         for replicas in range(1, REPLICAS + 1):
-            seconds, latencies, statuses = asyncio.run(send(ports[:replicas], "-", requests))
+            seconds, latencies, statuses = asyncio.run(send(ports[:replicas], "-", floor))
             report(
                 f"Floor, {replicas} bare server(s) storing nothing", seconds, latencies, statuses
             )

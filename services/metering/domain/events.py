@@ -26,6 +26,15 @@ DIGEST_SIZE = 16  # bytes
 SERVICE_ID_PREFIX = "licentia:"
 
 
+def is_reserved(event_id: str, from_service: bool) -> bool:
+    """Whether the id is one of Licentia's own, which only its services may record under."""
+    return not from_service and event_id.startswith(SERVICE_ID_PREFIX)
+
+
+def is_storable_id(event_id: str) -> bool:
+    return 1 <= len(event_id) <= MAX_ID
+
+
 class Unit(Enum):
     USES = "uses"
     TOKENS = "tokens"
@@ -138,7 +147,7 @@ def check_event(
     event: UsageEvent, now: datetime, window: TimeWindow, from_service: bool = False
 ) -> Result | None:
     """The rejection of a malformed event, or None when it is well formed."""
-    if event.id.startswith(SERVICE_ID_PREFIX) and not from_service:
+    if is_reserved(event.id, from_service):
         return Result.rejected(
             event.id, Reason.INVALID_EVENT, f"id: {SERVICE_ID_PREFIX!r} ids are Licentia's own"
         )
@@ -164,7 +173,7 @@ def check_event(
 
 
 def _malformed(event: UsageEvent) -> str:
-    if not 1 <= len(event.id) <= MAX_ID:
+    if not is_storable_id(event.id):
         return f"id: 1..{MAX_ID} characters"
     if not _is_license_name(event.license):
         return "license: must be licenses/{license}"
@@ -247,9 +256,9 @@ def as_counted(event: UsageEvent, original: Recorded) -> UsageEvent:
 
 def _check_correction(event: UsageEvent) -> Result | None:
     problem = ""
-    if not 1 <= len(event.id) <= MAX_ID:
+    if not is_storable_id(event.id):
         problem = f"id: 1..{MAX_ID} characters"
-    elif not 1 <= len(event.corrects) <= MAX_ID or event.corrects == event.id:
+    elif not is_storable_id(event.corrects) or event.corrects == event.id:
         problem = "corrects: the id of an earlier event (1..128 characters, not its own)"
     elif len(event.source) > MAX_SOURCE:
         problem = f"source: at most {MAX_SOURCE} characters"

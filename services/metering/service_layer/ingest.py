@@ -18,8 +18,6 @@ from services.metering.domain.caps import OVER_CAP, over_cap
 from services.metering.domain.decisions import Decision, rejection
 from services.metering.domain.events import (
     MAX_BATCH,
-    MAX_ID,
-    SERVICE_ID_PREFIX,
     Reason,
     Result,
     Status,
@@ -27,6 +25,8 @@ from services.metering.domain.events import (
     UsageEvent,
     as_counted,
     check_event,
+    is_reserved,
+    is_storable_id,
 )
 from services.metering.domain.rollups import roll_up
 from services.metering.service_layer.unit_of_work import UnitOfWorkFactory
@@ -76,7 +76,7 @@ class IngestService:
         first_of: dict[str, int] = {}
         repeats: list[tuple[int, int]] = []
         for i, event in enumerate(events):
-            if stored.get(event.id) == event.digest() and _own_id(event, trusted):
+            if stored.get(event.id) == event.digest() and not is_reserved(event.id, trusted):
                 results[i] = Result(event.id, Status.DUPLICATE)
             elif (problem := check_event(event, now, self._window, trusted)) is not None:
                 results[i] = problem
@@ -206,14 +206,9 @@ class IngestService:
         return allowed, prices
 
 
-def _own_id(event: UsageEvent, trusted: bool) -> bool:
-    """Whether the caller may use this id at all (Licentia's own ids are for services)."""
-    return trusted or not event.id.startswith(SERVICE_ID_PREFIX)
-
-
 def _plausible_ids(events: Sequence[UsageEvent], trusted: bool) -> list[str]:
     """The distinct ids worth looking up: of a length that can be stored, and the caller's."""
-    return list({e.id for e in events if 1 <= len(e.id) <= MAX_ID and _own_id(e, trusted)})
+    return list({e.id for e in events if is_storable_id(e.id) and not is_reserved(e.id, trusted)})
 
 
 def _flags(over: bool) -> tuple[str, ...]:
