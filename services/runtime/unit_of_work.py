@@ -14,9 +14,13 @@ from services.runtime.database import WRITE_OPTION, Database
 class SqlUnitOfWork:
     """Subclasses add repositories in `_open(connection)`."""
 
-    def __init__(self, database: Database, write: bool = True) -> None:
+    def __init__(self, database: Database, write: bool = True, autocommit: bool = False) -> None:
+        """`autocommit`: a read whose statements each stand alone (no server-side cursor,
+        no snapshot shared between statements); on PostgreSQL it skips BEGIN and
+        ROLLBACK, two of the three round trips of a one-statement read on a hot path."""
         self._database = database
         self._write = write
+        self._autocommit = autocommit and not write
         self._after_commit: list[Callable[[], None]] = []
         self.connection: Connection
 
@@ -24,6 +28,8 @@ class SqlUnitOfWork:
         connection = self._database.engine.connect()
         if self._write:
             connection = connection.execution_options(**{WRITE_OPTION: True})
+        elif self._autocommit and self._database.is_postgres:
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
         self.connection = connection
         self._transaction = connection.begin()
         self._open(connection)
