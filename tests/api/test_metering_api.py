@@ -129,6 +129,32 @@ def test_every_event_gets_an_answer_and_counts_once(
     )
 
 
+def test_text_the_database_cannot_store_is_rejected_alone(
+    market: Market, metering: ServiceHarness
+) -> None:
+    """A NUL character is valid protobuf text but PostgreSQL text cannot hold it: the event
+    is rejected with a reason, and the rest of its batch is counted."""
+    lic, work = licensed(market)
+    key = market.va.account.key
+    results = record(
+        metering,
+        key,
+        event("nul\x00id", lic, work),
+        event("n1", lic, work, source="a\x00b"),
+        event("n2", lic, work, attributes={"model": "m\x00"}),
+        event("n3", lic, work),
+    )
+    assert statuses(results) == [
+        ("nul\x00id", Status.STATUS_REJECTED, Reason.REASON_INVALID_EVENT),
+        ("n1", Status.STATUS_REJECTED, Reason.REASON_INVALID_EVENT),
+        ("n2", Status.STATUS_REJECTED, Reason.REASON_INVALID_EVENT),
+        ("n3", Status.STATUS_ACCEPTED, 0),
+    ]
+    assert "NUL" in results[0].message
+    (row,) = summary(metering, key)
+    assert (row.quantity, row.events) == (1_000, 1)
+
+
 def test_the_same_id_from_another_vendor_is_another_event(
     market: Market, metering: ServiceHarness
 ) -> None:

@@ -1,8 +1,9 @@
 """The PostgreSQL write path: each step of a batch is one statement.
 
-Keys and rollups go in as arrays (`unnest` turns them into rows), events by binary COPY,
-so a batch of 1,000 events costs a few statements instead of thousands of bound values
-that the driver and the server would parse again for every batch.
+Ids and rollups go in as JSON arrays that the server turns into rows, digests as one byte
+string, events by binary COPY: a batch of 1,000 events costs a few statements, each with
+a few parameters, instead of thousands of bound values that the driver would encode (in
+Python) and the server parse again for every batch.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from services.metering.domain.events import DIGEST_SIZE, UsageEvent, stated_quan
 from services.metering.domain.rollups import RollupKey, Totals, sorted_keys
 from services.metering.domain.seals import Fence
 
-# The digests travel as one byte string, each DIGEST_SIZE bytes at the id's position:
-# a bytea[] parameter cost the driver 6 ms per 1,000 events to encode, this 0.1 ms.
+# Ids travel as one JSON array and digests as one byte string, each DIGEST_SIZE bytes at
+# the id's position: the driver encodes arrays in Python, 0.7 ms per 1,000 ids for a
+# text[] and 6 ms for a bytea[]; orjson takes 5 µs and the byte string 0.1 ms.
 _CLAIM = text(
     f"""
     INSERT INTO event_keys (vendor, event_id, digest, record_time)
@@ -29,7 +31,7 @@ _CLAIM = text(
            substring(:digests FROM (CAST(k.n AS integer) - 1) * {DIGEST_SIZE} + 1
                      FOR {DIGEST_SIZE}),
            :now
-    FROM unnest(CAST(:ids AS text[])) WITH ORDINALITY AS k(event_id, n)
+    FROM json_array_elements_text(CAST(:ids AS json)) WITH ORDINALITY AS k(event_id, n)
     ON CONFLICT DO NOTHING
     RETURNING event_id
     """
@@ -42,7 +44,7 @@ _CLAIM = text(
 _DIGESTS = text(
     """
     SELECT i.event_id, k.digest
-    FROM unnest(CAST(:ids AS text[])) AS i(event_id)
+    FROM json_array_elements_text(CAST(:ids AS json)) AS i(event_id)
     CROSS JOIN LATERAL (
         SELECT digest FROM event_keys WHERE vendor = :vendor AND event_id = i.event_id OFFSET 0
     ) AS k
@@ -60,15 +62,14 @@ _EVENT_TYPES = [
     "text", "text", "text", "text", "text", "text", "text", "int8", "timestamptz", "text",
     "text", "timestamptz", "int4", "text", "text", "int8",
 ]  # fmt: skip
+# Rows as one JSON array of arrays, in the order given (json_array_elements keeps it).
 _ROLLUPS = text(
     """
     INSERT INTO usage_hourly AS h (vendor, publisher, license, work, use, unit, hour,
                                    late_seal, quantity, events)
-    SELECT * FROM unnest(CAST(:vendors AS text[]), CAST(:publishers AS text[]),
-                         CAST(:licenses AS text[]), CAST(:works AS text[]),
-                         CAST(:uses AS text[]), CAST(:units AS text[]),
-                         CAST(:hours AS timestamptz[]), CAST(:late_seals AS integer[]),
-                         CAST(:quantities AS bigint[]), CAST(:counts AS integer[]))
+    SELECT r->>0, r->>1, r->>2, r->>3, r->>4, r->>5, CAST(r->>6 AS timestamptz),
+           CAST(r->>7 AS integer), CAST(r->>8 AS bigint), CAST(r->>9 AS integer)
+    FROM json_array_elements(CAST(:rows AS json)) AS r
     ON CONFLICT (vendor, publisher, license, work, use, unit, hour, late_seal) DO UPDATE
     SET quantity = h.quantity + EXCLUDED.quantity, events = h.events + EXCLUDED.events
     """
@@ -87,7 +88,7 @@ class PostgresUsageRepository(UsageRepository):
                 {
                     "vendor": vendor,
                     "now": now,
-                    "ids": [e.id for e in events],
+                    "ids": _json_ids([e.id for e in events]),
                     "digests": b"".join(e.digest() for e in events),
                 },
             ).scalars()
@@ -98,7 +99,7 @@ class PostgresUsageRepository(UsageRepository):
     def digests(self, vendor: str, event_ids: list[str]) -> dict[str, bytes]:
         if not event_ids:
             return {}
-        rows = self._conn.execute(_DIGESTS, {"vendor": vendor, "ids": event_ids}).all()
+        rows = self._conn.execute(_DIGESTS, {"vendor": vendor, "ids": _json_ids(event_ids)}).all()
         return {event_id: bytes(digest) for event_id, digest in rows}  # .all(): one fetch
 
     def add_events(
@@ -127,23 +128,13 @@ class PostgresUsageRepository(UsageRepository):
     def add_to_rollups(self, totals: dict[RollupKey, Totals]) -> None:
         if not totals:
             return
-        keys = sorted_keys(totals)
-        self._conn.execute(
-            _ROLLUPS,
-            {
-                "vendors": [k.vendor for k in keys],
-                "publishers": [k.publisher for k in keys],
-                "licenses": [k.license for k in keys],
-                "works": [k.work for k in keys],
-                "uses": [k.use for k in keys],
-                "units": [k.unit for k in keys],
-                "hours": [k.hour for k in keys],
-                "late_seals": [k.late_seal for k in keys],
-                "quantities": [totals[k].quantity for k in keys],
-                "counts": [totals[k].events for k in keys],
-            },
-        )
+        rows = [(*key, totals[key].quantity, totals[key].events) for key in sorted_keys(totals)]
+        self._conn.execute(_ROLLUPS, {"rows": orjson.dumps(rows).decode()})
 
 
 def _json(attributes: tuple[tuple[str, str], ...]) -> str:
     return orjson.dumps(dict(attributes)).decode() if attributes else "{}"
+
+
+def _json_ids(event_ids: list[str]) -> str:
+    return orjson.dumps(event_ids).decode()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -20,6 +21,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.expression import Executable
 
 from services.metering.adapters import tables as t
 from services.metering.domain.events import Recorded, Unit, UsageEvent, stated_quantity
@@ -34,21 +36,27 @@ _FENCE_EXCLUSIVE = text(f"SELECT pg_advisory_xact_lock({_FENCE_KEY})")
 _CHUNK = 500  # rows per statement: well under every driver's parameter limit
 
 
+@cache
+def _writes(dialect_name: str) -> tuple[Executable, Executable]:
+    """The key claim and the rollup upsert for a dialect: built once per process, not
+    for every unit of work (building them took a twentieth of a batch's time)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    claim = dialect.insert(t.event_keys).on_conflict_do_nothing().returning(t.event_keys.c.event_id)
+    upsert = dialect.insert(t.usage_hourly)
+    add_to_rollups = upsert.on_conflict_do_update(
+        index_elements=[c.name for c in t.usage_hourly.primary_key.columns],
+        set_={
+            "quantity": t.usage_hourly.c.quantity + upsert.excluded.quantity,
+            "events": t.usage_hourly.c.events + upsert.excluded.events,
+        },
+    )
+    return claim, add_to_rollups
+
+
 class UsageRepository:
     def __init__(self, connection: Connection) -> None:
         self._conn = connection
-        dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-        self._claim = (
-            dialect.insert(t.event_keys).on_conflict_do_nothing().returning(t.event_keys.c.event_id)
-        )
-        upsert = dialect.insert(t.usage_hourly)
-        self._add_to_rollups = upsert.on_conflict_do_update(
-            index_elements=[c.name for c in t.usage_hourly.primary_key.columns],
-            set_={
-                "quantity": t.usage_hourly.c.quantity + upsert.excluded.quantity,
-                "events": t.usage_hourly.c.events + upsert.excluded.events,
-            },
-        )
+        self._claim, self._add_to_rollups = _writes(connection.dialect.name)
 
     def claim(
         self, vendor: str, events: Sequence[UsageEvent], now: datetime

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import lru_cache
 
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 from google.protobuf.timestamp_pb2 import Timestamp
 from licentia.metering.v1 import metering_service_pb2 as api
 from licentia.metering.v1 import resources_pb2 as res
@@ -26,23 +27,25 @@ _CORRECTION_OUT = {c: number for number, c in _CORRECTIONS.items()}
 
 
 def event_in(e: res.UsageEvent) -> UsageEvent:
+    # Positional, each field read once: this runs for every event received.
     return UsageEvent(
-        id=e.id,
-        license=e.license,
-        work=e.work,
-        use=e.use,
-        unit=_UNITS.get(e.unit),
-        quantity=e.quantity,
-        occur_time=_time(e.occur_time) if e.HasField("occur_time") else None,
-        source=e.source,
-        attributes=tuple(sorted(e.attributes.items())) if e.attributes else (),
-        correction=_CORRECTIONS.get(e.correction),
-        corrects=e.corrects,
+        e.id,
+        e.license,
+        e.work,
+        e.use,
+        _UNITS.get(e.unit),
+        e.quantity,
+        _time(e.occur_time) if e.HasField("occur_time") else None,
+        e.source,
+        tuple(sorted(e.attributes.items())) if e.attributes else (),
+        _CORRECTIONS.get(e.correction),
+        e.corrects,
     )
 
 
-_STATUS_OUT = {s: res.EventResult.Status.Value(f"STATUS_{s.value}") for s in Status}
-_REASON_OUT = {r: res.EventResult.Reason.Value(f"REASON_{r.value}") for r in Reason}
+# Keyed by the enums' values: a str hashes in C, an Enum member in Python.
+_STATUS_OUT = {s.value: res.EventResult.Status.Value(f"STATUS_{s.value}") for s in Status}
+_REASON_OUT = {r.value: res.EventResult.Reason.Value(f"REASON_{r.value}") for r in Reason}
 
 
 def _time(stamp: Timestamp) -> datetime:
@@ -55,16 +58,23 @@ def _utc(seconds: int, micros: int) -> datetime:
     return datetime.fromtimestamp(seconds, UTC).replace(microsecond=micros)
 
 
-def result_out(r: Result) -> res.EventResult:
-    if r.reason is None and not r.message and not r.flags:  # the common case: fewest fields
-        return res.EventResult(id=r.id, status=_STATUS_OUT[r.status])
-    return res.EventResult(
-        id=r.id,
-        status=_STATUS_OUT[r.status],
-        reason=_REASON_OUT[r.reason] if r.reason else res.EventResult.REASON_UNSPECIFIED,
-        message=r.message,
-        flags=r.flags,
-    )
+def _add_results(
+    target: RepeatedCompositeFieldContainer[res.EventResult], results: list[Result]
+) -> None:
+    # add() per result: filled in C, in less than half the time of EventResult messages
+    # built here and then copied in (this runs for every event answered).
+    add = target.add
+    for r in results:
+        if r.reason is None and not r.message and not r.flags:  # the common case
+            add(id=r.id, status=_STATUS_OUT[r.status._value_])
+        else:
+            add(
+                id=r.id,
+                status=_STATUS_OUT[r.status._value_],
+                reason=_REASON_OUT[r.reason._value_] if r.reason else 0,
+                message=r.message,
+                flags=r.flags,
+            )
 
 
 def dimensions_in(values: list[res.Dimension.ValueType]) -> tuple[str, ...]:
@@ -140,4 +150,12 @@ def billable_out(row: BillableRow) -> res.BillableUsage:
 
 
 def results_response(results: list[Result]) -> api.RecordUsageResponse:
-    return api.RecordUsageResponse(results=[result_out(r) for r in results])
+    response = api.RecordUsageResponse()
+    _add_results(response.results, results)
+    return response
+
+
+def stream_response(batch_id: str, results: list[Result]) -> api.StreamUsageResponse:
+    response = api.StreamUsageResponse(batch_id=batch_id)
+    _add_results(response.results, results)
+    return response

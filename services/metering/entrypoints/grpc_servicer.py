@@ -54,9 +54,7 @@ class MeteringServicer(api_grpc.MeteringServiceServicer):
             reject_undecodable(request)
             results = self._ingest.record(principal, [cv.event_in(e) for e in request.events])
             count_results(results)
-            yield api.StreamUsageResponse(
-                batch_id=request.batch_id, results=[cv.result_out(r) for r in results]
-            )
+            yield cv.stream_response(request.batch_id, results)
 
     def GetUsageSummary(
         self, request: api.GetUsageSummaryRequest, context: Context

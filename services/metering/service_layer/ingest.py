@@ -70,7 +70,7 @@ class IngestService:
         # Ids already stored first: a resent event identical to one accepted is answered
         # DUPLICATE without checking it again (it was valid when accepted), which keeps
         # retries and replays cheap.
-        with self._uow(write=False) as uow:
+        with self._uow(write=False, autocommit=True) as uow:
             stored = uow.usage.digests(vendor, _plausible_ids(events, trusted))
         results: dict[int, Result] = {}
         first_of: dict[str, int] = {}

@@ -22,5 +22,5 @@ class UnitOfWorkFactory:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def __call__(self, write: bool = True) -> MeteringUnitOfWork:
-        return MeteringUnitOfWork(self.database, write)
+    def __call__(self, write: bool = True, autocommit: bool = False) -> MeteringUnitOfWork:
+        return MeteringUnitOfWork(self.database, write, autocommit)
