@@ -41,7 +41,11 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
 
     channels = ServiceChannels(settings, tracer_provider)
     uow = UnitOfWorkFactory(database)
-    decisions = LicensingDecisions(channels.channel("licensing"), settings.license_refresh_seconds)
+    decisions = LicensingDecisions(
+        channels.channel("licensing"),
+        settings.license_refresh_seconds,
+        max_age_seconds=settings.work_cache_ttl_seconds,
+    )
     servicer = MeteringServicer(
         IngestService(uow, decisions), SummaryService(uow), BillingService(uow)
     )

@@ -6,6 +6,8 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.licensing.domain.licenses import License, LicenseState
 from services.licensing.domain.permissions import Denial, PermissionIndex, WorkRef
@@ -297,3 +299,65 @@ def test_a_changed_license_replaces_its_grant_at_once() -> None:
     index.put(lic())
     assert index.check(VENDOR, WORK, "ai-input", "", "commercial", AT).allowed
     assert len(index) == 1
+
+
+HOURS = st.integers(min_value=0, max_value=48)
+
+
+@st.composite
+def timed_licenses(draw: st.DrawFn) -> list[License]:
+    """Up to four licenses, each starting and maybe ending on an hour of a two-day grid,
+    some for other uses or works, some suspended."""
+    out = []
+    for n in range(1, draw(st.integers(min_value=0, max_value=4)) + 1):
+        start = draw(HOURS)
+        length = draw(st.none() | st.integers(min_value=1, max_value=24))
+        terms = draw(
+            st.sampled_from(
+                [BASE, t(permitted_uses=("ai-train",)), t(scope=Scope(sections=("sport",)))]
+            )
+        )
+        state = draw(
+            st.sampled_from([LicenseState.ACTIVE, LicenseState.ACTIVE, LicenseState.SUSPENDED])
+        )
+        out.append(
+            lic(
+                terms,
+                n,
+                state=state,
+                start_time=T0 + timedelta(hours=start),
+                end_time=None if length is None else T0 + timedelta(hours=start + length),
+            )
+        )
+    return out
+
+
+def _outcome(index: PermissionIndex, at: datetime) -> tuple[bool, str, Denial | None]:
+    d = index.check(VENDOR, WORK, "ai-input", "", "commercial", at)
+    return d.allowed, d.license, d.denial
+
+
+@given(timed_licenses(), HOURS, st.sampled_from([0, 30]), st.data())
+@settings(max_examples=300, deadline=None)
+def test_a_decision_holds_over_the_span_it_states(
+    licenses: list[License], hour: int, minutes: int, data: st.DataObject
+) -> None:
+    index = PermissionIndex()
+    index.load(licenses)
+    at = T0 + timedelta(hours=hour, minutes=minutes)  # on a license's edge, or between
+    decision = index.check(VENDOR, WORK, "ai-input", "", "commercial", at)
+    since = decision.valid_from or T0 - timedelta(days=30)
+    until = decision.valid_until or T0 + timedelta(days=30)
+    assert since <= at < until
+    # Every instant of the span, its first and last microseconds included, decides alike.
+    offset = data.draw(st.integers(min_value=0, max_value=int((until - since).total_seconds())))
+    for moment in (
+        since,
+        until - timedelta(microseconds=1),
+        min(since + timedelta(seconds=offset), until - timedelta(microseconds=1)),
+    ):
+        assert _outcome(index, moment) == _outcome(index, at)
+    # The span ends where a license starts or ends, never elsewhere.
+    edges = {lc.start_time for lc in licenses} | {lc.end_time for lc in licenses if lc.end_time}
+    assert decision.valid_from is None or decision.valid_from in edges
+    assert decision.valid_until is None or decision.valid_until in edges

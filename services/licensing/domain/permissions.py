@@ -49,6 +49,10 @@ class Decision:
     commission_bps: int = 0
     denial: Denial | None = None
     explanation: str = ""
+    # The decision holds for every time in [valid_from, valid_until) while the licenses
+    # stay as they are (None: unbounded on that side).
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +170,7 @@ _EXPLAIN = {
 def decide(
     grants: tuple[Grant, ...], work: WorkRef, use: str, territory: str, user: str, at: datetime
 ) -> Decision:
+    since, until = unchanged_around(grants, at)
     best: tuple[Grant, Denial] | None = None
     for grant in grants:
         denial = grant.denial(work, use, territory, user, at)
@@ -177,11 +182,14 @@ def decide(
                 grant.commission_bps,
                 None,
                 f"allowed by {grant.license}",
+                since,
+                until,
             )
         if best is None or _PROGRESS[denial] > _PROGRESS[best[1]]:
             best = (grant, denial)
     if best is None:
-        return Decision(False, denial=Denial.NO_LICENSE, explanation=_EXPLAIN[Denial.NO_LICENSE])
+        explanation = _EXPLAIN[Denial.NO_LICENSE]
+        return Decision(False, denial=Denial.NO_LICENSE, explanation=explanation)
     grant, denial = best
     return Decision(
         False,
@@ -190,7 +198,29 @@ def decide(
         grant.commission_bps,
         denial,
         f"{_EXPLAIN[denial]} ({grant.license})",
+        since,
+        until,
     )
+
+
+def unchanged_around(
+    grants: tuple[Grant, ...], at: datetime
+) -> tuple[datetime | None, datetime | None]:
+    """The span [since, until) around `at` in which no grant starts or ends. Time enters a
+    decision only through `at < start` and `at >= end`, so every time in the span gets the
+    decision `at` gets."""
+    since: datetime | None = None
+    until: datetime | None = None
+    for grant in grants:
+        for edge in (grant.start, grant.end):
+            if edge is None:
+                continue
+            if edge <= at:
+                if since is None or edge > since:
+                    since = edge
+            elif until is None or edge < until:
+                until = edge
+    return since, until
 
 
 class PermissionIndex:

@@ -187,4 +187,6 @@ def decision(d: Decision) -> api.CheckPermissionResponse:
         commission_bps=d.commission_bps,
         denial=_DENIAL[d.denial.value] if d.denial else 0,  # type: ignore[arg-type]
         explanation=d.explanation,
+        valid_from=timestamp(d.valid_from) if d.valid_from else None,
+        valid_until=timestamp(d.valid_until) if d.valid_until else None,
     )

@@ -1,21 +1,31 @@
 """Licensing's permission decisions, cached locally: one call per batch for what the
 cache lacks, none for what it holds.
 
-A decision is cached per vendor, work, use and second of the event's time, and asked for
-the last instant of that second: at a license's start or end, an event within the same
-second is judged as if at the second's end (a resolution of one second).
+An event is judged as if at the last instant of its second: at a license's start or end,
+an event within the same second is judged as if at the second's end (a resolution of one
+second, so that an event stamped to the second, as many systems do, in the second a
+license starts is counted).
+
+Licensing states the span of time over which each decision holds (no license of the
+vendor from that publisher starts or ends within it), so one decision per vendor, work
+and use serves every event time in its span: a vendor's steady stream of usage asks
+licensing about each work once, not once per instant.
 
 Every license change empties the cache for that vendor and publisher: the replica follows
 licensing's license event feed, polled every `refresh_seconds`, the documented bound on
-how long a suspension or revocation can go unseen here.
+how long a suspension or revocation can go unseen here. A decision is also kept at most
+`max_age_seconds`, since it depends on the work's metadata (section, tags) too.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 
 import grpc
 from licentia.licensing.v1 import licensing_service_pb2 as api
@@ -32,19 +42,38 @@ log = logging.getLogger(__name__)
 MAX_ENTRIES = 500_000
 BATCH_CHECKS = 1_000  # BatchCheckPermissions' limit
 
-Key = tuple[str, str, int]  # work, use, second
-_LAST_MICROSECOND = 0.999_999
+Query = tuple[str, str, datetime]  # work, use, time
+
+
+@dataclass(frozen=True, slots=True)
+class _Span:
+    """A decision and the times it holds for: [since, until), None unbounded."""
+
+    since: datetime | None
+    until: datetime | None
+    expires: float  # time.monotonic()
+    decision: Decision
+
+    def covers(self, at: datetime) -> bool:
+        return (self.since is None or self.since <= at) and (self.until is None or at < self.until)
 
 
 class LicensingDecisions:
     def __init__(
-        self, channel: grpc.Channel, refresh_seconds: float, timeout_seconds: float = 5.0
+        self,
+        channel: grpc.Channel,
+        refresh_seconds: float,
+        max_age_seconds: float = 60.0,
+        timeout_seconds: float = 5.0,
     ) -> None:
         self._stub = api_grpc.LicensingServiceStub(channel)
+        self._max_age = max_age_seconds
         self._timeout = timeout_seconds
-        # (vendor, publisher) -> decisions for that pair.
-        self._cache: dict[tuple[str, str], dict[Key, Decision]] = {}
+        # (vendor, publisher) -> (work, use) -> the spans known for them.
+        self._cache: dict[tuple[str, str], dict[tuple[str, str], list[_Span]]] = {}
         self._size = 0
+        # Counts invalidations: answers asked for before one are used, not cached.
+        self._generation = 0
         self._lock = threading.Lock()
         self._relay = EventRelay(
             "license-decisions",
@@ -61,36 +90,55 @@ class LicensingDecisions:
     def stop(self) -> None:
         self._relay.stop()
 
-    def decide(self, vendor: str, queries: Sequence[tuple[str, str, datetime]]) -> list[Decision]:
-        keys = [(work, use, int(at.timestamp())) for work, use, at in queries]
-        found: dict[int, Decision] = {}
-        missing: dict[Key, list[int]] = {}
-        with self._lock:
-            for i, key in enumerate(keys):
-                decision = self._cache.get((vendor, _publisher(key[0])), {}).get(key)
-                if decision is None:
-                    missing.setdefault(key, []).append(i)
-                else:
-                    found[i] = decision
-        if missing:
-            for key, decision in self._ask(vendor, list(missing)).items():
-                for i in missing[key]:
-                    found[i] = decision
-        return [found[i] for i in range(len(keys))]
+    def decide(self, vendor: str, queries: Sequence[Query]) -> list[Decision]:
+        queries = [(work, use, _end_of_second(at)) for work, use, at in queries]
+        found: list[Decision | None] = [None] * len(queries)
+        pending = self._from_cache(vendor, queries, range(len(queries)), found)
+        while pending:
+            # One time per work and use a round: its answer's span usually covers the
+            # batch's other times; a time outside it (a license starts or ends within
+            # the batch) is asked in the next round.
+            asked: dict[tuple[str, str], datetime] = {}
+            for i in pending:
+                work, use, at = queries[i]
+                asked.setdefault((work, use), at)
+            fresh = self._ask(vendor, [(w, u, at) for (w, u), at in asked.items()])
+            pending = _covered_by(fresh, asked, queries, pending, found)
+        return [_answered(d) for d in found]
 
-    def _ask(self, vendor: str, keys: list[Key]) -> dict[Key, Decision]:
-        answers: dict[Key, Decision] = {}
-        for start in range(0, len(keys), BATCH_CHECKS):
-            chunk = keys[start : start + BATCH_CHECKS]
+    def _from_cache(
+        self,
+        vendor: str,
+        queries: Sequence[Query],
+        indexes: Sequence[int],
+        found: list[Decision | None],
+    ) -> list[int]:
+        now = time.monotonic()
+        missing = []
+        with self._lock:
+            for i in indexes:
+                work, use, at = queries[i]
+                spans = self._cache.get((vendor, _publisher(work)), {}).get((work, use), ())
+                for span in spans:
+                    if now < span.expires and span.covers(at):
+                        found[i] = span.decision
+                        break
+                else:
+                    missing.append(i)
+        return missing
+
+    def _ask(self, vendor: str, queries: list[Query]) -> dict[tuple[str, str], _Span]:
+        with self._lock:
+            generation = self._generation
+        asked_at = time.monotonic()
+        expires = asked_at + self._max_age
+        answers: dict[tuple[str, str], _Span] = {}
+        for start in range(0, len(queries), BATCH_CHECKS):
+            chunk = queries[start : start + BATCH_CHECKS]
             request = api.BatchCheckPermissionsRequest(
                 requests=[
-                    api.CheckPermissionRequest(
-                        vendor=vendor,
-                        work=work,
-                        use=use,
-                        time=timestamp(datetime.fromtimestamp(second + _LAST_MICROSECOND, tz=UTC)),
-                    )
-                    for work, use, second in chunk
+                    api.CheckPermissionRequest(vendor=vendor, work=w, use=u, time=timestamp(at))
+                    for w, u, at in chunk
                 ]
             )
             try:
@@ -100,22 +148,21 @@ class LicensingDecisions:
                 raise Unavailable(
                     "LICENSING_UNAVAILABLE", "licensing did not answer; send the events again"
                 ) from error
-            for key, r in zip(chunk, response.responses, strict=True):
-                denial = api.CheckPermissionResponse.Denial.Name(r.denial).removeprefix("DENIAL_")
-                answers[key] = Decision(
-                    r.allowed,
-                    r.license,
-                    "" if r.allowed else denial,
-                    r.explanation,
-                    _capped(r.price) if r.allowed else None,
-                )
+            for (work, use, _at), r in zip(chunk, response.responses, strict=True):
+                answers[work, use] = _span(r, expires)
         with self._lock:
+            if generation != self._generation:
+                return answers  # a license changed meanwhile: good for this batch only
             if self._size > MAX_ENTRIES:  # bounded memory: start over
                 self._cache.clear()
                 self._size = 0
-            for key, decision in answers.items():
-                self._cache.setdefault((vendor, _publisher(key[0])), {})[key] = decision
-                self._size += 1
+            for (work, use), span in answers.items():
+                spans = self._cache.setdefault((vendor, _publisher(work)), {}).setdefault(
+                    (work, use), []
+                )
+                kept = [s for s in spans if s.expires > asked_at]  # the expired go
+                self._size += len(kept) + 1 - len(spans)
+                spans[:] = [*kept, span]
         return answers
 
     def _license_events(self, after: int, limit: int) -> list[res.LicenseEvent]:
@@ -127,9 +174,55 @@ class LicensingDecisions:
 
     def _invalidate(self, events: Sequence[res.LicenseEvent]) -> None:
         with self._lock:
+            self._generation += 1
             for event in events:
                 pair = (event.vendor, event.publisher)
-                self._size -= len(self._cache.pop(pair, {}))
+                dropped = self._cache.pop(pair, {})
+                self._size -= sum(len(spans) for spans in dropped.values())
+
+
+def _covered_by(
+    fresh: dict[tuple[str, str], _Span],
+    asked: dict[tuple[str, str], datetime],
+    queries: Sequence[Query],
+    pending: list[int],
+    found: list[Decision | None],
+) -> list[int]:
+    """Answers the pending queries the fresh spans cover (the time asked always: each
+    round answers at least that); returns the others."""
+    still = []
+    for i in pending:
+        work, use, at = queries[i]
+        span = fresh[work, use]
+        if at == asked[work, use] or span.covers(at):
+            found[i] = span.decision
+        else:
+            still.append(i)
+    return still
+
+
+@lru_cache(maxsize=1 << 14)
+def _end_of_second(at: datetime) -> datetime:
+    return at.replace(microsecond=999_999)
+
+
+def _answered(decision: Decision | None) -> Decision:
+    assert decision is not None, "every query is answered before decide returns"
+    return decision
+
+
+def _span(r: api.CheckPermissionResponse, expires: float) -> _Span:
+    denial = api.CheckPermissionResponse.Denial.Name(r.denial).removeprefix("DENIAL_")
+    decision = Decision(
+        r.allowed,
+        r.license,
+        "" if r.allowed else denial,
+        r.explanation,
+        _capped(r.price) if r.allowed else None,
+    )
+    since = r.valid_from.ToDatetime(UTC) if r.HasField("valid_from") else None
+    until = r.valid_until.ToDatetime(UTC) if r.HasField("valid_until") else None
+    return _Span(since, until, expires, decision)
 
 
 def _capped(price: res.Price) -> MeteredPrice | None:
