@@ -17,6 +17,7 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 from licentia.catalog.v1 import catalog_service_pb2 as capi
 from licentia.catalog.v1 import catalog_service_pb2_grpc as capi_grpc
 from licentia.catalog.v1 import resources_pb2 as cres
@@ -99,7 +100,8 @@ def bench_in_process() -> None:
 
 def setup_market(catalog_port: int, licensing_port: int) -> tuple[str, list[str], str]:
     """A publisher with 200 works, a vendor licensed for its politics section (every other
-    work); returns the vendor's key, the works and the license."""
+    work) since yesterday (so usage of the last hours is in it); returns the vendor's key,
+    the works and the license."""
     op = [("authorization", f"Bearer {OPERATOR}")]
     catalog = capi_grpc.CatalogServiceStub(grpc.insecure_channel(f"127.0.0.1:{catalog_port}"))
     licensing = api_grpc.LicensingServiceStub(grpc.insecure_channel(f"127.0.0.1:{licensing_port}"))
@@ -129,6 +131,8 @@ def setup_market(catalog_port: int, licensing_port: int) -> tuple[str, list[str]
     publisher_key = catalog.CreateApiKey(
         capi.CreateApiKeyRequest(parent="publishers/p"), metadata=op
     ).key
+    yesterday = Timestamp()
+    yesterday.FromDatetime(datetime.now(UTC) - timedelta(days=1))
     offer = licensing.CreateOffer(
         api.CreateOfferRequest(
             parent="publishers/p",
@@ -136,6 +140,7 @@ def setup_market(catalog_port: int, licensing_port: int) -> tuple[str, list[str]
                 display_name="Answers",
                 terms=res.Terms(
                     scope=res.Scope(sections=["politics"]),
+                    start_time=yesterday,
                     permitted_uses=["ai-all"],
                     prohibited_uses=["ai-train"],
                     price=res.Price(

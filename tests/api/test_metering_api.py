@@ -129,11 +129,12 @@ def test_every_event_gets_an_answer_and_counts_once(
     )
 
 
-def test_text_the_database_cannot_store_is_rejected_alone(
+def test_values_the_database_cannot_store_are_rejected_alone(
     market: Market, metering: ServiceHarness
 ) -> None:
-    """A NUL character is valid protobuf text but PostgreSQL text cannot hold it: the event
-    is rejected with a reason, and the rest of its batch is counted."""
+    """A NUL character is valid protobuf text but PostgreSQL text cannot hold it, and a
+    timestamp can lie beyond any datetime: such an event is rejected with a reason, and
+    the rest of its batch is counted."""
     lic, work = licensed(market)
     key = market.va.account.key
     results = record(
@@ -143,12 +144,16 @@ def test_text_the_database_cannot_store_is_rejected_alone(
         event("n1", lic, work, source="a\x00b"),
         event("n2", lic, work, attributes={"model": "m\x00"}),
         event("n3", lic, work),
+        event("far", lic, work, occur_time=Timestamp(seconds=10**13)),
+        event("early", lic, work, occur_time=Timestamp(seconds=-(10**13))),
     )
     assert statuses(results) == [
         ("nul\x00id", Status.STATUS_REJECTED, Reason.REASON_INVALID_EVENT),
         ("n1", Status.STATUS_REJECTED, Reason.REASON_INVALID_EVENT),
         ("n2", Status.STATUS_REJECTED, Reason.REASON_INVALID_EVENT),
         ("n3", Status.STATUS_ACCEPTED, 0),
+        ("far", Status.STATUS_REJECTED, Reason.REASON_TOO_FAR_IN_FUTURE),
+        ("early", Status.STATUS_REJECTED, Reason.REASON_TOO_OLD),
     ]
     assert "NUL" in results[0].message
     (row,) = summary(metering, key)

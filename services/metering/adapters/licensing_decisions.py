@@ -25,9 +25,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
 
 import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
 from licentia.licensing.v1 import licensing_service_pb2 as api
 from licentia.licensing.v1 import licensing_service_pb2_grpc as api_grpc
 from licentia.licensing.v1 import resources_pb2 as res
@@ -47,7 +47,12 @@ Query = tuple[str, str, datetime]  # work, use, time
 
 @dataclass(frozen=True, slots=True)
 class _Span:
-    """A decision and the times it holds for: [since, until), None unbounded."""
+    """A decision and the event times it holds for: [since, until), None unbounded.
+
+    Licensing's span, widened to whole seconds: the event judged at the end of its
+    second falls in [S, U) exactly when the event itself falls in [floor(S), floor(U)),
+    floor() to the second (no end of second to compute per event).
+    """
 
     since: datetime | None
     until: datetime | None
@@ -91,7 +96,6 @@ class LicensingDecisions:
         self._relay.stop()
 
     def decide(self, vendor: str, queries: Sequence[Query]) -> list[Decision]:
-        queries = [(work, use, _end_of_second(at)) for work, use, at in queries]
         found: list[Decision | None] = [None] * len(queries)
         pending = self._from_cache(vendor, queries, range(len(queries)), found)
         while pending:
@@ -137,7 +141,9 @@ class LicensingDecisions:
             chunk = queries[start : start + BATCH_CHECKS]
             request = api.BatchCheckPermissionsRequest(
                 requests=[
-                    api.CheckPermissionRequest(vendor=vendor, work=w, use=u, time=timestamp(at))
+                    api.CheckPermissionRequest(
+                        vendor=vendor, work=w, use=u, time=timestamp(_end_of_second(at))
+                    )
                     for w, u, at in chunk
                 ]
             )
@@ -201,7 +207,6 @@ def _covered_by(
     return still
 
 
-@lru_cache(maxsize=1 << 14)
 def _end_of_second(at: datetime) -> datetime:
     return at.replace(microsecond=999_999)
 
@@ -220,9 +225,13 @@ def _span(r: api.CheckPermissionResponse, expires: float) -> _Span:
         r.explanation,
         _capped(r.price) if r.allowed else None,
     )
-    since = r.valid_from.ToDatetime(UTC) if r.HasField("valid_from") else None
-    until = r.valid_until.ToDatetime(UTC) if r.HasField("valid_until") else None
+    since = _second_of(r.valid_from) if r.HasField("valid_from") else None
+    until = _second_of(r.valid_until) if r.HasField("valid_until") else None
     return _Span(since, until, expires, decision)
+
+
+def _second_of(stamp: Timestamp) -> datetime:
+    return datetime.fromtimestamp(stamp.seconds, UTC)
 
 
 def _capped(price: res.Price) -> MeteredPrice | None:
