@@ -73,7 +73,8 @@ class Settings(BaseSettings):
     licensing_public_url: str = ""
     # How often the catalog sends recorded content deliveries to metering as usage.
     delivery_usage_seconds: float = Field(default=0.5, gt=0)
-    # How long work metadata (section, tags) used in scope checks is cached.
+    # How long work metadata (section, tags) used in scope checks is cached, and how long
+    # metering keeps a permission decision (which depends on that metadata).
     work_cache_ttl_seconds: float = Field(default=60.0, ge=0)
 
     # Provenance: how often a replica polls the catalog's work feed (the bound on how long
