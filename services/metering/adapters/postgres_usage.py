@@ -24,16 +24,20 @@ from services.metering.domain.seals import Fence
 # Ids travel as one JSON array and digests as one byte string, each DIGEST_SIZE bytes at
 # the id's position: the driver encodes arrays in Python, 0.7 ms per 1,000 ids for a
 # text[] and 6 ms for a bytea[]; orjson takes 5 µs and the byte string 0.1 ms.
+# The ids claimed come back as one JSON array, not a row each (rows cost more to build).
 _CLAIM = text(
     f"""
-    INSERT INTO event_keys (vendor, event_id, digest, record_time)
-    SELECT :vendor, k.event_id,
-           substring(:digests FROM (CAST(k.n AS integer) - 1) * {DIGEST_SIZE} + 1
-                     FOR {DIGEST_SIZE}),
-           :now
-    FROM json_array_elements_text(CAST(:ids AS json)) WITH ORDINALITY AS k(event_id, n)
-    ON CONFLICT DO NOTHING
-    RETURNING event_id
+    WITH claimed AS (
+        INSERT INTO event_keys (vendor, event_id, digest, record_time)
+        SELECT :vendor, k.event_id,
+               substring(:digests FROM (CAST(k.n AS integer) - 1) * {DIGEST_SIZE} + 1
+                         FOR {DIGEST_SIZE}),
+               :now
+        FROM json_array_elements_text(CAST(:ids AS json)) WITH ORDINALITY AS k(event_id, n)
+        ON CONFLICT DO NOTHING
+        RETURNING event_id
+    )
+    SELECT CAST(coalesce(json_agg(event_id), '[]') AS text) FROM claimed
     """
 ).bindparams(bindparam("digests", type_=BYTEA))
 
@@ -86,17 +90,16 @@ class PostgresUsageRepository(UsageRepository):
     ) -> tuple[set[str], dict[str, bytes]]:
         if not events:
             return set(), {}
-        claimed = set(
-            self._conn.execute(
-                _CLAIM,
-                {
-                    "vendor": vendor,
-                    "now": now,
-                    "ids": _json_ids([e.id for e in events]),
-                    "digests": b"".join(e.digest() for e in events),
-                },
-            ).scalars()
-        )
+        claimed_ids = self._conn.execute(
+            _CLAIM,
+            {
+                "vendor": vendor,
+                "now": now,
+                "ids": _json_ids([e.id for e in events]),
+                "digests": b"".join(e.digest() for e in events),
+            },
+        ).scalar_one()
+        claimed: set[str] = set(orjson.loads(claimed_ids))
         others = [e.id for e in events if e.id not in claimed]
         return claimed, self.digests(vendor, others)
 
