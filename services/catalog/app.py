@@ -24,6 +24,7 @@ from services.runtime.clients import ServiceChannels
 from services.runtime.config import Settings
 from services.runtime.database import Database
 from services.runtime.event_relay import EventRelay, MemoryCursor
+from services.runtime.lenient_decoding import add_leniently
 from services.runtime.outbox import OutboxSequencer, backlog_gauge
 from services.runtime.server import ServiceApp
 from services.runtime.usage_reporting import UsageReporter
@@ -65,7 +66,7 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
     )
 
     def register(server: grpc.Server) -> None:
-        api_grpc.add_CatalogServiceServicer_to_server(servicer, server)
+        add_leniently(api_grpc.add_CatalogServiceServicer_to_server, servicer, server)
 
     return ServiceApp(
         name=NAME,

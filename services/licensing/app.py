@@ -28,6 +28,7 @@ from services.runtime.bootstrap import (
 from services.runtime.clients import ServiceChannels
 from services.runtime.config import Settings
 from services.runtime.database import Database
+from services.runtime.lenient_decoding import add_leniently
 from services.runtime.outbox import OutboxSequencer, backlog_gauge
 from services.runtime.server import ServiceApp
 from services.runtime.sqltypes import utc_now
@@ -76,7 +77,7 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
     authenticator = catalog_key_authenticator(settings, channels)
 
     def register(server: grpc.Server) -> None:
-        api_grpc.add_LicensingServiceServicer_to_server(servicer, server)
+        add_leniently(api_grpc.add_LicensingServiceServicer_to_server, servicer, server)
 
     return ServiceApp(
         name=NAME,

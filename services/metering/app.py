@@ -53,7 +53,12 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
     partitions = PartitionKeeper(database)
 
     def register(server: grpc.Server) -> None:
-        add_leniently(api_grpc.add_MeteringServiceServicer_to_server, servicer, server)
+        add_leniently(
+            api_grpc.add_MeteringServiceServicer_to_server,
+            servicer,
+            server,
+            checked_per_item=("RecordUsage", "StreamUsage"),  # a NUL rejects its event only
+        )
 
     return ServiceApp(
         name=NAME,

@@ -1,42 +1,128 @@
-"""Requests that fail to decode (e.g. a string field holding invalid UTF-8) reach the
-servicer as an `Undecodable` value instead of failing inside gRPC with INTERNAL, so the
-caller gets INVALID_ARGUMENT with a reason like any other bad input.
+"""Requests Licentia cannot take as text are refused as bad input, never as INTERNAL.
+
+A string field holding invalid UTF-8 fails to decode; one holding a NUL character
+decodes, but PostgreSQL's text type cannot store it (SQLite can: the two stores would
+keep different data). Either way the request reaches the handler as an `Undecodable`
+value instead of failing inside gRPC or the database, and the caller gets
+INVALID_ARGUMENT with a reason (`UNDECODABLE_REQUEST`, `NUL_IN_TEXT`) and the field, like
+any other bad input. Methods that judge each item of a batch on its own (usage events)
+are named in `checked_per_item` and check NUL themselves, so one bad item does not fail
+the rest.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
-from google.protobuf.message import DecodeError
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import DecodeError, Message
 
 from services.runtime.errors import FieldViolation, InvalidArgument
+
+NUL = "\x00"
 
 
 @dataclass(frozen=True)
 class Undecodable:
     error: str
+    reason: str = "UNDECODABLE_REQUEST"
+    field: str = "request"
+    message: str = "the request could not be decoded; text fields must be valid UTF-8"
 
 
 def reject_undecodable(request: object) -> None:
     if isinstance(request, Undecodable):
         raise InvalidArgument(
-            "UNDECODABLE_REQUEST",
-            "the request could not be decoded; text fields must be valid UTF-8",
-            [FieldViolation("request", request.error)],
+            request.reason, request.message, [FieldViolation(request.field, request.error)]
         )
 
 
-def _lenient(deserialize: Callable[[bytes], Any]) -> Callable[[bytes], Any]:
+def nul_field(message: Message, prefix: str = "") -> str:
+    """The path of the first text field holding a NUL character ('' when none)."""
+    for field, value in message.ListFields():
+        path = prefix + field.name
+        if field.type == FieldDescriptor.TYPE_STRING:
+            if not field.is_repeated:
+                if NUL in value:
+                    return path
+                continue
+            for i, text in enumerate(value):
+                if NUL in text:
+                    return f"{path}[{i}]"
+        elif field.type == FieldDescriptor.TYPE_MESSAGE:
+            if _is_map(field):
+                for key, item in value.items():
+                    here = f"{path}[{key!r}]"
+                    if (isinstance(key, str) and NUL in key) or (
+                        isinstance(item, str) and NUL in item
+                    ):
+                        return here
+                    if isinstance(item, Message) and (inner := nul_field(item, here + ".")):
+                        return inner
+                continue
+            items = value if field.is_repeated else [value]
+            for i, item in enumerate(items):
+                inner = nul_field(item, f"{path}[{i}]." if field.is_repeated else path + ".")
+                if inner:
+                    return inner
+    return ""
+
+
+def _is_map(field: FieldDescriptor) -> bool:
+    entry = field.message_type
+    return entry is not None and bool(entry.GetOptions().map_entry)
+
+
+def _lenient(deserialize: Callable[[bytes], Any], check_nul: bool) -> Callable[[bytes], Any]:
     def decode(data: bytes) -> Any:
         try:
-            return deserialize(data)
+            message = deserialize(data)
         except DecodeError as error:
             return Undecodable(str(error))
+        if check_nul and (path := nul_field(message)):
+            return Undecodable(
+                "text cannot hold NUL characters",
+                reason="NUL_IN_TEXT",
+                field=path,
+                message=f"{path}: text fields cannot hold NUL characters",
+            )
+        return message
 
     return decode
+
+
+def _refusing(handler: Any) -> Any:
+    """The handler, refusing an Undecodable request before the servicer sees it."""
+    if not handler.request_streaming:
+        inner = handler.unary_unary or handler.unary_stream
+
+        def unary_request(request: Any, context: grpc.ServicerContext) -> Any:
+            reject_undecodable(request)
+            return inner(request, context)
+
+        behaviour: Callable[..., Any] = unary_request
+    else:
+        inner = handler.stream_unary or handler.stream_stream
+
+        def checked(requests: Iterator[Any]) -> Iterator[Any]:
+            for request in requests:
+                reject_undecodable(request)
+                yield request
+
+        def streamed_requests(requests: Iterator[Any], context: grpc.ServicerContext) -> Any:
+            return inner(checked(requests), context)
+
+        behaviour = streamed_requests
+    kind = {
+        (False, False): "unary_unary",
+        (False, True): "unary_stream",
+        (True, False): "stream_unary",
+        (True, True): "stream_stream",
+    }[(handler.request_streaming, handler.response_streaming)]
+    return handler._replace(**{kind: behaviour})
 
 
 class _Capture:
@@ -55,13 +141,23 @@ class _Capture:
 
 
 def add_leniently(
-    add_to_server: Callable[[Any, Any], None], servicer: object, server: grpc.Server
+    add_to_server: Callable[[Any, Any], None],
+    servicer: object,
+    server: grpc.Server,
+    checked_per_item: Collection[str] = (),
 ) -> None:
-    """Like the generated `add_XServicer_to_server`, with lenient request decoding."""
+    """Like the generated `add_XServicer_to_server`, with lenient request decoding.
+    `checked_per_item`: method names whose servicer checks NUL characters per item."""
     capture = _Capture()
     add_to_server(servicer, capture)
     handlers = {
-        method: handler._replace(request_deserializer=_lenient(handler.request_deserializer))
+        method: _refusing(
+            handler._replace(
+                request_deserializer=_lenient(
+                    handler.request_deserializer, method not in checked_per_item
+                )
+            )
+        )
         for method, handler in capture.handlers.items()
     }
     server.add_generic_rpc_handlers(

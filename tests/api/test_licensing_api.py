@@ -94,6 +94,19 @@ def test_offer_validation_reports_every_field(market: Market) -> None:
     assert market.pa.lic.ListOffers(api.ListOffersRequest(parent=market.pa.name)).offers == []
 
 
+def test_text_that_cannot_be_stored_is_refused(market: Market) -> None:
+    error = fails(
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "NUL_IN_TEXT",
+        market.pa.lic.CreateOffer,
+        api.CreateOfferRequest(
+            parent=market.pa.name, offer=res.Offer(display_name="x\x00", terms=terms())
+        ),
+    )
+    assert field_violations(error) == ["offer.display_name"]
+    assert market.pa.lic.ListOffers(api.ListOffersRequest(parent=market.pa.name)).offers == []
+
+
 def test_publishers_cannot_touch_each_others_offers(market: Market) -> None:
     offer = market.offer(market.pa, terms())
     fails(

@@ -108,6 +108,38 @@ def test_bad_work_is_invalid_argument_and_writes_nothing(
     assert not acme.client.ListWorks(api.ListWorksRequest(parent=acme.name)).works
 
 
+def test_text_that_cannot_be_stored_is_refused_and_writes_nothing(
+    catalog: ServiceHarness,
+) -> None:
+    """A NUL character (PostgreSQL's text cannot hold it) or invalid UTF-8, anywhere in a
+    request: INVALID_ARGUMENT naming the field, on both stores, never INTERNAL."""
+    acme = make_publisher(catalog, "acme")
+    with pytest.raises(grpc.RpcError) as bad:
+        acme.client.CreateWork(
+            api.CreateWorkRequest(parent=acme.name, work=article(1, title="a\x00b"))
+        )
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_reason(bad.value) == "NUL_IN_TEXT"
+    assert field_violations(bad.value) == ["work.title"]
+
+    works = [article(0), article(1, body="one\x00two")]
+    with pytest.raises(grpc.RpcError) as bad:
+        list(acme.client.ImportWorks(iter([api.ImportWorksRequest(parent=acme.name, works=works)])))
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field_violations(bad.value) == ["works[1].body"]
+
+    raw = catalog.channel.unary_unary(
+        "/licentia.catalog.v1.CatalogService/CreateWork",
+        request_serializer=lambda b: b,
+        response_deserializer=lambda b: b,
+    )
+    with pytest.raises(grpc.RpcError) as bad:
+        raw(b"\x0a\x03\xff\xfeA", metadata=[("authorization", f"Bearer {acme.key}")])
+    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_reason(bad.value) == "UNDECODABLE_REQUEST"
+    assert not acme.client.ListWorks(api.ListWorksRequest(parent=acme.name)).works
+
+
 @pytest.mark.parametrize(
     ("request_", "reason", "field"),
     [
