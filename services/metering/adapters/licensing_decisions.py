@@ -97,7 +97,7 @@ class LicensingDecisions:
 
     def decide(self, vendor: str, queries: Sequence[Query]) -> list[Decision]:
         found: list[Decision | None] = [None] * len(queries)
-        pending = self._from_cache(vendor, queries, range(len(queries)), found)
+        pending = self._from_cache(vendor, queries, found)
         while pending:
             # One time per work and use a round: its answer's span usually covers the
             # batch's other times; a time outside it (a license starts or ends within
@@ -111,17 +111,13 @@ class LicensingDecisions:
         return [_answered(d) for d in found]
 
     def _from_cache(
-        self,
-        vendor: str,
-        queries: Sequence[Query],
-        indexes: Sequence[int],
-        found: list[Decision | None],
+        self, vendor: str, queries: Sequence[Query], found: list[Decision | None]
     ) -> list[int]:
+        """Fills `found` from the cache; returns the indexes of the queries it lacks."""
         now = time.monotonic()
         missing = []
         with self._lock:
-            for i in indexes:
-                work, use, at = queries[i]
+            for i, (work, use, at) in enumerate(queries):
                 spans = self._cache.get((vendor, _publisher(work)), {}).get((work, use), ())
                 for span in spans:
                     if now < span.expires and span.covers(at):
