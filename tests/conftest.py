@@ -127,6 +127,20 @@ def catalog(settings: Settings) -> Iterator[ServiceHarness]:
     harness.server.stop(0)
 
 
+# A request whose first field (a string) holds three bytes that are not UTF-8.
+INVALID_UTF8_REQUEST = b"\x0a\x03\xff\xfeA"
+
+
+def send_invalid_utf8(channel: grpc.Channel, method: str, key: str) -> grpc.RpcError:
+    """Calls `method` with INVALID_UTF8_REQUEST; returns the error it must fail with."""
+    raw = channel.unary_unary(method, request_serializer=bytes, response_deserializer=bytes)
+    try:
+        raw(INVALID_UTF8_REQUEST, metadata=[("authorization", f"Bearer {key}")])
+    except grpc.RpcError as error:
+        return error
+    raise AssertionError(f"{method} accepted a request that is not UTF-8")
+
+
 def error_reason(error: grpc.RpcError) -> str:
     """The ErrorInfo reason of a failed call ('' when there is none)."""
     status = rpc_status.from_call(error)  # type: ignore[arg-type]

@@ -25,7 +25,14 @@ from services.runtime.proto_time import timestamp
 from services.samples.articles import ArticleGenerator
 from tests.api.helpers import article
 from tests.api.market import Market, start_metering, terms
-from tests.conftest import OPERATOR_KEY, Client, ServiceHarness, error_reason, start_service
+from tests.conftest import (
+    OPERATOR_KEY,
+    Client,
+    ServiceHarness,
+    error_reason,
+    send_invalid_utf8,
+    start_service,
+)
 
 TEXTS = ArticleGenerator(seed=11)
 
@@ -157,16 +164,14 @@ def test_bad_input_is_invalid_argument_and_stats_are_for_the_operator(
         assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert error_reason(raised.value) == reason
 
-    # Invalid UTF-8 in the text field: the raw bytes of a CheckTextRequest.
-    raw = provenance.channel.unary_unary(
+    # Invalid UTF-8 in the text field.
+    error = send_invalid_utf8(
+        provenance.channel,
         "/licentia.provenance.v1.ProvenanceService/CheckText",
-        request_serializer=lambda b: b,
-        response_deserializer=lambda b: b,
+        market.va.account.key,
     )
-    with pytest.raises(grpc.RpcError) as raised:
-        raw(b"\x0a\x03\xff\xfeA", metadata=[("authorization", f"Bearer {market.va.account.key}")])
-    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert error_reason(raised.value) == "UNDECODABLE_REQUEST"
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_reason(error) == "UNDECODABLE_REQUEST"
 
     with pytest.raises(grpc.RpcError) as raised:
         vendor.GetIndexStats(api.GetIndexStatsRequest())

@@ -11,7 +11,7 @@ from licentia.catalog.v1 import catalog_service_pb2 as api
 from licentia.catalog.v1 import resources_pb2 as res
 
 from tests.api.helpers import article, make_publisher
-from tests.conftest import ServiceHarness, error_reason, field_violations
+from tests.conftest import ServiceHarness, error_reason, field_violations, send_invalid_utf8
 
 
 def test_create_get_update_delete_work(catalog: ServiceHarness) -> None:
@@ -128,15 +128,11 @@ def test_text_that_cannot_be_stored_is_refused_and_writes_nothing(
     assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field_violations(bad.value) == ["works[1].body"]
 
-    raw = catalog.channel.unary_unary(
-        "/licentia.catalog.v1.CatalogService/CreateWork",
-        request_serializer=lambda b: b,
-        response_deserializer=lambda b: b,
+    error = send_invalid_utf8(
+        catalog.channel, "/licentia.catalog.v1.CatalogService/CreateWork", acme.key
     )
-    with pytest.raises(grpc.RpcError) as bad:
-        raw(b"\x0a\x03\xff\xfeA", metadata=[("authorization", f"Bearer {acme.key}")])
-    assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert error_reason(bad.value) == "UNDECODABLE_REQUEST"
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error_reason(error) == "UNDECODABLE_REQUEST"
     assert not acme.client.ListWorks(api.ListWorksRequest(parent=acme.name)).works
 
 
