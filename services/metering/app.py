@@ -57,7 +57,7 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
             api_grpc.add_MeteringServiceServicer_to_server,
             servicer,
             server,
-            checked_per_item=("RecordUsage", "StreamUsage"),  # a NUL rejects its event only
+            judged_per_item=("RecordUsage", "StreamUsage"),  # a NUL rejects its event only
         )
 
     return ServiceApp(

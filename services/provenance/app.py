@@ -67,7 +67,12 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
     authenticator = catalog_key_authenticator(settings, channels)
 
     def register(server: grpc.Server) -> None:
-        add_leniently(api_grpc.add_ProvenanceServiceServicer_to_server, servicer, server)
+        add_leniently(
+            api_grpc.add_ProvenanceServiceServicer_to_server,
+            servicer,
+            server,
+            judged_per_item=("CheckTexts",),  # a bad text gets its own error, the stream goes on
+        )
 
     return ServiceApp(
         name=NAME,

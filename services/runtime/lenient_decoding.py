@@ -5,9 +5,10 @@ decodes, but PostgreSQL's text type cannot store it (SQLite can: the two stores 
 keep different data). Either way the request reaches the handler as an `Undecodable`
 value instead of failing inside gRPC or the database, and the caller gets
 INVALID_ARGUMENT with a reason (`UNDECODABLE_REQUEST`, `NUL_IN_TEXT`) and the field, like
-any other bad input. Methods that judge each item of a batch on its own (usage events)
-are named in `checked_per_item` and check NUL themselves, so one bad item does not fail
-the rest.
+any other bad input. Methods that judge each item on their own (usage events in a batch,
+texts in a stream) are named in `judged_per_item`: their requests reach the servicer as
+they are, and it refuses what it must (`reject_undecodable`, `refuse_unstorable`) so
+that one bad item does not fail the rest.
 """
 
 from __future__ import annotations
@@ -38,6 +39,23 @@ def reject_undecodable(request: object) -> None:
         raise InvalidArgument(
             request.reason, request.message, [FieldViolation(request.field, request.error)]
         )
+
+
+def refuse_unstorable(request: object) -> None:
+    """Raises for a request that could not be decoded or holds a NUL character."""
+    reject_undecodable(request)
+    assert isinstance(request, Message)
+    if path := nul_field(request):
+        reject_undecodable(_nul_in(path))
+
+
+def _nul_in(path: str) -> Undecodable:
+    return Undecodable(
+        "text cannot hold NUL characters",
+        reason="NUL_IN_TEXT",
+        field=path,
+        message=f"{path}: text fields cannot hold NUL characters",
+    )
 
 
 def nul_field(message: Message, prefix: str = "") -> str:
@@ -83,12 +101,7 @@ def _lenient(deserialize: Callable[[bytes], Any], check_nul: bool) -> Callable[[
         except DecodeError as error:
             return Undecodable(str(error))
         if check_nul and (path := nul_field(message)):
-            return Undecodable(
-                "text cannot hold NUL characters",
-                reason="NUL_IN_TEXT",
-                field=path,
-                message=f"{path}: text fields cannot hold NUL characters",
-            )
+            return _nul_in(path)
         return message
 
     return decode
@@ -144,22 +157,19 @@ def add_leniently(
     add_to_server: Callable[[Any, Any], None],
     servicer: object,
     server: grpc.Server,
-    checked_per_item: Collection[str] = (),
+    judged_per_item: Collection[str] = (),
 ) -> None:
     """Like the generated `add_XServicer_to_server`, with lenient request decoding.
-    `checked_per_item`: method names whose servicer checks NUL characters per item."""
+    `judged_per_item`: names of the methods whose servicer refuses bad requests itself."""
     capture = _Capture()
     add_to_server(servicer, capture)
-    handlers = {
-        method: _refusing(
-            handler._replace(
-                request_deserializer=_lenient(
-                    handler.request_deserializer, method not in checked_per_item
-                )
-            )
+    handlers = {}
+    for method, handler in capture.handlers.items():
+        per_item = method in judged_per_item
+        lenient = handler._replace(
+            request_deserializer=_lenient(handler.request_deserializer, not per_item)
         )
-        for method, handler in capture.handlers.items()
-    }
+        handlers[method] = lenient if per_item else _refusing(lenient)
     server.add_generic_rpc_handlers(
         (grpc.method_handlers_generic_handler(capture.service, handlers),)
     )

@@ -190,18 +190,23 @@ def test_check_texts_streams_one_answer_per_text_in_order(
     requests = [
         api.CheckTextsRequest(text=TEXTS.text(60), client_ref="unrelated"),
         api.CheckTextsRequest(text="", client_ref="empty"),
+        api.CheckTextsRequest(text="a\x00b", client_ref="nul"),
         api.CheckTextsRequest(text=body, client_ref="copy"),
     ]
     responses = list(client(provenance, market.vb.account.key).CheckTexts(iter(requests)))
 
-    assert [r.client_ref for r in responses] == ["unrelated", "empty", "copy"]
+    assert [r.client_ref for r in responses] == ["unrelated", "empty", "nul", "copy"]
     assert list(responses[0].matches) == []
     assert (responses[1].error.code, responses[1].error.reason) == (
         "INVALID_ARGUMENT",
         "INVALID_FIELDS",
     )
-    assert [m.work for m in responses[2].matches] == [name]
-    assert responses[2].matches[0].license_status == res.LICENSE_STATUS_UNLICENSED
+    assert (responses[2].error.code, responses[2].error.reason) == (
+        "INVALID_ARGUMENT",
+        "NUL_IN_TEXT",
+    )
+    assert [m.work for m in responses[3].matches] == [name]
+    assert responses[3].matches[0].license_status == res.LICENSE_STATUS_UNLICENSED
 
 
 def test_a_restarted_replica_loads_the_same_index(

@@ -41,7 +41,7 @@ class MeteringServicer(api_grpc.MeteringServiceServicer):
     def RecordUsage(
         self, request: api.RecordUsageRequest, context: Context
     ) -> api.RecordUsageResponse:
-        reject_undecodable(request)
+        reject_undecodable(request)  # judged per event: NUL characters in the domain
         events = [cv.event_in(e) for e in request.events]
         results = self._ingest.record(current_principal(), events, request.vendor)
         count_results(results)
@@ -60,7 +60,6 @@ class MeteringServicer(api_grpc.MeteringServiceServicer):
     def GetUsageSummary(
         self, request: api.GetUsageSummaryRequest, context: Context
     ) -> api.GetUsageSummaryResponse:
-        reject_undecodable(request)
         query = SummaryQuery(
             start=from_timestamp(request, "start_time"),
             end=from_timestamp(request, "end_time"),
@@ -78,7 +77,6 @@ class MeteringServicer(api_grpc.MeteringServiceServicer):
     def ExportUsageEvents(
         self, request: api.ExportUsageEventsRequest, context: Context
     ) -> Iterator[api.ExportUsageEventsResponse]:
-        reject_undecodable(request)
         pages = self._summaries.export(
             current_principal(),
             request.license,
@@ -97,7 +95,6 @@ class MeteringServicer(api_grpc.MeteringServiceServicer):
     def ListBillableUsage(
         self, request: api.ListBillableUsageRequest, context: Context
     ) -> Iterator[api.ListBillableUsageResponse]:
-        reject_undecodable(request)
         pages = self._billing.billable(
             current_principal(),
             from_timestamp(request, "start_time"),

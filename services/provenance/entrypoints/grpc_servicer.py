@@ -14,7 +14,7 @@ from services.provenance.service_layer.checking import MAX_STREAM_TEXTS, CheckSe
 from services.provenance.service_layer.indexing import IndexingService
 from services.runtime.error_mapping import code_name
 from services.runtime.errors import LicentiaError, ResourceExhausted
-from services.runtime.lenient_decoding import reject_undecodable
+from services.runtime.lenient_decoding import refuse_unstorable
 from services.runtime.principal import current_principal, require
 
 Context = Any
@@ -26,7 +26,6 @@ class ProvenanceServicer(api_grpc.ProvenanceServiceServicer):
         self._indexing = indexing
 
     def CheckText(self, request: api.CheckTextRequest, context: Context) -> api.CheckTextResponse:
-        reject_undecodable(request)
         result = self._checks.check(
             current_principal(),
             request.text,
@@ -48,7 +47,7 @@ class ProvenanceServicer(api_grpc.ProvenanceServiceServicer):
                     retry_after_seconds=0,
                 )
             try:
-                reject_undecodable(request)
+                refuse_unstorable(request)  # this text only, like any bad text
                 result = self._checks.check(
                     principal, request.text, request.use, request.record_usage, request.request_id
                 )
@@ -63,7 +62,6 @@ class ProvenanceServicer(api_grpc.ProvenanceServiceServicer):
             yield cv.stream_response(result, request.client_ref)
 
     def GetIndexStats(self, request: api.GetIndexStatsRequest, context: Context) -> res.IndexStats:
-        reject_undecodable(request)
         p = current_principal()
         require(p.is_trusted, "only the operator and Licentia services read index statistics")
         return cv.index_stats(self._indexing.index.stats(), self._indexing.position)

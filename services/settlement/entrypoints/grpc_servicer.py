@@ -8,7 +8,6 @@ from licentia.settlement.v1 import resources_pb2 as res
 from licentia.settlement.v1 import settlement_service_pb2 as api
 from licentia.settlement.v1 import settlement_service_pb2_grpc as api_grpc
 
-from services.runtime.lenient_decoding import reject_undecodable
 from services.runtime.principal import current_principal
 from services.runtime.proto_time import from_timestamp, timestamp
 from services.settlement.entrypoints import converters as cv
@@ -40,7 +39,6 @@ class SettlementServicer(api_grpc.SettlementServiceServicer):
     def CloseSettlementPeriod(
         self, request: api.CloseSettlementPeriodRequest, context: Context
     ) -> res.SettlementPeriod:
-        reject_undecodable(request)
         period = self._closing.close(
             current_principal(),
             from_timestamp(request, "start_time"),
@@ -52,26 +50,22 @@ class SettlementServicer(api_grpc.SettlementServiceServicer):
     def GetSettlementPeriod(
         self, request: api.GetSettlementPeriodRequest, context: Context
     ) -> res.SettlementPeriod:
-        reject_undecodable(request)
         return cv.period_out(self._documents.period(current_principal(), request.name))
 
     def ListSettlementPeriods(
         self, request: api.ListSettlementPeriodsRequest, context: Context
     ) -> api.ListSettlementPeriodsResponse:
-        reject_undecodable(request)
         page = self._documents.periods(current_principal(), request.page_size, request.page_token)
         return api.ListSettlementPeriodsResponse(
             periods=[cv.period_out(p) for p in page.items], next_page_token=page.next_page_token
         )
 
     def GetInvoice(self, request: api.GetInvoiceRequest, context: Context) -> res.Invoice:
-        reject_undecodable(request)
         return cv.invoice_out(self._documents.invoice(current_principal(), request.name))
 
     def ListInvoices(
         self, request: api.ListInvoicesRequest, context: Context
     ) -> api.ListInvoicesResponse:
-        reject_undecodable(request)
         page = self._documents.invoices(
             current_principal(),
             request.vendor,
@@ -85,13 +79,11 @@ class SettlementServicer(api_grpc.SettlementServiceServicer):
         )
 
     def GetStatement(self, request: api.GetStatementRequest, context: Context) -> res.Statement:
-        reject_undecodable(request)
         return cv.statement_out(self._documents.statement(current_principal(), request.name))
 
     def ListStatements(
         self, request: api.ListStatementsRequest, context: Context
     ) -> api.ListStatementsResponse:
-        reject_undecodable(request)
         page = self._documents.statements(
             current_principal(),
             request.party,
@@ -107,7 +99,6 @@ class SettlementServicer(api_grpc.SettlementServiceServicer):
     def VerifyStatement(
         self, request: api.VerifyStatementRequest, context: Context
     ) -> api.VerifyStatementResponse:
-        reject_undecodable(request)
         v = self._documents.verify(current_principal(), request.name)
         return api.VerifyStatementResponse(
             valid=v.valid,
@@ -121,14 +112,12 @@ class SettlementServicer(api_grpc.SettlementServiceServicer):
     def GetTrialBalance(
         self, request: api.GetTrialBalanceRequest, context: Context
     ) -> api.GetTrialBalanceResponse:
-        reject_undecodable(request)
         balances = self._documents.trial_balance(current_principal(), request.currency)
         return api.GetTrialBalanceResponse(currencies=[cv.trial_balance_out(b) for b in balances])
 
     def ListLedgerEntries(
         self, request: api.ListLedgerEntriesRequest, context: Context
     ) -> api.ListLedgerEntriesResponse:
-        reject_undecodable(request)
         page = self._documents.entries(
             current_principal(),
             request.currency,
@@ -143,7 +132,6 @@ class SettlementServicer(api_grpc.SettlementServiceServicer):
     def GetRunningCharges(
         self, request: api.GetRunningChargesRequest, context: Context
     ) -> api.GetRunningChargesResponse:
-        reject_undecodable(request)
         charges = self._charges.running(current_principal(), request.vendor)
         return api.GetRunningChargesResponse(
             vendor=charges.vendor,
@@ -154,7 +142,6 @@ class SettlementServicer(api_grpc.SettlementServiceServicer):
         )
 
     def SetBudget(self, request: api.SetBudgetRequest, context: Context) -> res.Budget:
-        reject_undecodable(request)
         b = request.budget
         row = self._charges.set_budget(
             current_principal(), b.vendor, b.currency, b.amount, b.alert_threshold_bps
@@ -164,14 +151,12 @@ class SettlementServicer(api_grpc.SettlementServiceServicer):
     def SetAttributionPool(
         self, request: api.SetAttributionPoolRequest, context: Context
     ) -> api.SetAttributionPoolResponse:
-        reject_undecodable(request)
         number = self._charges.set_pool(
             current_principal(), request.vendor, request.currency, request.amount
         )
         return api.SetAttributionPoolResponse(period_number=number)
 
     def CreatePayout(self, request: api.CreatePayoutRequest, context: Context) -> res.Payout:
-        reject_undecodable(request)
         row = self._payouts.create(
             current_principal(),
             request.party,
@@ -182,7 +167,6 @@ class SettlementServicer(api_grpc.SettlementServiceServicer):
         return cv.payout_out(row)
 
     def ConfirmPayout(self, request: api.ConfirmPayoutRequest, context: Context) -> res.Payout:
-        reject_undecodable(request)
         row = self._payouts.confirm(
             current_principal(),
             request.name,
@@ -195,7 +179,6 @@ class SettlementServicer(api_grpc.SettlementServiceServicer):
     def ListPayouts(
         self, request: api.ListPayoutsRequest, context: Context
     ) -> api.ListPayoutsResponse:
-        reject_undecodable(request)
         page = self._payouts.list(
             current_principal(),
             request.party,
@@ -210,7 +193,6 @@ class SettlementServicer(api_grpc.SettlementServiceServicer):
     def ExportPayouts(
         self, request: api.ExportPayoutsRequest, context: Context
     ) -> api.ExportPayoutsResponse:
-        reject_undecodable(request)
         csv_text = self._payouts.export_csv(
             current_principal(), request.party, cv.PAYOUT_STATE_NAMES.get(request.state, "")
         )
