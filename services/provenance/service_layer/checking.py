@@ -82,7 +82,8 @@ class DocumentCache:
                     self._cache.move_to_end(doc_id)
                     found[doc_id] = document
         if missing:
-            with self._uow(write=False) as uow:
+            # Reads by id that need no common snapshot: no transaction (one round trip).
+            with self._uow(write=False, autocommit=True) as uow:
                 loaded = uow.index.documents(missing)
             with self._lock:
                 for document in loaded:

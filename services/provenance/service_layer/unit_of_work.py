@@ -20,5 +20,5 @@ class UnitOfWorkFactory:
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def __call__(self, write: bool = True) -> ProvenanceUnitOfWork:
-        return ProvenanceUnitOfWork(self.database, write)
+    def __call__(self, write: bool = True, autocommit: bool = False) -> ProvenanceUnitOfWork:
+        return ProvenanceUnitOfWork(self.database, write, autocommit)
