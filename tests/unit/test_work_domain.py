@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from hypothesis import given
@@ -46,6 +47,17 @@ def test_body_change_makes_a_version_metadata_change_does_not() -> None:
 
 def test_word_count_keeps_contractions_and_hyphenations_whole() -> None:
     assert count_words("It's a well-known fact, isn\u2019t it?") == 6
+    assert count_words("It's a well-known fact, isn't it?") == 6  # ASCII text
+
+
+WORD = re.compile(r"\w+(?:['\u2019-]\w+)*")
+
+
+@given(
+    st.text(alphabet="ab_9\u00e9\u4e2d\u0663 \t\n'\u2019-.,", max_size=40) | st.text(max_size=40)
+)
+def test_word_count_is_the_number_of_words_ascii_or_not(body: str) -> None:
+    assert count_words(body) == sum(1 for _ in WORD.finditer(body))
 
 
 @given(st.lists(st.integers(min_value=1, max_value=10_000), min_size=1, max_size=6))
