@@ -278,6 +278,34 @@ def test_import_is_idempotent_by_external_id(catalog: ServiceHarness) -> None:
     assert len(listed) == 30
 
 
+def test_batches_in_flight_together_are_answered_in_order_and_counted_once(
+    catalog: ServiceHarness,
+) -> None:
+    """Two batches of a stream are stored at once: one naming works the one before it
+    creates (still uncommitted) is judged against them, and answers keep their order."""
+    acme = make_publisher(catalog, "acme")
+    first = [article(i) for i in range(20)]
+    revised = [article(i, body=f"Revised text of article {i}.") for i in range(10)]
+    batches = [
+        api.ImportWorksRequest(parent=acme.name, works=first),
+        api.ImportWorksRequest(parent=acme.name, works=revised),
+        api.ImportWorksRequest(parent=acme.name, works=first[10:]),
+        api.ImportWorksRequest(parent=acme.name, works=[article(i) for i in range(20, 30)]),
+    ]
+    responses = list(acme.client.ImportWorks(iter(batches)))
+    outcome = api.ImportWorkResult
+    assert [[r.outcome for r in resp.results] for resp in responses] == [
+        [outcome.OUTCOME_CREATED] * 20,
+        [outcome.OUTCOME_UPDATED] * 10,
+        [outcome.OUTCOME_UNCHANGED] * 10,
+        [outcome.OUTCOME_CREATED] * 10,
+    ]
+    assert [r.work for r in responses[1].results] == [r.work for r in responses[0].results[:10]]
+    works = acme.client.ListWorks(api.ListWorksRequest(parent=acme.name, page_size=100)).works
+    assert len(works) == 30
+    assert sorted(w.version for w in works) == [1] * 20 + [2] * 10
+
+
 def test_import_reports_each_bad_item_and_keeps_the_rest(catalog: ServiceHarness) -> None:
     acme = make_publisher(catalog, "acme")
     works = [article(0), article(1, title=""), article(2, external_id=""), article(3), article(3)]

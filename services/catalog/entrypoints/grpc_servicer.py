@@ -5,7 +5,10 @@ No try/except here: domain errors are mapped to statuses by the runtime's interc
 
 from __future__ import annotations
 
+import contextvars
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from google.protobuf import empty_pb2
@@ -18,7 +21,7 @@ from services.catalog.entrypoints import converters as cv
 from services.catalog.service_layer.accounts import AccountInput, AccountService
 from services.catalog.service_layer.delivery import ContentService
 from services.catalog.service_layer.events import EventFeedService
-from services.catalog.service_layer.importing import ImportService
+from services.catalog.service_layer.importing import ImportResult, ImportService
 from services.catalog.service_layer.works import WorkService
 from services.runtime.errors import FieldViolation, InvalidArgument
 from services.runtime.principal import current_principal
@@ -215,11 +218,26 @@ class CatalogServicer(api_grpc.CatalogServiceServicer):
         self, request_iterator: Iterator[api.ImportWorksRequest], context: Context
     ) -> Iterator[api.ImportWorksResponse]:
         principal = current_principal()
-        for request in request_iterator:
-            results = self._imports.import_batch(
-                principal, request.parent, [cv.work_fields(w) for w in request.works]
-            )
-            yield api.ImportWorksResponse(results=[cv.import_result(r) for r in results])
+        # Two batches in flight, answered in order: one computes (word counts, hashes,
+        # statements) while the other waits on the database. Each is its own transaction,
+        # as when two importers overlap.
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="import") as pool:
+            in_flight: deque[Future[list[ImportResult]]] = deque()
+            for request in request_iterator:
+                fields = [cv.work_fields(w) for w in request.works]
+                in_flight.append(
+                    pool.submit(
+                        contextvars.copy_context().run,  # the call's trace and principal
+                        self._imports.import_batch,
+                        principal,
+                        request.parent,
+                        fields,
+                    )
+                )
+                if len(in_flight) == 2:
+                    yield _import_response(in_flight.popleft().result())
+            while in_flight:
+                yield _import_response(in_flight.popleft().result())
 
     def ListWorkEvents(
         self, request: api.ListWorkEventsRequest, context: Context
@@ -231,3 +249,7 @@ class CatalogServicer(api_grpc.CatalogServiceServicer):
         return api.ListWorkEventsResponse(
             events=[cv.work_event(e) for e in events], last_sequence=last
         )
+
+
+def _import_response(results: list[ImportResult]) -> api.ImportWorksResponse:
+    return api.ImportWorksResponse(results=[cv.import_result(r) for r in results])
