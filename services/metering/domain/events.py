@@ -219,9 +219,10 @@ def _isoformat(moment: datetime) -> str:
         return moment.isoformat()
     if moment.tzinfo is not UTC:
         moment = moment.astimezone(UTC)
-    m = moment
-    second = _iso_second(m.year, m.month, m.day, m.hour, m.minute, m.second)
-    micros = m.microsecond
+    second = _iso_second(
+        moment.year, moment.month, moment.day, moment.hour, moment.minute, moment.second
+    )
+    micros = moment.microsecond
     return f"{second}.{micros:06d}+00:00" if micros else f"{second}+00:00"
 
 
