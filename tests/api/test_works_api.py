@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import threading
 import time
 
 import grpc
@@ -10,6 +12,7 @@ from google.protobuf import field_mask_pb2
 from licentia.catalog.v1 import catalog_service_pb2 as api
 from licentia.catalog.v1 import resources_pb2 as res
 
+from services.catalog.service_layer.importing import ImportService
 from tests.api.helpers import article, make_publisher
 from tests.conftest import ServiceHarness, error_reason, field_violations, send_invalid_utf8
 
@@ -304,6 +307,75 @@ def test_batches_in_flight_together_are_answered_in_order_and_counted_once(
     works = acme.client.ListWorks(api.ListWorksRequest(parent=acme.name, page_size=100)).works
     assert len(works) == 30
     assert sorted(w.version for w in works) == [1] * 20 + [2] * 10
+
+
+def test_a_later_batch_never_lands_before_the_one_sent_before_it(
+    catalog: ServiceHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first batch's transaction is held open until the second batch has been
+    written (or a second has passed): batches stored side by side would let the revision
+    land first and the original text overwrite it. Stored in order, the revision wins."""
+    original = ImportService._store
+    calls = itertools.count()
+    second_written = threading.Event()
+
+    def held(self: ImportService, *args: object) -> object:
+        call = next(calls)
+        if call == 0:
+            second_written.wait(timeout=1.0)
+        try:
+            return original(self, *args)  # type: ignore[arg-type]
+        finally:
+            if call == 1:
+                second_written.set()
+
+    monkeypatch.setattr(ImportService, "_store", held)
+    acme = make_publisher(catalog, "acme")
+    first = [article(i) for i in range(10)]
+    revised = [article(i, body=f"Revised text of article {i}.") for i in range(10)]
+    responses = list(
+        acme.client.ImportWorks(
+            iter(
+                [
+                    api.ImportWorksRequest(parent=acme.name, works=first),
+                    api.ImportWorksRequest(parent=acme.name, works=revised),
+                ]
+            )
+        )
+    )
+    outcome = api.ImportWorkResult
+    assert [[r.outcome for r in resp.results] for resp in responses] == [
+        [outcome.OUTCOME_CREATED] * 10,
+        [outcome.OUTCOME_UPDATED] * 10,
+    ]
+    for result in responses[0].results:
+        stored = acme.client.GetWork(api.GetWorkRequest(name=result.work, view=res.WORK_VIEW_FULL))
+        assert stored.body == f"Revised text of {stored.title.lower()}."
+        assert stored.version == 2
+        history = acme.client.ListWorkVersions(api.ListWorkVersionsRequest(parent=result.work))
+        assert [v.version for v in history.versions] == [1, 2]
+
+
+def test_a_batch_after_a_failed_one_is_not_stored(
+    catalog: ServiceHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = ImportService._store
+    calls = itertools.count()
+
+    def failing_first(self: ImportService, *args: object) -> object:
+        if next(calls) == 0:
+            raise ConnectionError("the database went away")
+        return original(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ImportService, "_store", failing_first)
+    acme = make_publisher(catalog, "acme")
+    batches = [
+        api.ImportWorksRequest(parent=acme.name, works=[article(i) for i in range(5)]),
+        api.ImportWorksRequest(parent=acme.name, works=[article(i) for i in range(5, 10)]),
+    ]
+    with pytest.raises(grpc.RpcError):
+        list(acme.client.ImportWorks(iter(batches)))
+    assert not acme.client.ListWorks(api.ListWorksRequest(parent=acme.name)).works
 
 
 def test_import_reports_each_bad_item_and_keeps_the_rest(catalog: ServiceHarness) -> None:

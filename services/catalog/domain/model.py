@@ -139,7 +139,26 @@ def default_rights_holders(publisher: str) -> tuple[RightsHolder, ...]:
     return (RightsHolder(publisher, "", FULL_SHARE_BPS),)
 
 
-def register_work(publisher_id: str, work_id: str, fields: WorkFields, now: datetime) -> Work:
+@dataclass(frozen=True)
+class Measure:
+    """What a body's text gives a work: computed before its transaction, where it can."""
+
+    content_hash: str
+    word_count: int
+
+
+def measure(body: str) -> Measure:
+    return Measure(content_hash(body), count_words(body))
+
+
+def register_work(
+    publisher_id: str,
+    work_id: str,
+    fields: WorkFields,
+    now: datetime,
+    measured: Measure | None = None,
+) -> Work:
+    measured = measured or measure(fields.body)
     if not fields.rights_holders:
         fields = replace(
             fields, rights_holders=default_rights_holders(f"publishers/{publisher_id}")
@@ -148,8 +167,8 @@ def register_work(publisher_id: str, work_id: str, fields: WorkFields, now: date
         publisher_id=publisher_id,
         id=work_id,
         fields=fields,
-        content_hash=content_hash(fields.body),
-        word_count=count_words(fields.body),
+        content_hash=measured.content_hash,
+        word_count=measured.word_count,
         version=1,
         create_time=now,
         update_time=now,
@@ -158,11 +177,16 @@ def register_work(publisher_id: str, work_id: str, fields: WorkFields, now: date
 
 
 def revise_work(
-    work: Work, changes: WorkFields, paths: frozenset[str], now: datetime
+    work: Work,
+    changes: WorkFields,
+    paths: frozenset[str],
+    now: datetime,
+    measured: Measure | None = None,
 ) -> Work | None:
     """Apply the fields named in `paths`; None when nothing actually changes.
 
     A changed body makes a new version; metadata-only changes keep the version.
+    `measured`: the new body's measure, when the caller already has it.
     """
     updated = replace(work.fields, **{p: getattr(changes, p) for p in paths})
     if not updated.rights_holders:
@@ -170,11 +194,15 @@ def revise_work(
     if updated == work.fields:
         return None
     body_changed = updated.body != work.fields.body
+    if body_changed:
+        measured = measured or measure(updated.body)
+    else:
+        measured = Measure(work.content_hash, work.word_count)
     return replace(
         work,
         fields=updated,
-        content_hash=content_hash(updated.body) if body_changed else work.content_hash,
-        word_count=count_words(updated.body) if body_changed else work.word_count,
+        content_hash=measured.content_hash,
+        word_count=measured.word_count,
         version=work.version + 1 if body_changed else work.version,
         update_time=now,
         etag=new_etag(),

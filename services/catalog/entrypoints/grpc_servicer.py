@@ -5,10 +5,7 @@ No try/except here: domain errors are mapped to statuses by the runtime's interc
 
 from __future__ import annotations
 
-import contextvars
-from collections import deque
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from google.protobuf import empty_pb2
@@ -217,27 +214,9 @@ class CatalogServicer(api_grpc.CatalogServiceServicer):
     def ImportWorks(
         self, request_iterator: Iterator[api.ImportWorksRequest], context: Context
     ) -> Iterator[api.ImportWorksResponse]:
-        principal = current_principal()
-        # Two batches in flight, answered in order: one computes (word counts, hashes,
-        # statements) while the other waits on the database. Each is its own transaction,
-        # as when two importers overlap.
-        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="import") as pool:
-            in_flight: deque[Future[list[ImportResult]]] = deque()
-            for request in request_iterator:
-                fields = [cv.work_fields(w) for w in request.works]
-                in_flight.append(
-                    pool.submit(
-                        contextvars.copy_context().run,  # the call's trace and principal
-                        self._imports.import_batch,
-                        principal,
-                        request.parent,
-                        fields,
-                    )
-                )
-                if len(in_flight) == 2:
-                    yield _import_response(in_flight.popleft().result())
-            while in_flight:
-                yield _import_response(in_flight.popleft().result())
+        batches = ((r.parent, [cv.work_fields(w) for w in r.works]) for r in request_iterator)
+        for results in self._imports.import_stream(current_principal(), batches):
+            yield _import_response(results)
 
     def ListWorkEvents(
         self, request: api.ListWorkEventsRequest, context: Context

@@ -3,19 +3,30 @@
 Idempotent by the publisher's external id: a known id with the same content is
 UNCHANGED, with other content UPDATED (a new version if the body changed), so a CMS
 can re-send its whole archive safely.
+
+A batch is handled in two steps so that a stream can overlap them safely: `prepare`
+(access, validation, hashing and counting the bodies: no database) and `store` (one
+transaction). A stream prepares the next batch while the one before it is stored, and
+stores batches strictly one after the other, in the order they were sent.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import contextvars
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from enum import Enum
 
 from sqlalchemy.exc import IntegrityError
 
 from services.catalog.domain.model import (
     MUTABLE_FIELDS,
+    Measure,
     Work,
     WorkFields,
+    measure,
     register_work,
     revise_work,
 )
@@ -55,6 +66,18 @@ class ImportResult:
     error: LicentiaError | None = None
 
 
+@dataclass
+class PreparedBatch:
+    """A batch checked and measured, ready for its transaction."""
+
+    publisher_id: str
+    size: int
+    # index -> the work's fields and its body's measure
+    valid: dict[int, tuple[WorkFields, Measure]] = field(default_factory=dict)
+    # index -> the answer already known (a work that failed validation)
+    results: dict[int, ImportResult] = field(default_factory=dict)
+
+
 class ImportService:
     def __init__(self, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
@@ -62,6 +85,46 @@ class ImportService:
     def import_batch(
         self, p: Principal, parent: str, items: list[WorkFields]
     ) -> list[ImportResult]:
+        return self.store(self.prepare(p, parent, items))
+
+    def import_stream(
+        self, p: Principal, batches: Iterable[tuple[str, list[WorkFields]]]
+    ) -> Iterator[list[ImportResult]]:
+        """A stream's batches, answered in order. While batch n is stored, batch n+1 is
+        prepared; n+1 is stored only once n has committed (and not at all if n failed), so
+        a later batch's write to a work never lands before an earlier one's."""
+        with ThreadPoolExecutor(max_workers=2, thread_name_prefix="import") as pool:
+            in_flight: deque[Future[list[ImportResult]]] = deque()
+            previous: Future[list[ImportResult]] | None = None
+            for parent, items in batches:
+                previous = pool.submit(
+                    contextvars.copy_context().run,  # the call's trace and principal
+                    self._after,
+                    previous,
+                    p,
+                    parent,
+                    items,
+                )
+                in_flight.append(previous)
+                if len(in_flight) == 2:
+                    yield in_flight.popleft().result()
+            while in_flight:
+                yield in_flight.popleft().result()
+
+    def _after(
+        self,
+        previous: Future[list[ImportResult]] | None,
+        p: Principal,
+        parent: str,
+        items: list[WorkFields],
+    ) -> list[ImportResult]:
+        batch = self.prepare(p, parent, items)
+        if previous is not None:
+            previous.result()  # committed first; if it failed, this batch is not stored
+        return self.store(batch)
+
+    def prepare(self, p: Principal, parent: str, items: list[WorkFields]) -> PreparedBatch:
+        """Everything a batch needs before its transaction: no database access."""
         publisher_id = parse_publisher(parent)
         access.write_works(p, parent)
         if len(items) > MAX_IMPORT_BATCH:
@@ -70,44 +133,48 @@ class ImportService:
                 f"at most {MAX_IMPORT_BATCH} works per message (got {len(items)})",
                 [FieldViolation("works", f"at most {MAX_IMPORT_BATCH} entries")],
             )
-        results: dict[int, ImportResult] = {}
-        valid: dict[int, WorkFields] = {}
+        batch = PreparedBatch(publisher_id, len(items))
         seen: set[str] = set()
         for index, fields in enumerate(items):
             error = _validate(index, fields, seen)
             if error is None:
-                valid[index] = fields
+                batch.valid[index] = (fields, measure(fields.body))
                 seen.add(fields.external_id)
             else:
-                results[index] = ImportResult(index, fields.external_id, "", Outcome.FAILED, error)
+                batch.results[index] = ImportResult(
+                    index, fields.external_id, "", Outcome.FAILED, error
+                )
+        return batch
+
+    def store(self, batch: PreparedBatch) -> list[ImportResult]:
+        """The batch's one transaction; its results in the order of its works."""
+        results = dict(batch.results)
         try:
-            results.update(self._store(publisher_id, valid))
+            results.update(self._store(batch.publisher_id, batch.valid))
         except IntegrityError:
             # A concurrent import registered some of the same external ids first; on the
             # retry they are found and compared instead.
-            results.update(self._store(publisher_id, valid))
-        return [results[i] for i in range(len(items))]
+            results.update(self._store(batch.publisher_id, batch.valid))
+        return [results[i] for i in range(batch.size)]
 
-    def _store(self, publisher_id: str, valid: dict[int, WorkFields]) -> dict[int, ImportResult]:
+    def _store(
+        self, publisher_id: str, valid: dict[int, tuple[WorkFields, Measure]]
+    ) -> dict[int, ImportResult]:
         results: dict[int, ImportResult] = {}
         now = utc_now()
         with self._uow() as uow:
             if uow.accounts.get_publisher(publisher_id) is None:
                 raise NotFound("PUBLISHER_NOT_FOUND", f"publishers/{publisher_id} does not exist")
             existing = uow.works.find_by_external_ids(
-                publisher_id, (f.external_id for f in valid.values())
+                publisher_id, (f.external_id for f, _ in valid.values())
             )
             new: list[tuple[int, Work]] = []
             events: list[OutboxEvent] = []
-            for index, fields in valid.items():
+            for index, (fields, measured) in valid.items():
                 known = existing.get(fields.external_id)
                 if known is None:
-                    new.append(
-                        (
-                            index,
-                            register_work(publisher_id, resource_names.new_id("w"), fields, now),
-                        )
-                    )
+                    work_id = resource_names.new_id("w")
+                    new.append((index, register_work(publisher_id, work_id, fields, now, measured)))
                     continue
                 work, deleted = known
                 if deleted:
@@ -119,7 +186,7 @@ class ImportService:
                         index, fields.external_id, work.name, Outcome.FAILED, error
                     )
                     continue
-                revised = revise_work(work, fields, MUTABLE_FIELDS, now)
+                revised = revise_work(work, fields, MUTABLE_FIELDS, now, measured)
                 if revised is None:
                     results[index] = ImportResult(
                         index, fields.external_id, work.name, Outcome.UNCHANGED
