@@ -6,7 +6,9 @@
   publishers with 100 works each, 100 vendors each licensing every publisher (1,000
   licenses), and 1,000,000 hourly rollup rows in metering (10 events each, so about 10
   million events), written straight into metering's table: ingestion has its own bench.
-  Then CloseSettlementPeriod through gRPC (target: 60 s on PostgreSQL).
+  Prices are sub-cent ($0.0004 per use, $0.0015 per 1,000 tokens), so most lines are
+  worth a fraction of a cent. Then CloseSettlementPeriod through gRPC (target: 60 s on
+  PostgreSQL).
 
 PostgreSQL when TEST_DATABASE_URL is set, else SQLite. BENCH_SETTLEMENT_ROWS scales the
 rollup rows (default 1,000,000).
@@ -159,12 +161,14 @@ def _market(ports: dict[str, int], start: datetime) -> list[tuple[str, str, str,
         )
         works = [r.work for response in results for r in response.results]
         price = (
-            lres.Price(model=lres.Price.MODEL_PER_USE, currency="USD", amount_micros=2_000)
+            # Sub-cent prices, as news is priced: each line is a fraction of a cent and
+            # only the license's total is rounded.
+            lres.Price(model=lres.Price.MODEL_PER_USE, currency="USD", amount_micros=400)
             if p % 2
             else lres.Price(
-                model=lres.Price.MODEL_PER_1K_TOKENS, currency="USD", amount_micros=1_500_000,
-                tiers=[lres.VolumeTier(from_quantity=5_000_000, amount_micros=1_000_000)],
-                period_cap_micros=900_000_000,
+                model=lres.Price.MODEL_PER_1K_TOKENS, currency="USD", amount_micros=1_500,
+                tiers=[lres.VolumeTier(from_quantity=5_000_000, amount_micros=1_000)],
+                period_cap_micros=900_000,
             )
         )  # fmt: skip
         offer = licensing.CreateOffer(

@@ -16,7 +16,7 @@ from grpc_status import rpc_status
 from rich.console import Console
 from rich.table import Table
 
-from services.settlement.domain.money import decimal_text
+from services.runtime import money_text
 
 console = Console()
 errors = Console(stderr=True)
@@ -60,7 +60,38 @@ def enum_name(enum: Any, value: int) -> str:
 
 
 def as_dict(message: Message) -> dict[str, Any]:
-    return MessageToDict(message, preserving_proto_field_name=True)
+    """The message as JSON, money as decimal strings with their currency: a field in
+    minor units (`total`, `gross`...) becomes `"7.00"`, a `*_micros` price its decimal
+    under the name without the suffix (`amount_micros` -> `amount: "0.004"`), beside
+    the `currency` of the message (or of the one that holds it)."""
+    data = MessageToDict(
+        message, preserving_proto_field_name=True, always_print_fields_with_no_presence=False
+    )
+    return _money_as_text(data, "")
+
+
+# Fields in minor units wherever a `currency` is in scope.
+_MINOR_FIELDS = frozenset(
+    ("total", "gross", "commission", "net", "amount", "balance", "budget_amount",
+     "total_debits", "total_credits", "pool")
+)  # fmt: skip
+
+
+def _money_as_text(value: Any, currency: str) -> Any:
+    if isinstance(value, list):
+        return [_money_as_text(v, currency) for v in value]
+    if not isinstance(value, dict):
+        return value
+    currency = value.get("currency", currency)
+    out: dict[str, Any] = {}
+    for key, item in value.items():
+        if key.endswith("_micros") and isinstance(item, str | int):
+            out[key.removesuffix("_micros")] = money_text.micros_text(int(item))
+        elif key in _MINOR_FIELDS and currency and isinstance(item, str | int):
+            out[key] = money_text.minor_text(int(item), currency)
+        else:
+            out[key] = _money_as_text(item, currency)
+    return out
 
 
 def emit_json(value: Any) -> None:
@@ -78,4 +109,10 @@ def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> 
 
 
 def money(amount: int, currency: str) -> str:
-    return f"{decimal_text(amount, currency)} {currency}"
+    """A billed amount (minor units): `7.00 USD`."""
+    return money_text.money(amount, currency)
+
+
+def price_text(amount_micros: int, currency: str) -> str:
+    """A price (micro-units): `0.004 USD`."""
+    return money_text.price(amount_micros, currency)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
 import typer
 from licentia.licensing.v1 import resources_pb2 as lres
+
+from services.runtime.money_text import parse_micros
 
 MODELS = {
     "per-use": lres.Price.MODEL_PER_USE,
@@ -20,12 +20,9 @@ MODELS = {
 def micros(amount: str) -> int:
     """`0.005` -> 5000, exactly (no floats)."""
     try:
-        value = Decimal(amount) * 1_000_000
-    except InvalidOperation:
-        raise typer.BadParameter(f"{amount!r} is not an amount such as 0.005") from None
-    if value != value.to_integral_value() or value < 0:
-        raise typer.BadParameter(f"{amount!r}: at most six decimals, not negative")
-    return int(value)
+        return parse_micros(amount)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
 
 
 def price_of(model: str, amount: str, currency: str, share_percent: float) -> lres.Price:

@@ -15,7 +15,7 @@ from licentia.settlement.v1 import settlement_service_pb2 as sapi
 from rich.progress import Progress
 
 from services.cli import charts
-from services.cli.output import as_dict, console, emit_json, enum_name, money, table
+from services.cli.output import as_dict, console, emit_json, enum_name, money, price_text, table
 from services.cli.pricing import MODELS, micros, price_of
 from services.cli.profile import JsonOption, ProfileOption, connect
 from services.cli.settlement import moment
@@ -194,9 +194,10 @@ def proposals(profile: ProfileOption = None, as_json: JsonOption = False) -> Non
         return
     table(
         "proposals",
-        ["proposal", "vendor", "offer", "state", "turn", "price (micros)"],
+        ["proposal", "vendor", "offer", "state", "turn", "price"],
         [(x.name, x.vendor, x.offer, enum_name(lres.Proposal.State, x.state),
-          enum_name(lres.Proposal.Party, x.turn), x.terms.price.amount_micros) for x in found],
+          enum_name(lres.Proposal.Party, x.turn),
+          price_text(x.terms.price.amount_micros, x.terms.price.currency)) for x in found],
     )  # fmt: skip
 
 

@@ -18,7 +18,7 @@ from licentia.settlement.v1 import settlement_service_pb2 as sapi
 from rich.text import Text
 
 from services.cli import publisher
-from services.cli.output import as_dict, console, emit_json, enum_name, money, table
+from services.cli.output import as_dict, console, emit_json, enum_name, money, price_text, table
 from services.cli.pricing import micros
 from services.cli.profile import JsonOption, ProfileOption, connect
 from services.client import UsageBatcher, new_request_id
@@ -43,9 +43,10 @@ def offers(profile: ProfileOption = None, as_json: JsonOption = False) -> None:
         return
     table(
         "published offers",
-        ["offer", "name", "model", "price (micros)", "uses"],
+        ["offer", "name", "model", "price", "uses"],
         [(o.name, o.display_name, enum_name(lres.Price.Model, o.terms.price.model),
-          o.terms.price.amount_micros, ", ".join(o.terms.permitted_uses)) for o in found],
+          price_text(o.terms.price.amount_micros, o.terms.price.currency),
+          ", ".join(o.terms.permitted_uses)) for o in found],
     )  # fmt: skip
 
 

@@ -74,8 +74,14 @@ def test_the_batcher_resends_unanswered_batches_and_nothing_counts_twice(market:
         with Licentia(market.va.account.key, endpoints(market)) as lic:
             rows = lic.metering.GetUsageSummary(
                 mapi.GetUsageSummaryRequest(
-                    start_time=timestamp(datetime.now(UTC) - timedelta(hours=1)),
-                    end_time=timestamp(datetime.now(UTC) + timedelta(hours=1)),
+                    start_time=timestamp(
+                        datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+                        - timedelta(hours=1)
+                    ),
+                    end_time=timestamp(
+                        datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+                        + timedelta(hours=2)
+                    ),
                     license=lic_name,
                 )
             ).rows

@@ -99,8 +99,14 @@ def test_deliveries_become_crawl_usage_once_even_if_metering_starts_late(market:
         summary = Client(metering.channel, market.va.account.key, mapi_grpc.MeteringServiceStub)
         rows = summary.GetUsageSummary(
             mapi.GetUsageSummaryRequest(
-                start_time=timestamp(datetime.now(UTC) - timedelta(hours=1)),
-                end_time=timestamp(datetime.now(UTC) + timedelta(hours=1)),
+                start_time=timestamp(
+                    datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+                    - timedelta(hours=1)
+                ),
+                end_time=timestamp(
+                    datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+                    + timedelta(hours=2)
+                ),
                 group_by=[mres.DIMENSION_LICENSE, mres.DIMENSION_WORK],
             )
         ).rows

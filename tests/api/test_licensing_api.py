@@ -461,6 +461,7 @@ def test_rsl_document_round_trips_through_the_api(market: Market) -> None:
         attribution_required=True,
     )
     offered.scope.SetInParent()  # offers always carry a scope (empty: all works)
+    offered.price.interval = res.Price.INTERVAL_MONTH  # the default, stated in answers
     market.offer(market.pa, offered, floor=1_000)
     doc = market.vb.lic.GetRslDocument(
         api.GetRslDocumentRequest(publisher=market.pa.name, site_url="https://pa.example")

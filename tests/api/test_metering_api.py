@@ -18,11 +18,12 @@ from licentia.metering.v1 import metering_service_pb2_grpc as api_grpc
 from licentia.metering.v1 import resources_pb2 as res
 
 from tests.api.market import Market, start_metering, terms
-from tests.conftest import OPERATOR_KEY, Client, ServiceHarness, error_reason
+from tests.conftest import OPERATOR_KEY, Client, ServiceHarness, error_reason, field_violations
 
 Status = res.EventResult.Status
 Reason = res.EventResult.Reason
 NOW = datetime.now(UTC).replace(microsecond=0)
+HOUR = NOW.replace(minute=0, second=0)
 
 
 @pytest.fixture
@@ -76,7 +77,7 @@ def licensed(market: Market) -> tuple[str, str]:
 
 def summary(harness: ServiceHarness, key: str, **kw: object) -> list[res.UsageRow]:
     request = api.GetUsageSummaryRequest(
-        start_time=ts(NOW - timedelta(days=2)), end_time=ts(NOW + timedelta(days=1)), **kw
+        start_time=ts(HOUR - timedelta(days=2)), end_time=ts(HOUR + timedelta(days=1)), **kw
     )
     return list(client(harness, key).GetUsageSummary(request).rows)
 
@@ -86,13 +87,16 @@ def test_every_event_gets_an_answer_and_counts_once(
 ) -> None:
     lic, work = licensed(market)
     key = market.va.account.key
+    # One instant for the events that are sent again: a resend is the same payload only
+    # with the same time (a fresh now() could cross a second and make it a CONFLICT).
+    at = ts(datetime.now(UTC).replace(microsecond=0))
     first = record(
         metering,
         key,
-        event("e1", lic, work),
-        event("e2", lic, work, quantity=500),
-        event("e1", lic, work),  # repeated in the batch, same payload
-        event("e2", lic, work, quantity=7),  # repeated, different payload
+        event("e1", lic, work, occur_time=at),
+        event("e2", lic, work, quantity=500, occur_time=at),
+        event("e1", lic, work, occur_time=at),  # repeated in the batch, same payload
+        event("e2", lic, work, quantity=7, occur_time=at),  # repeated, different payload
         event("e3", lic, work, quantity=0),
         event("e4", lic, market.works_a[3]),  # outside the license's scope
         event("e5", lic, work, use="ai-train"),
@@ -114,7 +118,12 @@ def test_every_event_gets_an_answer_and_counts_once(
         ("e8", Status.STATUS_REJECTED, Reason.REASON_TOO_OLD),
         ("", Status.STATUS_REJECTED, Reason.REASON_INVALID_EVENT),
     ]
-    again = record(metering, key, event("e1", lic, work), event("e2", lic, work, quantity=9))
+    again = record(
+        metering,
+        key,
+        event("e1", lic, work, occur_time=at),
+        event("e2", lic, work, quantity=9, occur_time=at),
+    )
     assert statuses(again) == [
         ("e1", Status.STATUS_DUPLICATE, 0),
         ("e2", Status.STATUS_CONFLICT, 0),
@@ -158,6 +167,36 @@ def test_values_the_database_cannot_store_are_rejected_alone(
     assert "NUL" in results[0].message
     (row,) = summary(metering, key)
     assert (row.quantity, row.events) == (1_000, 1)
+
+
+def test_usage_counts_under_whichever_of_the_vendors_licenses_it_names(
+    market: Market, metering: ServiceHarness
+) -> None:
+    """Two licenses from one publisher for the same work and use: each counts what is
+    reported under it (one was refused NO_SUCH_LICENSE); a license of another vendor or
+    one that does not cover the use is still refused."""
+    first, work = licensed(market)
+    offer = market.offer(market.pa, terms(scope=lres.Scope(works=market.works_a[:1])))
+    second = market.license(market.va, offer).name
+    other_vendors = market.license(market.vb, offer).name
+    key = market.va.account.key
+    results = record(
+        metering,
+        key,
+        *[event(f"a{i}", first, work, quantity=10) for i in range(20)],
+        *[event(f"b{i}", second, work, quantity=1) for i in range(20)],
+        event("c", other_vendors, work),
+        event("d", second, market.works_a[1]),  # outside the second license's scope
+    )
+    assert [r.status for r in results[:40]] == [Status.STATUS_ACCEPTED] * 40
+    assert [(r.status, r.reason) for r in results[40:]] == [
+        (Status.STATUS_REJECTED, Reason.REASON_NO_SUCH_LICENSE),
+        (Status.STATUS_REJECTED, Reason.REASON_WORK_OUT_OF_SCOPE),
+    ]
+    rows = summary(metering, key, group_by=[res.DIMENSION_LICENSE])
+    assert sorted((r.license, r.quantity, r.events) for r in rows) == sorted(
+        [(first, 200, 20), (second, 20, 20)]
+    )
 
 
 def test_the_same_id_from_another_vendor_is_another_event(
@@ -215,6 +254,16 @@ def test_summaries_are_scoped_to_the_caller(market: Market, metering: ServiceHar
     with pytest.raises(grpc.RpcError) as raised:
         client(metering, OPERATOR_KEY).GetUsageSummary(api.GetUsageSummaryRequest())
     assert error_reason(raised.value) == "INVALID_FIELDS"
+    # A bound inside an hour would count all of that hour or none of it: refused.
+    with pytest.raises(grpc.RpcError) as raised:
+        client(metering, OPERATOR_KEY).GetUsageSummary(
+            api.GetUsageSummaryRequest(
+                start_time=ts(HOUR + timedelta(minutes=1)),
+                end_time=ts(HOUR + timedelta(minutes=59)),
+            )
+        )
+    assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert field_violations(raised.value) == ["start_time", "end_time"]
 
 
 def test_streamed_batches_and_export(market: Market, metering: ServiceHarness) -> None:

@@ -54,7 +54,7 @@ def test_one_decision_serves_its_span_and_each_event_keeps_its_own_time(
     # On the edges, to the microsecond (an event is judged at the end of its second).
     times += [start - timedelta(microseconds=1), start, end - timedelta(microseconds=1), end]
 
-    answers = decisions.decide(market.va.name, [(work, "ai-input", at) for at in times])
+    answers = decisions.decide(market.va.name, [(work, "ai-input", at, "") for at in times])
 
     outcome = [(d.allowed, d.license, d.denial) for d in answers]
     assert outcome == (
@@ -69,9 +69,9 @@ def test_one_decision_serves_its_span_and_each_event_keeps_its_own_time(
     counter.calls.clear()
 
     later = [at + timedelta(seconds=13) for at in times[:30]]
-    again = decisions.decide(market.va.name, [(work, "ai-input", at) for at in later])
+    again = decisions.decide(market.va.name, [(work, "ai-input", at, "") for at in later])
     assert [(d.allowed, d.denial) for d in again] == [(d.allowed, d.denial) for d in answers[:30]]
     assert counter.calls == []  # all from the cache
 
-    other = decisions.decide(market.va.name, [(market.works_a[1], "ai-input", times[15])])
+    other = decisions.decide(market.va.name, [(market.works_a[1], "ai-input", times[15], "")])
     assert other[0].allowed and counter.calls == ["BatchCheckPermissions"]

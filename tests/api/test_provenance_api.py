@@ -261,8 +261,14 @@ def test_licensed_matches_are_recorded_as_attribution_usage_once(
         meter = Client(metering.channel, market.va.account.key, mapi_grpc.MeteringServiceStub)
         rows = meter.GetUsageSummary(
             mapi.GetUsageSummaryRequest(
-                start_time=timestamp(datetime.now(UTC) - timedelta(hours=1)),
-                end_time=timestamp(datetime.now(UTC) + timedelta(hours=1)),
+                start_time=timestamp(
+                    datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+                    - timedelta(hours=1)
+                ),
+                end_time=timestamp(
+                    datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+                    + timedelta(hours=2)
+                ),
                 group_by=[mres.DIMENSION_WORK],
             )
         ).rows

@@ -22,9 +22,12 @@ from licentia.metering.v1 import resources_pb2 as mres
 from licentia.settlement.v1 import resources_pb2 as res
 from licentia.settlement.v1 import settlement_service_pb2 as api
 from licentia.settlement.v1 import settlement_service_pb2_grpc as api_grpc
+from sqlalchemy import update
 
 from services.runtime.proto_time import timestamp
 from services.settlement import app as settlement_app
+from services.settlement.adapters import tables
+from tests.api.helpers import article
 from tests.api.market import Market, start_metering, terms
 from tests.conftest import OPERATOR_KEY, Client, ServiceHarness, error_reason, start_service
 
@@ -135,12 +138,12 @@ def test_a_closed_period_reconciles_to_the_cent(place: Marketplace) -> None:
         for s in place.operator.ListStatements(api.ListStatementsRequest()).statements
     }
     assert set(statements) == {"publishers/pa", "people/jane"}
-    # 15% commission per line: 75 on work 0's 500, 30 on work 1's 200. Work 0 is split
-    # 70/30: net 425 -> 297.5 / 127.5, commission 75 -> 52.5 / 22.5; the equal halves go
-    # to the first party id ("people/jane" < "publishers/pa").
+    # 15% commission on the license's 700, once: 105. Work 0 is split 70/30, so Jane's
+    # gross is 150 and the publisher's 350 + 200; the commission 105 splits 22.5 / 82.5
+    # and the equal halves go to the first party id ("people/jane" < "publishers/pa").
     jane, publisher = statements["people/jane"], statements["publishers/pa"]
-    assert (jane.gross, jane.commission, jane.net) == (151, 23, 128)
-    assert (publisher.gross, publisher.commission, publisher.net) == (549, 82, 467)
+    assert (jane.gross, jane.commission, jane.net) == (150, 23, 127)
+    assert (publisher.gross, publisher.commission, publisher.net) == (550, 82, 468)
     assert all(line.commission_bps == 1_500 for line in jane.lines)
     assert jane.net + publisher.net + jane.commission + publisher.commission == invoice.total
 
@@ -149,11 +152,83 @@ def test_a_closed_period_reconciles_to_the_cent(place: Marketplace) -> None:
     [usd] = place.operator.GetTrialBalance(api.GetTrialBalanceRequest()).currencies
     assert usd.balanced and usd.total_debits == 700
     balances = {a.account: a.balance for a in usd.accounts}
-    assert balances["marketplace/revenue"] == -105 and balances["people/jane/payable"] == -128
+    assert balances["marketplace/revenue"] == -105 and balances["people/jane/payable"] == -127
 
     again = close(place, P1_END)
     assert again.close_time == period.close_time  # the same period, nothing issued twice
     assert len(place.operator.ListInvoices(api.ListInvoicesRequest()).invoices) == 1
+
+
+def test_sub_cent_prices_bill_the_exact_total_with_the_commission_rounded_once(
+    place: Marketplace,
+) -> None:
+    """200 works used twice at $0.004: $1.60 (rounding each line's $0.008 bills $2.00,
+    each use's $0.004 bills nothing), and a 15% commission of it: $0.24."""
+    m = place.market
+    pa = m.pa.account
+    imported = pa.client.ImportWorks(
+        iter(
+            [capi.ImportWorksRequest(parent=pa.name, works=[article(100 + i) for i in range(200)])]
+        )
+    )
+    works = [r.work for response in imported for r in response.results]
+    offer = m.offer(
+        m.pa,
+        terms(
+            price=lres.Price(model=lres.Price.MODEL_PER_USE, currency="USD", amount_micros=4_000),
+            start_time=timestamp(HOUR - timedelta(hours=4)),
+        ),
+    )
+    lic = m.license(m.va, offer).name
+    at = P1_START + timedelta(minutes=5)
+    events = [usage(f"s{i}", lic, work, at, 2) for i, work in enumerate(works)]
+    assert set(record(place, *events)) == {mres.EventResult.STATUS_ACCEPTED}
+    close(place, P1_END, P1_START)
+    [summary] = place.operator.ListInvoices(api.ListInvoicesRequest()).invoices
+    assert summary.total == 160
+    [statement] = place.operator.ListStatements(api.ListStatementsRequest()).statements
+    assert (statement.gross, statement.commission, statement.net) == (160, 24, 136)
+
+
+def test_tampered_totals_and_balances_are_detected(place: Marketplace) -> None:
+    m = place.market
+    lic = licensed(place)
+    at = P1_START + timedelta(minutes=20)
+    record(place, usage("e1", lic, m.works_a[0], at, 10), usage("e2", lic, m.works_a[1], at, 4))
+    close(place, P1_END, P1_START)
+    statements = place.operator.ListStatements(api.ListStatementsRequest()).statements
+    jane = next(s for s in statements if s.party == "people/jane")
+    [clean] = place.operator.GetTrialBalance(api.GetTrialBalanceRequest(recompute=True)).currencies
+    assert clean.recomputed and not clean.problems
+
+    database = settlement_app.open_database(place.settlement.settings)
+    try:
+        with database.engine.begin() as conn:
+            conn.execute(
+                update(tables.statements)
+                .where(tables.statements.c.id == jane.name.split("/")[-1])
+                .values(
+                    gross=tables.statements.c.gross + 1_000, net=tables.statements.c.net + 1_000
+                )
+            )
+            conn.execute(
+                update(tables.balance_snapshots)
+                .where(tables.balance_snapshots.c.account == "people/jane/payable")
+                .values(balance=tables.balance_snapshots.c.balance - 1_000)
+            )
+    finally:
+        database.dispose()
+
+    verdict = place.operator.VerifyStatement(api.VerifyStatementRequest(name=jane.name))
+    assert not verdict.valid
+    failed = {c.name: c.detail for c in verdict.checks if not c.passed}
+    assert set(failed) == {"totals"}
+    assert "gross is 1150 but its lines sum to 150" in failed["totals"]
+    [saved] = place.operator.GetTrialBalance(api.GetTrialBalanceRequest()).currencies
+    assert {a.account: a.balance for a in saved.accounts}["people/jane/payable"] == -1_127
+    [usd] = place.operator.GetTrialBalance(api.GetTrialBalanceRequest(recompute=True)).currencies
+    assert {a.account: a.balance for a in usd.accounts}["people/jane/payable"] == -127
+    assert usd.problems == ["people/jane/payable: saved balance -1127, entries sum to -127"]
 
 
 def test_late_usage_is_billed_next_period_as_an_adjustment(place: Marketplace) -> None:

@@ -159,7 +159,8 @@ def test_the_parties_from_a_terminal(env: dict[str, str], tmp_path: Path) -> Non
     ok(run(env, "settlement", "close", "--start", (hour - timedelta(hours=2)).isoformat(),
            "--end", hour.isoformat(), key=operator))  # fmt: skip
     invoices = json.loads(ok(run(env, "settlement", "invoices", "--json", key=vendor)).stdout)
-    assert [int(i["total"]) for i in invoices] == [500]  # 20 uses at $0.25
+    # 20 uses at $0.25, as a decimal with its currency (never bare cents)
+    assert [(i["total"], i["currency"]) for i in invoices] == [("5.00", "USD")]
     balance = ok(run(env, "settlement", "trial-balance", key=operator))
     assert "balanced: True" in balance.stdout
     chart = tmp_path / "revenue.png"
@@ -178,7 +179,7 @@ def test_errors_are_one_line_with_the_reason_and_a_hint(env: dict[str, str]) -> 
     operator = env["LICENTIA_OPERATOR_API_KEY"]
     bad_price = run(env, "publisher", "create-offer", "--publisher", "publishers/x", "--name", "x",
                     "--model", "per-use", "--price", "a lot", key=operator)  # fmt: skip
-    assert bad_price.returncode == 2 and "not an amount" in bad_price.stderr
+    assert bad_price.returncode == 2 and "not a decimal amount" in bad_price.stderr
     not_found = run(env, "settlement", "invoices", "--vendor", "vendors/nobody", key=operator)
     assert not_found.returncode == 0 and "invoices" in not_found.stdout
     bad_close = run(env, "settlement", "close", "--end", "2026-01-01T00:30:00Z", key=operator)
@@ -211,7 +212,9 @@ def test_negotiating_from_a_terminal(env: dict[str, str]) -> None:
     assert [(p["name"], p["turn"]) for p in mine] == [(proposed["name"], "PARTY_VENDOR")]
     accepted = ok(run(env, "vendor", "accept", proposed["name"], "--json", key=vendor))
     license_terms = json.loads(accepted.stdout)["license"]["terms"]["price"]
-    assert license_terms["amount_micros"] == "1600000"
+    # A price as a decimal beside its currency, never micro-units.
+    assert (license_terms["amount"], license_terms["currency"]) == ("1.6", "USD")
+    assert "amount_micros" not in license_terms
     wrong_turn = run(
         env, "publisher", "counter", proposed["name"], "--price", "1.70", key=publisher
     )

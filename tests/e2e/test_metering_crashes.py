@@ -136,8 +136,8 @@ def test_sigkill_during_ingestion_loses_nothing_and_counts_nothing_twice(market:
         thread.join()
         summary = stub.GetUsageSummary(
             api.GetUsageSummaryRequest(
-                start_time=Timestamp(seconds=at.seconds - 3600),
-                end_time=Timestamp(seconds=at.seconds + 3600),
+                start_time=Timestamp(seconds=(at.seconds // 3600 - 1) * 3600),
+                end_time=Timestamp(seconds=(at.seconds // 3600 + 2) * 3600),
             ),
             metadata=metadata,
         )

@@ -9,6 +9,7 @@ same seed always plays the same way, so a failing seed replays exactly.
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import random
 import threading
@@ -138,6 +139,8 @@ def build_market(rng: random.Random, start: datetime, closes: int) -> Market:
             ),
             cap_micros=rng.choice([0, 0, 50_000, 3_000_000]),
             minimum_micros=rng.choice([0, 0, 70_000, 2_000_000]),
+            interval_months=rng.choice([1, 12]),
+            interval_seconds=rng.choice([0, 0, 86_400, 7 * 86_400]),
         )  # fmt: skip
         begin = start + rng.randint(-1, closes) * DAY + rng.randint(0, 23) * timedelta(hours=1)
         end = rng.choice([None, begin + rng.randint(1, 60) * timedelta(hours=1)])
@@ -321,7 +324,7 @@ def _reference_license(period: Period, lic: LicenseTerms, usage: dict, market: M
     price, currency = lic.price, lic.price.currency
     begin = max(period.start, lic.start)
     finish = period.end if lic.end is None else min(period.end, lic.end)
-    share = Fraction(max(0, int((finish - begin).total_seconds())), 86_400)
+    share = _reference_interval_share(begin, finish, price)
     lines: list[Fraction] = []
     if price.model is Model.SUBSCRIPTION and share:
         lines = [price.amount_micros * share]
@@ -350,11 +353,29 @@ def _reference_license(period: Period, lic: LicenseTerms, usage: dict, market: M
         lines = [cost / per * q / total_q for q in mine.values()]
     whole = sum(lines, Fraction(0))
     if price.cap_micros and whole > price.cap_micros:
+        whole = Fraction(price.cap_micros)
         total = int(micros_to_minor(price.cap_micros, currency))
     else:
-        total = sum(round(micros_to_minor(x, currency)) for x in lines)
-    minimum = round(micros_to_minor(price.minimum_micros * share, currency))
-    return max(total, minimum) if price.minimum_micros else total
+        total = round(micros_to_minor(whole, currency))  # the license's total, rounded once
+    minimum = price.minimum_micros * share
+    # Below the minimum (exactly): the minimum, rounded once.
+    return round(micros_to_minor(minimum, currency)) if minimum > whole else total
+
+
+def _reference_interval_share(begin: datetime, finish: datetime, price: Price) -> Fraction:
+    """The part of the billing interval [begin, finish) covers, hour by hour (every time
+    here is on the hour): each hour is 1/(hours in its month, or year, or interval)."""
+    share = Fraction(0)
+    hour = begin
+    while hour < finish:
+        if price.interval_seconds:
+            share += Fraction(3_600, price.interval_seconds)
+        elif price.interval_months == 12:
+            share += Fraction(1, (366 if calendar.isleap(hour.year) else 365) * 24)
+        else:
+            share += Fraction(1, calendar.monthrange(hour.year, hour.month)[1] * 24)
+        hour += timedelta(hours=1)
+    return share
 
 
 def _terms(market: Market, name: str) -> LicenseTerms:

@@ -45,7 +45,9 @@ VENDORS = (f"vendors/v{i}" for i in itertools.count())
 
 
 class AllowEverything:
-    def decide(self, vendor: str, queries: Sequence[tuple[str, str, datetime]]) -> list[Decision]:
+    def decide(
+        self, vendor: str, queries: Sequence[tuple[str, str, datetime, str]]
+    ) -> list[Decision]:
         return [Decision(True, LICENSE) for _ in queries]
 
 
@@ -400,7 +402,9 @@ def test_once_a_seal_returns_the_sealed_usage_never_changes(database: Database) 
 
 
 class DenyEverything:
-    def decide(self, vendor: str, queries: Sequence[tuple[str, str, datetime]]) -> list[Decision]:
+    def decide(
+        self, vendor: str, queries: Sequence[tuple[str, str, datetime, str]]
+    ) -> list[Decision]:
         return [Decision(False, LICENSE, "REVOKED", "revoked") for _ in queries]
 
 
@@ -436,3 +440,63 @@ def test_a_resent_event_stays_a_duplicate_after_its_window_and_license_have_pass
             )
         ).scalar_one()
     assert counted == 3
+
+
+def test_payloads_version_1_confused_are_told_apart_and_old_keys_keep_their_answers(
+    database: Database,
+) -> None:
+    """Attributes that version 1 joined into one text, and times 1 ns apart, are another
+    payload: CONFLICT. A key stored under version 1 (before the upgrade) still answers
+    its retries DUPLICATE and another payload CONFLICT."""
+    vendor = Principal(Role.VENDOR, next(VENDORS))
+    at = NOW - timedelta(hours=1)
+
+    def usage(event_id: str, nanos: int = 0, **attributes: str) -> UsageEvent:
+        return UsageEvent(
+            event_id, LICENSE, "publishers/a/works/w1", "ai-input", Unit.USES, 1, at,
+            attributes=tuple(sorted(attributes.items())), occur_nanos=nanos,
+        )  # fmt: skip
+
+    service = IngestService(UnitOfWorkFactory(database), AllowEverything())
+    first = service.record(vendor, [usage("a", a="1\x1fb=2"), usage("t", nanos=0)])
+    assert [r.status for r in first] == [Status.ACCEPTED] * 2
+    again = service.record(vendor, [usage("a", a="1", b="2"), usage("t", nanos=999)])
+    assert [r.status for r in again] == [Status.CONFLICT] * 2
+
+    old = usage("old", a="1\x1fb=2")
+    with database.engine.begin() as conn:
+        conn.execute(
+            t.event_keys.insert().values(
+                vendor=vendor.account,
+                event_id="old",
+                digest=old.legacy_digest(),
+                record_time=NOW,
+                digest_version=1,
+            )
+        )
+    answers = service.record(vendor, [old, usage("old", a="2")])
+    assert [r.status for r in answers] == [Status.DUPLICATE, Status.CONFLICT]
+
+
+def test_the_upgrade_marks_keys_stored_before_it_as_version_1(settings: Settings) -> None:
+    database = metering_app.open_database(settings)
+    try:
+        migrations.upgrade(database, metering_app.MIGRATIONS, "0001")
+        old = UsageEvent("e1", LICENSE, "publishers/a/works/w1", "ai-input", Unit.USES, 1, NOW)
+        with database.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO event_keys (vendor, event_id, digest, record_time) "
+                    "VALUES ('vendors/x', 'e1', :digest, :now)"
+                ),
+                {"digest": old.legacy_digest(), "now": NOW},
+            )
+        migrations.upgrade(database, metering_app.MIGRATIONS)
+        service = IngestService(UnitOfWorkFactory(database), AllowEverything())
+        vendor = Principal(Role.VENDOR, "vendors/x")
+        assert [r.status for r in service.record(vendor, [old])] == [Status.DUPLICATE]
+        with database.engine.connect() as conn:
+            versions = conn.execute(select(t.event_keys.c.digest_version)).scalars().all()
+        assert versions == [1]
+    finally:
+        database.dispose()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from xml.etree import ElementTree as ET
 
 import defusedxml.ElementTree as SafeET
@@ -20,6 +20,7 @@ from defusedxml import DefusedXmlException
 from services.licensing.domain.offers import Offer
 from services.licensing.domain.terms import Price, PriceModel, Scope, Terms, VolumeTier
 from services.runtime.errors import InvalidArgument
+from services.runtime.money_text import micros_text, parse_micros
 
 RSL_NS = "https://rslstandard.org/rsl"
 EXT_NS = "https://licentia.dev/rsl-extension/1"
@@ -119,6 +120,7 @@ def _extension_attributes(offer: Offer) -> dict[str, str]:
         "auto-accept-floor": (
             _decimal(offer.auto_accept_floor_micros) if offer.auto_accept_floor_micros else ""
         ),
+        **_interval_attributes(price),
         "start": t.start_time.isoformat() if t.start_time else "",
         "end": t.end_time.isoformat() if t.end_time else "",
         "duration-seconds": str(int(t.duration.total_seconds())) if t.duration else "",
@@ -126,6 +128,15 @@ def _extension_attributes(offer: Offer) -> dict[str, str]:
         "reporting-required": "true" if t.reporting_required else "",
     }
     return {k: v for k, v in values.items() if v}
+
+
+def _interval_attributes(price: Price) -> dict[str, str]:
+    """What a subscription's price (and a minimum commitment) is for."""
+    if price.model is not PriceModel.SUBSCRIPTION and not price.minimum_commitment_micros:
+        return {}
+    if price.interval_seconds:
+        return {"interval-seconds": str(price.interval_seconds)}
+    return {"interval": price.interval.lower()}
 
 
 def tdmrep(site_url: str, policy_url: str) -> str:
@@ -214,22 +225,20 @@ def _price(
         minimum_commitment_micros=(
             _micros(attrs["minimum-commitment"], where) if "minimum-commitment" in attrs else 0
         ),
+        interval=attrs.get("interval", "month").upper(),
+        interval_seconds=_int(attrs.get("interval-seconds", "0"), where),
     )
 
 
 def _decimal(micros: int) -> str:
-    text = format(Decimal(micros) / MICROS, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
+    return micros_text(micros)
 
 
 def _micros(text: str, where: str) -> int:
     try:
-        value = Decimal(text.strip()) * MICROS
-    except InvalidOperation as error:
-        raise _bad(f"{where}: {text!r} is not a decimal amount") from error
-    if value != value.to_integral_value():
-        raise _bad(f"{where}: {text!r} has more than 6 decimal places")
-    return int(value)
+        return parse_micros(text)
+    except ValueError as error:
+        raise _bad(f"{where}: {error}") from error
 
 
 def _int(text: str, where: str) -> int:

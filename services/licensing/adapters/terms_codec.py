@@ -38,6 +38,9 @@ def terms_from_json(doc: dict[str, Any]) -> Terms:
         tiers=tuple(VolumeTier(**t) for t in p["tiers"]),
         period_cap_micros=p["period_cap_micros"],
         minimum_commitment_micros=p["minimum_commitment_micros"],
+        # Terms stored before intervals existed: a calendar month.
+        interval=p.get("interval", "MONTH"),
+        interval_seconds=p.get("interval_seconds", 0),
     )
     s = doc["scope"]
     return Terms(

@@ -251,9 +251,20 @@ class PermissionIndex:
         return self._by_party.get((vendor, publisher), ())
 
     def check(
-        self, vendor: str, work: WorkRef, use: str, territory: str, user: str, at: datetime
+        self,
+        vendor: str,
+        work: WorkRef,
+        use: str,
+        territory: str,
+        user: str,
+        at: datetime,
+        license_name: str = "",
     ) -> Decision:
-        return decide(self.grants(vendor, work.publisher), work, use, territory, user, at)
+        """`license_name`: judge that license alone (when empty, any of the vendor's)."""
+        grants = self.grants(vendor, work.publisher)
+        if license_name:
+            grants = tuple(g for g in grants if g.license == license_name)
+        return decide(grants, work, use, territory, user, at)
 
     def __len__(self) -> int:
         return len(self._where)

@@ -43,6 +43,15 @@ class Price:
     tiers: tuple[VolumeTier, ...] = ()
     period_cap_micros: int = 0
     minimum_commitment_micros: int = 0
+    # What a subscription's amount and a minimum commitment are for: `MONTH` or `YEAR`
+    # (calendar), or a fixed number of seconds when `interval_seconds` > 0.
+    interval: str = "MONTH"
+    interval_seconds: int = 0
+
+
+INTERVALS = ("MONTH", "YEAR")
+MIN_INTERVAL_SECONDS = 3_600
+MAX_INTERVAL_SECONDS = 10 * 366 * 86_400
 
 
 @dataclass(frozen=True)
@@ -160,6 +169,12 @@ def _check_price(price: Price, v: Violations, prefix: str) -> None:
             v.add(f"{prefix}.{name}", "must not be negative")
     if price.period_cap_micros and price.minimum_commitment_micros > price.period_cap_micros:
         v.add(f"{prefix}.minimum_commitment_micros", "must not exceed period_cap_micros")
+    if price.interval not in INTERVALS:
+        v.add(f"{prefix}.interval", "must be MONTH or YEAR")
+    if price.interval_seconds and not (
+        MIN_INTERVAL_SECONDS <= price.interval_seconds <= MAX_INTERVAL_SECONDS
+    ):
+        v.add(f"{prefix}.interval_duration", "must be whole seconds from 1 hour to 10 years")
 
 
 def changed_fields(before: Terms, after: Terms) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from licentia.licensing.v1 import licensing_service_pb2 as api
 from licentia.licensing.v1 import resources_pb2 as res
 
@@ -48,6 +50,8 @@ def terms_in(t: res.Terms) -> Terms:
             tiers=tuple(VolumeTier(x.from_quantity, x.amount_micros) for x in p.tiers),
             period_cap_micros=p.period_cap_micros,
             minimum_commitment_micros=p.minimum_commitment_micros,
+            interval=_INTERVAL_BACK.get(p.interval, str(p.interval)),
+            interval_seconds=_interval_seconds(p),
         ),
         start_time=from_timestamp(t, "start_time"),
         end_time=from_timestamp(t, "end_time"),
@@ -69,7 +73,28 @@ def price(p: Price) -> res.Price:
         ],
         period_cap_micros=p.period_cap_micros,
         minimum_commitment_micros=p.minimum_commitment_micros,
+        interval=res.Price.Interval.Value(f"INTERVAL_{p.interval}"),
+        interval_duration=duration(timedelta(seconds=p.interval_seconds))
+        if p.interval_seconds
+        else None,
     )
+
+
+_INTERVAL_BACK = {
+    res.Price.INTERVAL_UNSPECIFIED: "MONTH",
+    res.Price.INTERVAL_MONTH: "MONTH",
+    res.Price.INTERVAL_YEAR: "YEAR",
+}
+
+
+def _interval_seconds(p: res.Price) -> int:
+    """Whole seconds of a fixed interval (0: none); a fraction of a second is refused by
+    validation as an out-of-range value (-1)."""
+    span = from_duration(p, "interval_duration")
+    if span is None:
+        return 0
+    seconds = span.total_seconds()
+    return int(seconds) if seconds == int(seconds) and seconds > 0 else -1
 
 
 def terms(t: Terms) -> res.Terms:

@@ -283,6 +283,7 @@ class LicensingServicer(api_grpc.LicensingServiceServicer):
             request.territory,
             request.user_type,
             from_timestamp(request, "time"),
+            request.license,
         )
         return cv.decision(decision)
 
@@ -291,7 +292,13 @@ class LicensingServicer(api_grpc.LicensingServiceServicer):
     ) -> api.BatchCheckPermissionsResponse:
         queries = [
             PermissionQuery(
-                r.vendor, r.work, r.use, r.territory, r.user_type, from_timestamp(r, "time")
+                r.vendor,
+                r.work,
+                r.use,
+                r.territory,
+                r.user_type,
+                from_timestamp(r, "time"),
+                r.license,
             )
             for r in request.requests
         ]

@@ -38,6 +38,7 @@ class PermissionQuery:
     territory: str = ""
     user_type: str = ""
     at: datetime | None = None
+    license: str = ""
 
 
 class WorkDirectory(Protocol):
@@ -85,6 +86,7 @@ class PermissionService:
         territory: str,
         user_type: str,
         at: datetime | None,
+        license_name: str = "",
     ) -> Decision:
         if not vendor and p.role is Role.VENDOR:
             vendor = p.account
@@ -97,6 +99,8 @@ class PermissionService:
             v.add("work", "must be publishers/{publisher}/works/{work}")
         if use not in vocab.CONCRETE_USES:
             v.add("use", f"must be one of {', '.join(vocab.CONCRETE_USES)}")
+        if license_name and not resource_names.matches(license_name, ("licenses",)):
+            v.add("license", "must be licenses/{license}")
         if territory and territory not in vocab.COUNTRIES:
             v.add("territory", "must be an ISO 3166-1 alpha-2 country code")
         user_type = user_type or vocab.DEFAULT_USER_TYPE
@@ -109,7 +113,9 @@ class PermissionService:
         ref = self._works.get(work)
         if ref is None:
             raise NotFound("WORK_NOT_FOUND", f"{work} does not exist")
-        return self.index.check(vendor, ref, use, territory, user_type, at or utc_now())
+        return self.index.check(
+            vendor, ref, use, territory, user_type, at or utc_now(), license_name
+        )
 
     def check_many(self, p: Principal, queries: Sequence[PermissionQuery]) -> list[Decision]:
         """Decisions in query order; a missing work is a denial, not a failed batch."""
@@ -123,7 +129,9 @@ class PermissionService:
         for i, q in enumerate(queries):
             try:
                 decisions.append(
-                    self.check(p, q.vendor, q.work, q.use, q.territory, q.user_type, q.at)
+                    self.check(
+                        p, q.vendor, q.work, q.use, q.territory, q.user_type, q.at, q.license
+                    )
                 )
             except NotFound:
                 decisions.append(

@@ -42,7 +42,8 @@ log = logging.getLogger(__name__)
 MAX_ENTRIES = 500_000
 BATCH_CHECKS = 1_000  # BatchCheckPermissions' limit
 
-Query = tuple[str, str, datetime]  # work, use, time
+Query = tuple[str, str, datetime, str]  # work, use, time, license ("": any)
+Asked = tuple[str, str, str]  # work, use, license
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +75,8 @@ class LicensingDecisions:
         self._stub = api_grpc.LicensingServiceStub(channel)
         self._max_age = max_age_seconds
         self._timeout = timeout_seconds
-        # (vendor, publisher) -> (work, use) -> the spans known for them.
-        self._cache: dict[tuple[str, str], dict[tuple[str, str], list[_Span]]] = {}
+        # (vendor, publisher) -> (work, use, license) -> the spans known for them.
+        self._cache: dict[tuple[str, str], dict[Asked, list[_Span]]] = {}
         self._size = 0
         # Counts invalidations: answers asked for before one are used, not cached.
         self._generation = 0
@@ -102,11 +103,11 @@ class LicensingDecisions:
             # One time per work and use a round: its answer's span usually covers the
             # batch's other times; a time outside it (a license starts or ends within
             # the batch) is asked in the next round.
-            asked: dict[tuple[str, str], datetime] = {}
+            asked: dict[Asked, datetime] = {}
             for i in pending:
-                work, use, at = queries[i]
-                asked.setdefault((work, use), at)
-            fresh = self._ask(vendor, [(w, u, at) for (w, u), at in asked.items()])
+                work, use, at, license_name = queries[i]
+                asked.setdefault((work, use, license_name), at)
+            fresh = self._ask(vendor, [(w, u, at, n) for (w, u, n), at in asked.items()])
             pending = _covered_by(fresh, asked, queries, pending, found)
         return [_answered(d) for d in found]
 
@@ -117,8 +118,10 @@ class LicensingDecisions:
         now = time.monotonic()
         missing = []
         with self._lock:
-            for i, (work, use, at) in enumerate(queries):
-                spans = self._cache.get((vendor, _publisher(work)), {}).get((work, use), ())
+            for i, (work, use, at, license_name) in enumerate(queries):
+                spans = self._cache.get((vendor, _publisher(work)), {}).get(
+                    (work, use, license_name), ()
+                )
                 for span in spans:
                     if now < span.expires and span.covers(at):
                         found[i] = span.decision
@@ -127,20 +130,24 @@ class LicensingDecisions:
                     missing.append(i)
         return missing
 
-    def _ask(self, vendor: str, queries: list[Query]) -> dict[tuple[str, str], _Span]:
+    def _ask(self, vendor: str, queries: list[Query]) -> dict[Asked, _Span]:
         with self._lock:
             generation = self._generation
         asked_at = time.monotonic()
         expires = asked_at + self._max_age
-        answers: dict[tuple[str, str], _Span] = {}
+        answers: dict[Asked, _Span] = {}
         for start in range(0, len(queries), BATCH_CHECKS):
             chunk = queries[start : start + BATCH_CHECKS]
             request = api.BatchCheckPermissionsRequest(
                 requests=[
                     api.CheckPermissionRequest(
-                        vendor=vendor, work=w, use=u, time=timestamp(_end_of_second(at))
+                        vendor=vendor,
+                        work=w,
+                        use=u,
+                        time=timestamp(_end_of_second(at)),
+                        license=n,
                     )
-                    for w, u, at in chunk
+                    for w, u, at, n in chunk
                 ]
             )
             try:
@@ -150,17 +157,17 @@ class LicensingDecisions:
                 raise Unavailable(
                     "LICENSING_UNAVAILABLE", "licensing did not answer; send the events again"
                 ) from error
-            for (work, use, _at), r in zip(chunk, response.responses, strict=True):
-                answers[work, use] = _span(r, expires)
+            for (work, use, _at, n), r in zip(chunk, response.responses, strict=True):
+                answers[work, use, n] = _span(r, expires)
         with self._lock:
             if generation != self._generation:
                 return answers  # a license changed meanwhile: good for this batch only
             if self._size > MAX_ENTRIES:  # bounded memory: start over
                 self._cache.clear()
                 self._size = 0
-            for (work, use), span in answers.items():
-                spans = self._cache.setdefault((vendor, _publisher(work)), {}).setdefault(
-                    (work, use), []
+            for asked, span in answers.items():
+                spans = self._cache.setdefault((vendor, _publisher(asked[0])), {}).setdefault(
+                    asked, []
                 )
                 kept = [s for s in spans if s.expires > asked_at]  # the expired go
                 self._size += len(kept) + 1 - len(spans)
@@ -184,8 +191,8 @@ class LicensingDecisions:
 
 
 def _covered_by(
-    fresh: dict[tuple[str, str], _Span],
-    asked: dict[tuple[str, str], datetime],
+    fresh: dict[Asked, _Span],
+    asked: dict[Asked, datetime],
     queries: Sequence[Query],
     pending: list[int],
     found: list[Decision | None],
@@ -194,9 +201,10 @@ def _covered_by(
     round answers at least that); returns the others."""
     still = []
     for i in pending:
-        work, use, at = queries[i]
-        span = fresh[work, use]
-        if at == asked[work, use] or span.covers(at):
+        work, use, at, license_name = queries[i]
+        key = (work, use, license_name)
+        span = fresh[key]
+        if at == asked[key] or span.covers(at):
             found[i] = span.decision
         else:
             still.append(i)

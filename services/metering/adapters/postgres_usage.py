@@ -17,7 +17,12 @@ from sqlalchemy import bindparam, text
 from sqlalchemy.dialects.postgresql import BYTEA
 
 from services.metering.adapters.repository import UsageRepository
-from services.metering.domain.events import DIGEST_SIZE, UsageEvent, stated_quantity
+from services.metering.domain.events import (
+    DIGEST_SIZE,
+    DIGEST_VERSION,
+    UsageEvent,
+    stated_quantity,
+)
 from services.metering.domain.rollups import RollupKey, Totals, sorted_keys
 from services.metering.domain.seals import Fence
 
@@ -28,11 +33,11 @@ from services.metering.domain.seals import Fence
 _CLAIM = text(
     f"""
     WITH claimed AS (
-        INSERT INTO event_keys (vendor, event_id, digest, record_time)
+        INSERT INTO event_keys (vendor, event_id, digest, record_time, digest_version)
         SELECT :vendor, k.event_id,
                substring(:digests FROM (CAST(k.n AS integer) - 1) * {DIGEST_SIZE} + 1
                          FOR {DIGEST_SIZE}),
-               :now
+               :now, {DIGEST_VERSION}
         FROM json_array_elements_text(CAST(:ids AS json)) WITH ORDINALITY AS k(event_id, n)
         ON CONFLICT DO NOTHING
         RETURNING event_id
@@ -45,16 +50,18 @@ _CLAIM = text(
 # not yet analysed (a new partition, a fresh install) was read whole for every batch
 # (580 ms for 1,000 ids among 20,000 keys instead of 3 ms). OFFSET 0 keeps the planner
 # from flattening the lateral subquery back into that plan. The answer is one byte
-# string, a slot per id in the order given (a flag byte, then the digest or zeros):
-# a row per id cost more to build in Python than the lookup itself.
+# string, a slot per id in the order given (the digest's version byte, then the digest;
+# or zeros): a row per id cost more to build in Python than the lookup itself.
 _SLOT = 1 + DIGEST_SIZE
 _DIGESTS = text(
     f"""
-    SELECT string_agg(coalesce('\\x01'::bytea || k.digest, '\\x{"00" * _SLOT}'::bytea), ''::bytea
+    SELECT string_agg(coalesce(set_byte('\\x00'::bytea, 0, k.digest_version) || k.digest,
+                               '\\x{"00" * _SLOT}'::bytea), ''::bytea
                       ORDER BY i.n)
     FROM json_array_elements_text(CAST(:ids AS json)) WITH ORDINALITY AS i(event_id, n)
     LEFT JOIN LATERAL (
-        SELECT digest FROM event_keys WHERE vendor = :vendor AND event_id = i.event_id OFFSET 0
+        SELECT digest, digest_version FROM event_keys
+        WHERE vendor = :vendor AND event_id = i.event_id OFFSET 0
     ) AS k ON true
     """
 )
@@ -110,7 +117,7 @@ class PostgresUsageRepository(UsageRepository):
             _DIGESTS, {"vendor": vendor, "ids": _json_ids(event_ids)}
         ).scalar_one()
         return {
-            event_id: slots[at + 1 : at + _SLOT]
+            event_id: slots[at : at + _SLOT]
             for event_id, at in zip(event_ids, range(0, len(slots), _SLOT), strict=True)
             if slots[at]
         }

@@ -24,7 +24,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.expression import Executable
 
 from services.metering.adapters import tables as t
-from services.metering.domain.events import Recorded, Unit, UsageEvent, stated_quantity
+from services.metering.domain.events import (
+    DIGEST_VERSION,
+    Recorded,
+    Unit,
+    UsageEvent,
+    stated_quantity,
+)
 from services.metering.domain.rollups import RollupKey, Totals, sorted_keys
 from services.metering.domain.seals import Fence
 
@@ -66,7 +72,13 @@ class UsageRepository:
         if not events:
             return set(), {}
         rows = [
-            {"vendor": vendor, "event_id": e.id, "digest": e.digest(), "record_time": now}
+            {
+                "vendor": vendor,
+                "event_id": e.id,
+                "digest": e.digest(),
+                "record_time": now,
+                "digest_version": DIGEST_VERSION,
+            }
             for e in events
         ]
         # One cached statement, sent as multi-row batches by SQLAlchemy's insertmanyvalues.
@@ -83,14 +95,16 @@ class UsageRepository:
             )
 
     def digests(self, vendor: str, event_ids: list[str]) -> dict[str, bytes]:
+        """The stored digest of each id found, its version byte first."""
         found: dict[str, bytes] = {}
+        k = t.event_keys.c
         for chunk in _chunks(event_ids):
             rows = self._conn.execute(
-                select(t.event_keys.c.event_id, t.event_keys.c.digest).where(
-                    t.event_keys.c.vendor == vendor, t.event_keys.c.event_id.in_(chunk)
+                select(k.event_id, k.digest_version, k.digest).where(
+                    k.vendor == vendor, k.event_id.in_(chunk)
                 )
             )
-            found.update((i, bytes(d)) for i, d in rows)
+            found.update((i, bytes([version]) + bytes(d)) for i, version, d in rows)
         return found
 
     def recorded(self, vendor: str, event_ids: list[str]) -> dict[str, Recorded]:

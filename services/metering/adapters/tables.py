@@ -15,6 +15,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
+    SmallInteger,
     String,
     Table,
 )
@@ -31,6 +32,8 @@ event_keys = Table(
     Column("event_id", String(128), primary_key=True),
     Column("digest", LargeBinary(16), nullable=False),
     Column("record_time", UtcDateTime, nullable=False),
+    # How `digest` was computed (events.py): keys stored before version 2 hold 1.
+    Column("digest_version", SmallInteger, nullable=False, server_default="1"),
 )
 
 usage_events = Table(

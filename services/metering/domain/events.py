@@ -2,6 +2,13 @@
 
 An event's digest covers everything the vendor sent but the id: two events with the same
 id are the same event (DUPLICATE) exactly when their digests agree.
+
+Digest versions: a stored digest is kept with its version (a byte before it wherever it
+is compared). Version 2 encodes every field with its length before it and the time to
+the nanosecond, so no two payloads share an encoding. Version 1 (events accepted before
+it) joined fields with a separator a value could contain and cut times to the
+microsecond; a key stored under it is compared with the event's version-1 digest, so
+its retries keep their answers until it ages out.
 """
 
 from __future__ import annotations
@@ -16,12 +23,15 @@ from services.runtime import resource_names
 from services.runtime.uses import CONCRETE_USES
 
 MAX_ID = 128
+MAX_NAME = 256  # a license's or a work's resource name
 MAX_SOURCE = 128
 MAX_ATTRIBUTES = 16
 MAX_QUANTITY = 10**12
 MAX_BATCH = 5_000
 DIGEST_SIZE = 16  # bytes
+DIGEST_VERSION = 2
 _BLAKE2B = blake2b(digest_size=DIGEST_SIZE)
+_TAG = bytes([DIGEST_VERSION])
 # Ids of events Licentia's services record for a vendor (content deliveries, provenance
 # attributions): reserved, so a vendor can never take one first.
 SERVICE_ID_PREFIX = "licentia:"
@@ -92,14 +102,43 @@ class UsageEvent:
     corrects: str = ""
     # What a correction counts (the difference it makes); None: `quantity`.
     counted: int | None = field(default=None, compare=False)
+    # The nanoseconds below `occur_time`'s microsecond (0..999), which a datetime cannot
+    # hold: part of the payload, so two times 1 ns apart are two payloads.
+    occur_nanos: int = field(default=0, compare=False)
 
-    # 16 bytes identifying the payload (the id aside), computed once.
+    # 16 bytes identifying the payload (the id aside), computed once; `tagged`: the same
+    # with its version byte before it, as stored digests are compared.
     payload_digest: bytes = field(init=False, repr=False, compare=False)
+    tagged: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        # The fields joined by \x1f, then each attribute as key=value: written out in one
-        # f-string because this runs for every event received (pinned by a test).
+        # Each field as its length, a colon and its text, then the attribute count and
+        # each key and value the same way: no value can pass for a separator. Written out
+        # in one f-string because this runs for every event received (pinned by a test).
         # (`_value_`: the enum's value without the descriptor `.value` goes through.)
+        unit, occur, correction = self.unit, self.occur_time, self.correction
+        u = unit._value_ if unit else ""
+        t = f"{_isoformat(occur)}{self.occur_nanos:03d}" if occur else ""
+        c = correction._value_ if correction else ""
+        lic, work, use, source, corrects = (
+            self.license, self.work, self.use, self.source, self.corrects
+        )  # fmt: skip
+        q = str(self.quantity)
+        payload = (
+            f"{len(lic)}:{lic}{len(work)}:{work}{len(use)}:{use}{len(u)}:{u}{len(q)}:{q}"
+            f"{len(t)}:{t}{len(source)}:{source}{len(c)}:{c}{len(corrects)}:{corrects}"
+            f"{len(self.attributes)}:"
+        )
+        if self.attributes:
+            payload += "".join([f"{len(k)}:{k}{len(v)}:{v}" for k, v in self.attributes])
+        digest = _BLAKE2B.copy()  # a copy: half the cost of a new hash with its parameters
+        digest.update(payload.encode())
+        self.payload_digest = digest.digest()
+        self.tagged = _TAG + self.payload_digest
+
+    def legacy_digest(self) -> bytes:
+        """The version-1 digest (fields joined by \\x1f, times to the microsecond): only
+        to compare with keys stored before version 2."""
         unit, occur, correction = self.unit, self.occur_time, self.correction
         payload = (
             f"{self.license}\x1f{self.work}\x1f{self.use}\x1f{unit._value_ if unit else ''}"
@@ -108,9 +147,7 @@ class UsageEvent:
         )
         if self.attributes:
             payload += "".join([f"\x1f{k}={v}" for k, v in self.attributes])
-        digest = _BLAKE2B.copy()  # a copy: half the cost of a new hash with its parameters
-        digest.update(payload.encode())
-        self.payload_digest = digest.digest()
+        return blake2b(payload.encode(), digest_size=DIGEST_SIZE).digest()
 
     @property
     def counted_quantity(self) -> int:
@@ -121,7 +158,16 @@ class UsageEvent:
         return self.work.split("/works/")[0]
 
     def digest(self) -> bytes:
+        """What is stored (under DIGEST_VERSION)."""
         return self.payload_digest
+
+    def same_payload(self, stored: bytes | None) -> bool:
+        """Whether a stored digest (its version byte first) is this event's payload."""
+        if stored is None:
+            return False
+        if stored == self.tagged:
+            return True
+        return stored[0] == 1 and stored[1:] == self.legacy_digest()
 
 
 @dataclass(slots=True)
@@ -202,6 +248,10 @@ def _unstorable(event: UsageEvent) -> str:
     texts = f"{event.id}{event.license}{event.work}{event.use}{event.source}{event.corrects}"
     if NUL in texts or any(NUL in key or NUL in value for key, value in event.attributes):
         return "text fields cannot hold NUL characters"
+    if len(event.corrects) > MAX_ID:
+        return f"corrects: at most {MAX_ID} characters"
+    if max(len(event.license), len(event.work)) > MAX_NAME:
+        return f"license and work: at most {MAX_NAME} characters"
     if len(event.attributes) > MAX_ATTRIBUTES:
         return f"attributes: at most {MAX_ATTRIBUTES}"
     for key, value in event.attributes:
@@ -287,6 +337,7 @@ def as_counted(event: UsageEvent, original: Recorded) -> UsageEvent:
         counted=stated_quantity(event) - original.stated_quantity,
     )
     counted.payload_digest = event.payload_digest
+    counted.tagged = event.tagged
     return counted
 
 

@@ -39,6 +39,8 @@ def event_in(e: res.UsageEvent) -> UsageEvent:
         tuple(sorted(e.attributes.items())) if e.attributes else (),
         _CORRECTIONS.get(e.correction),
         e.corrects,
+        None,
+        e.occur_time.nanos % 1_000,
     )
 
 

@@ -39,8 +39,10 @@ from services.runtime.sqltypes import utc_now
 
 class PermissionSource(Protocol):
     def decide(
-        self, vendor: str, queries: Sequence[tuple[str, str, datetime]]
-    ) -> list[Decision]: ...
+        self, vendor: str, queries: Sequence[tuple[str, str, datetime, str]]
+    ) -> list[Decision]:
+        """Per (work, use, time, license): whether that license permits it."""
+        ...
 
 
 class IngestService:
@@ -76,7 +78,7 @@ class IngestService:
         first_of: dict[str, int] = {}
         repeats: list[tuple[int, int]] = []
         for i, event in enumerate(events):
-            if stored.get(event.id) == event.digest() and not is_reserved(event.id, trusted):
+            if event.same_payload(stored.get(event.id)) and not is_reserved(event.id, trusted):
                 results[i] = Result(event.id, Status.DUPLICATE)
             elif (problem := check_event(event, now, self._window, trusted)) is not None:
                 results[i] = problem
@@ -135,7 +137,7 @@ class IngestService:
         # What each id now stands for: the payload stored first, by this batch or before.
         counted_as = {**stored, **earlier}
         counted_as.update(
-            (events[i].id, events[i].digest()) for i in allowed if events[i].id in claimed
+            (events[i].id, events[i].tagged) for i in allowed if events[i].id in claimed
         )
         for i, first in repeats:
             results[i] = _repeat(
@@ -184,7 +186,11 @@ class IngestService:
         others get their rejection in `results`."""
         if not indexes:
             return [], {}
-        queries = [(events[i].work, events[i].use, events[i].occur_time) for i in indexes]
+        # Each event is judged under the license it names: a vendor may hold several.
+        queries = [
+            (events[i].work, events[i].use, events[i].occur_time, events[i].license)
+            for i in indexes
+        ]
         try:
             decisions = self._permissions.decide(vendor, queries)  # type: ignore[arg-type]
         except Unavailable as error:
@@ -238,7 +244,8 @@ def _already_corrected(event: UsageEvent) -> Result:
 
 
 def _against_stored(event: UsageEvent, digest: bytes) -> Result:
-    if digest == event.digest():
+    """`digest`: as stored, its version byte first."""
+    if event.same_payload(digest):
         return Result(event.id, Status.DUPLICATE)
     return Result(event.id, Status.CONFLICT, message="this id was recorded with another payload")
 

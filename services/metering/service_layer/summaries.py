@@ -73,7 +73,9 @@ class SummaryService:
         self._uow = uow
 
     def summary(self, p: Principal, query: SummaryQuery) -> list[SummaryRow]:
-        start, end = _range(query.start, query.end)
+        """Totals from the hourly rollups: exact for whole hours, so the bounds must be
+        whole hours (a bound inside an hour would count all or none of it)."""
+        start, end = _range(query.start, query.end, whole_hours=True)
         query = _scoped(p, query)
         totals: dict[tuple[object, ...], list[int]] = {}
         with self._uow(write=False) as uow:
@@ -124,12 +126,21 @@ class SummaryService:
             after = rows[-1].seq
 
 
-def _range(start: datetime | None, end: datetime | None) -> tuple[datetime, datetime]:
+def _range(
+    start: datetime | None, end: datetime | None, whole_hours: bool = False
+) -> tuple[datetime, datetime]:
     v = Violations()
     if start is None:
         v.add("start_time", "required")
     if end is None:
         v.add("end_time", "required")
+    for name, bound in (("start_time", start), ("end_time", end)):
+        if (
+            whole_hours
+            and bound is not None
+            and (bound.minute, bound.second, bound.microsecond) != (0, 0, 0)
+        ):
+            v.add(name, "must be a whole hour (usage is summed per hour), e.g. 17:00:00Z")
     if start and end and not timedelta(0) < end - start <= MAX_RANGE:
         v.add("end_time", f"after start_time, at most {MAX_RANGE.days} days")
     v.raise_if_any()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from fractions import Fraction
 from typing import Any
 
 from services.settlement.domain.billing import VendorPeriod
@@ -28,6 +29,8 @@ def terms_out(lic: LicenseTerms) -> dict[str, Any]:
             "tiers": [[t.from_quantity, t.amount_micros] for t in p.tiers],
             "cap_micros": p.cap_micros,
             "minimum_micros": p.minimum_micros,
+            "interval_months": p.interval_months,
+            "interval_seconds": p.interval_seconds,
         },
     }
 
@@ -49,6 +52,10 @@ def terms_in(data: dict[str, Any]) -> LicenseTerms:
             tiers=tuple(Tier(f, a) for f, a in p["tiers"]),
             cap_micros=p["cap_micros"],
             minimum_micros=p["minimum_micros"],
+            # Snapshots taken before intervals existed billed per period: a month is the
+            # interval their prices were quoted for.
+            interval_months=p.get("interval_months", 1),
+            interval_seconds=p.get("interval_seconds", 0),
         ),
     )
 
@@ -65,6 +72,7 @@ def state_out(state: VendorPeriod) -> tuple[dict[str, int], list[list[Any]]]:
     usage = {"|".join(key): q for key, q in sorted(state.usage.items())}
     charges = [
         [k.license, k.work, k.use, k.unit, k.kind, c.quantity, c.amount, c.currency]
+        + ([] if c.exact is None else [f"{c.exact.numerator}/{c.exact.denominator}"])
         for k, c in sorted(state.charges.items())
     ]
     return usage, charges
@@ -75,7 +83,9 @@ def state_in(usage: dict[str, int], charges: list[list[Any]]) -> VendorPeriod:
     for key, quantity in usage.items():
         lic, work, use, unit = key.split("|")
         state.usage[(lic, work, use, unit)] = quantity
-    for lic, work, use, unit, kind, quantity, amount, currency in charges:
+    for lic, work, use, unit, kind, quantity, amount, currency, *exact in charges:
         line = LineKey(lic, work, use, unit, kind)
-        state.charges[line] = Charge(line, quantity, amount, currency)
+        # States stored before exact amounts were kept have none: the amount is exact.
+        value = Fraction(exact[0]) if exact else None
+        state.charges[line] = Charge(line, quantity, amount, currency, value)
     return state

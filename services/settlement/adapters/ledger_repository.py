@@ -177,6 +177,16 @@ class LedgerRepository:
             balances[account] = balances.get(account, 0) + int(amount)
         return balances
 
+    def balances_from_entries(self, currency: str) -> dict[str, int]:
+        """Every account's balance summed from all its entries, ignoring snapshots."""
+        en = t.ledger_entries.c
+        query = (
+            select(en.account, func.sum(en.amount))
+            .where(en.currency == currency)
+            .group_by(en.account)
+        )
+        return {account: int(amount) for account, amount in self._conn.execute(query)}
+
     def balance(self, currency: str, account: str) -> int:
         through = self._snapshot_through(currency)
         snap, en = t.balance_snapshots.c, t.ledger_entries.c

@@ -60,6 +60,8 @@ def terms_of(lic: res.License) -> LicenseTerms:
             tiers=tuple(Tier(t.from_quantity, t.amount_micros) for t in p.tiers),
             cap_micros=p.period_cap_micros,
             minimum_micros=p.minimum_commitment_micros,
+            interval_months=12 if p.interval == res.Price.INTERVAL_YEAR else 1,
+            interval_seconds=p.interval_duration.seconds if p.HasField("interval_duration") else 0,
         ),
     )
 

@@ -2,10 +2,13 @@
 
 Prices are integer micro-units (a millionth of the currency unit); invoices, statements
 and the ledger hold integer minor units (cents for USD, yen for JPY). Amounts in between
-are exact fractions. The one rounding rule: a line is rounded once, half to even (banker's
-rounding), when it becomes minor units. A whole is divided into parts by the largest
-remainder method, so the parts always sum to the whole and each part is within one minor
-unit of its exact quota.
+are exact fractions. The one rounding rule: money is rounded once, half to even
+(banker's rounding), where it becomes owed: a license's total for a period, and the
+commission on it. Everything below that total (the license's lines, each rights holder's
+share, each holder's lines) is apportioned from the rounded total by the largest
+remainder method against the exact amounts, so parts always sum to their whole and each
+part is within one minor unit of its exact amount: a million uses at $0.0004 bill
+$400.00, and each of them shows $0.00 or $0.01, never a total of either.
 """
 
 from __future__ import annotations
@@ -14,23 +17,19 @@ import math
 from collections.abc import Sequence
 from fractions import Fraction
 
-MICROS = 1_000_000
+from services.runtime.money_text import MICROS, minor_digits, minor_text
 
-# ISO 4217 minor-unit digits that differ from the usual 2.
-_MINOR_DIGITS = {
-    **dict.fromkeys(("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG"), 0),
-    **dict.fromkeys(("RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"), 0),
-    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
-}
-
-
-def minor_digits(currency: str) -> int:
-    return _MINOR_DIGITS.get(currency, 2)
+__all__ = ["MICROS", "minor_digits"]
 
 
 def micros_to_minor(amount_micros: Fraction | int, currency: str) -> Fraction:
     """Exact: no rounding here."""
     return Fraction(amount_micros) * 10 ** minor_digits(currency) / MICROS
+
+
+def floor_to_minor(amount_micros: int, currency: str) -> int:
+    """A ceiling (a cap) in minor units: rounded down, so nothing bills over it."""
+    return amount_micros * 10 ** minor_digits(currency) // MICROS
 
 
 def round_half_even(amount: Fraction) -> int:
@@ -71,6 +70,43 @@ def allocate(total: int, weights: Sequence[Fraction | int], keys: Sequence[str])
     return parts
 
 
+def apportion(total: int, exact: Sequence[Fraction], keys: Sequence[str]) -> list[int]:
+    """Split `total` into parts that follow the exact amounts `exact` (any signs; their
+    sum within a unit or so of `total`, as when `total` is their rounded sum): floor
+    each, then add the units left over (or take the units missing) one at a time, the
+    largest remainders first (the smallest first when taking), equal remainders in
+    ascending `keys` order. The parts sum to `total`; when |total - sum(exact)| <= 1 each
+    part is within one minor unit of its exact amount."""
+    common = math.lcm(*(Fraction(x).denominator for x in exact)) if exact else 1
+    numerators = [int(Fraction(x) * common) for x in exact]
+    return apportion_scaled(total, numerators, common, keys)
+
+
+def apportion_scaled(
+    total: int, numerators: Sequence[int], denominator: int, keys: Sequence[str]
+) -> list[int]:
+    """`apportion` of the exact amounts numerators[i] / denominator, in integers."""
+    if not numerators:
+        if total:
+            raise ValueError("nothing to apportion a non-zero total over")
+        return []
+    shares = [divmod(n, denominator) for n in numerators]
+    parts = [floor for floor, _ in shares]
+    left = total - sum(parts)
+    if not left:
+        return parts
+    step = 1 if left > 0 else -1
+    rounds, extra = divmod(abs(left), len(parts))
+    if rounds:
+        parts = [p + step * rounds for p in parts]
+    if extra:
+        sign = -step  # adding: largest remainders first; taking: smallest first
+        order = sorted(range(len(parts)), key=lambda i: (sign * shares[i][1], keys[i]))
+        for i in order[:extra]:
+            parts[i] += step
+    return parts
+
+
 def _integers(weights: Sequence[Fraction | int]) -> list[int]:
     """The weights scaled by a common denominator (proportions unchanged)."""
     if all(isinstance(w, int) for w in weights):
@@ -82,7 +118,4 @@ def _integers(weights: Sequence[Fraction | int]) -> list[int]:
 
 def decimal_text(amount: int, currency: str) -> str:
     """Minor units as a decimal in the currency's unit: 1234 USD -> `12.34`."""
-    digits = minor_digits(currency)
-    sign = "-" if amount < 0 else ""
-    whole, part = divmod(abs(amount), 10**digits)
-    return f"{sign}{whole}.{part:0{digits}d}" if digits else f"{sign}{whole}"
+    return minor_text(amount, currency)

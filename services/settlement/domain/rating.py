@@ -6,12 +6,17 @@ Per license, in order:
    price) over the license's whole usage in the period, and the total is spread over the
    license's lines in proportion to their quantities. Revenue share gives each line
    `share_bps` of the vendor's pool for the period times the line's share of all the
-   vendor's attribution usage in that currency. A subscription is one line, prorated by
-   the part of the period the license was in force.
-2. Each line is rounded once, half to even, to minor units.
+   vendor's attribution usage in that currency. A subscription is one line: its price
+   times the part of its billing interval (a calendar month, a year, or a fixed span)
+   that the period covers while the license was in force.
+2. The license's exact total is rounded once, half to even, to minor units, and spread
+   over its lines by the largest remainder against their exact amounts (money.py).
 3. A cap binds when the exact total exceeds it: the cap (rounded down to minor units) is
-   then split over the lines in proportion to their exact amounts (largest remainder).
-4. A minimum commitment (prorated like a subscription) adds one line for the shortfall.
+   then spread over the lines in proportion to their exact amounts.
+4. A minimum commitment (for the same interval as a subscription) adds one line for the
+   shortfall.
+Each charge keeps its exact amount beside the rounded one, so that later splits
+(commission, rights holders) and re-ratings work from exact values.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ from fractions import Fraction
 from services.runtime.pricing import graduated
 from services.settlement.domain.money import (
     MICROS,
-    allocate,
+    apportion_scaled,
     divide_half_even,
+    floor_to_minor,
     micros_to_minor,
     minor_digits,
     round_half_even,
@@ -51,6 +57,13 @@ class Charge:
     quantity: int
     amount: int  # minor units
     currency: str
+    # The exact amount in minor units that `amount` was apportioned from (None: as
+    # `amount`, for charges billed before exact amounts were kept).
+    exact: Fraction | None = None
+
+    @property
+    def exact_amount(self) -> Fraction:
+        return Fraction(self.amount) if self.exact is None else self.exact
 
 
 # (license, work, use, unit) -> quantity in the period
@@ -74,10 +87,10 @@ def rate_vendor(
     attribution = _attribution_totals(licenses, by_license)
     charges: dict[LineKey, Charge] = {}
     for lic in licenses:
-        share = period.active_share(lic)
         lines = sorted(by_license.get(lic.name, ()))
-        if not share and not lines:
+        if not lines and not period.active_share(lic):
             continue
+        share = period.interval_share(lic)
         for charge in _finish(lic, share, _exact_lines(lic, share, lines, pools, attribution)):
             charges[charge.key] = charge
     return charges
@@ -145,25 +158,34 @@ def _finish(lic: LicenseTerms, share: Fraction, exact: _Exact | None) -> list[Ch
     price = lic.price
     currency = price.currency
     charges: list[Charge] = []
+    exact_total = Fraction(0)
     if exact is not None:
         scale = 10 ** minor_digits(currency)
-        whole = sum(exact.numerators)
+        numerators, denominator = exact.numerators, exact.denominator
+        whole = sum(numerators)
         # whole / denominator minor units > cap_micros * scale / MICROS ?
-        if price.cap_micros and whole * MICROS > price.cap_micros * scale * exact.denominator:
-            cap = price.cap_micros * scale // MICROS  # rounded down: never over the cap
-            keys = [key.as_text() for key, _ in exact.lines]
-            amounts = allocate(cap, exact.numerators, keys)
+        if price.cap_micros and whole * MICROS > price.cap_micros * scale * denominator:
+            total = floor_to_minor(price.cap_micros, currency)  # never over the cap
+            # Each line's exact amount scaled down so that together they are the cap.
+            numerators = [n * price.cap_micros * scale for n in numerators]
+            denominator = whole * MICROS
         else:
-            amounts = [divide_half_even(n, exact.denominator) for n in exact.numerators]
+            total = divide_half_even(whole, denominator)
+        keys = [key.as_text() for key, _ in exact.lines]
+        amounts = apportion_scaled(total, numerators, denominator, keys)
         charges = [
-            Charge(key, quantity, amount, currency)
-            for (key, quantity), amount in zip(exact.lines, amounts, strict=True)
+            Charge(key, quantity, amount, currency, Fraction(n, denominator))
+            for (key, quantity), amount, n in zip(exact.lines, amounts, numerators, strict=True)
         ]
+        exact_total = Fraction(sum(numerators), denominator)
     if price.minimum_micros:
-        minimum = round_half_even(micros_to_minor(price.minimum_micros * share, currency))
-        shortfall = minimum - sum(c.amount for c in charges)
-        if shortfall > 0:
-            charges.append(Charge(LineKey(lic.name, kind="minimum"), 0, shortfall, currency))
+        # A shortfall when the exact usage is below the exact minimum: the license then
+        # owes the minimum, rounded once.
+        minimum_exact = micros_to_minor(price.minimum_micros * share, currency)
+        shortfall = round_half_even(minimum_exact) - sum(c.amount for c in charges)
+        if minimum_exact > exact_total and shortfall > 0:
+            key = LineKey(lic.name, kind="minimum")
+            charges.append(Charge(key, 0, shortfall, currency, minimum_exact - exact_total))
     return [c for c in charges if c.amount or c.quantity]
 
 
@@ -177,7 +199,8 @@ def adjustments(
         old, new = billed.get(key), rerated.get(key)
         amount = (new.amount if new else 0) - (old.amount if old else 0)
         quantity = (new.quantity if new else 0) - (old.quantity if old else 0)
+        exact = (new.exact_amount if new else 0) - (old.exact_amount if old else 0)
         if amount or quantity:
             currency = (new or old).currency  # type: ignore[union-attr]
-            out.append(Charge(key, quantity, amount, currency))
+            out.append(Charge(key, quantity, amount, currency, Fraction(exact)))
     return out

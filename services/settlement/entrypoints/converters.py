@@ -156,4 +156,6 @@ def trial_balance_out(b: CurrencyBalance) -> api.CurrencyBalance:
         balanced=debits == credits,
         head_sequence=b.head_sequence,
         head_hash=b.head_hash,
+        recomputed=b.recomputed,
+        problems=b.problems,
     )

@@ -107,12 +107,18 @@ class SettlementServicer(api_grpc.SettlementServiceServicer):
             statement_digest=v.statement_digest,
             head_sequence=v.head_sequence,
             head_hash=v.head_hash,
+            checks=[
+                api.VerificationCheck(name=c.name, passed=c.passed, detail=c.detail)
+                for c in v.checks
+            ],
         )
 
     def GetTrialBalance(
         self, request: api.GetTrialBalanceRequest, context: Context
     ) -> api.GetTrialBalanceResponse:
-        balances = self._documents.trial_balance(current_principal(), request.currency)
+        balances = self._documents.trial_balance(
+            current_principal(), request.currency, request.recompute
+        )
         return api.GetTrialBalanceResponse(currencies=[cv.trial_balance_out(b) for b in balances])
 
     def ListLedgerEntries(

@@ -25,6 +25,13 @@ class Document:
 
 
 @dataclass(frozen=True)
+class Check:
+    name: str
+    passed: bool
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class Verification:
     valid: bool
     problems: list[str]
@@ -32,6 +39,7 @@ class Verification:
     statement_digest: str
     head_sequence: int
     head_hash: str
+    checks: list[Check] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,8 @@ class CurrencyBalance:
     balances: dict[str, int]
     head_sequence: int
     head_hash: str
+    recomputed: bool = False
+    problems: list[str] = field(default_factory=list)
 
 
 class DocumentService:
@@ -100,8 +110,9 @@ class DocumentService:
         return pagination.page_of(rows, page.size, lambda r: r.id, filters)
 
     def verify(self, p: Principal, name: str) -> Verification:
-        """The statement's lines recomputed from the ledger, and the ledger's hash chain
-        checked from its first transaction up to the one the statement names."""
+        """The statement proved: its totals are the sums of its lines, its lines are
+        the ledger's entries (by digest), and the ledger's hash chain is intact from its
+        first transaction to the head, with the statement's hash at its last line."""
         statement = self.statement(p, name).row
         check = ChainCheck()
         lines = []
@@ -115,23 +126,49 @@ class DocumentService:
                         for i, e in enumerate(entries)
                         if e.account == payable(statement.party)
                     ]
-        problems = list(check.problems)
         digest = statement_digest(lines)
-        if digest != statement.digest:
-            problems.append("the statement's lines differ from the ledger's entries")
-        if check.hashes.get(statement.last_sequence) != statement.ledger_hash:
-            problems.append("the ledger hash on the statement is not the chain's")
+        checks = [
+            _totals_check(statement, [e for _, _, e in lines]),
+            Check(
+                "lines",
+                digest == statement.digest,
+                "" if digest == statement.digest else "the lines differ from the ledger's entries",
+            ),
+            Check("chain", not check.problems, "; ".join(check.problems)),
+            Check(
+                "ledger_hash",
+                check.hashes.get(statement.last_sequence) == statement.ledger_hash,
+                "the ledger hash on the statement is not the chain's",
+            ),
+        ]
+        problems = [c.detail for c in checks if not c.passed]
         return Verification(
-            not problems, problems, digest, statement.digest, head_sequence, head_hash
+            not problems, problems, digest, statement.digest, head_sequence, head_hash, checks
         )
 
-    def trial_balance(self, p: Principal, currency: str) -> list[CurrencyBalance]:
+    def trial_balance(
+        self, p: Principal, currency: str, recompute: bool = False
+    ) -> list[CurrencyBalance]:
         access.operator_only(p, "read the trial balance")
         out = []
         with self._uow(write=False) as uow:
             for c in [currency] if currency else uow.ledger.currencies():
                 sequence, digest = uow.ledger.head(c)
-                out.append(CurrencyBalance(c, uow.ledger.balances(c), sequence, digest))
+                stored = uow.ledger.balances(c)
+                if not recompute:
+                    out.append(CurrencyBalance(c, stored, sequence, digest))
+                    continue
+                check = ChainCheck()
+                for tx, entries in uow.ledger.transactions(c, 1, sequence):
+                    check.add(tx.sequence, tx.previous_hash, tx.hash, _rebuilt(tx, entries))
+                summed = uow.ledger.balances_from_entries(c)
+                problems = list(check.problems) + [
+                    f"{account}: saved balance {stored.get(account, 0)}, entries sum to "
+                    f"{summed.get(account, 0)}"
+                    for account in sorted(set(stored) | set(summed))
+                    if stored.get(account, 0) != summed.get(account, 0)
+                ]
+                out.append(CurrencyBalance(c, summed, sequence, digest, True, problems))
         return out
 
     def entries(
@@ -151,6 +188,22 @@ class DocumentService:
         if row is None:
             raise NotFound(f"{collection[:-1].upper()}_NOT_FOUND", f"{name} does not exist")
         return row
+
+
+def _totals_check(statement: Any, entries: list[Any]) -> Check:
+    """The statement's stored totals against the sums of its lines."""
+    gross = sum(int(e.detail.get("gross", 0)) for e in entries)
+    commission = sum(int(e.detail.get("commission", 0)) for e in entries)
+    net = -sum(e.amount for e in entries)
+    found = {"gross": gross, "commission": commission, "net": net}
+    wrong = [
+        f"{name} is {getattr(statement, name)} but its lines sum to {value}"
+        for name, value in found.items()
+        if getattr(statement, name) != value
+    ]
+    if len(entries) != statement.line_count:
+        wrong.append(f"it has {statement.line_count} lines but the ledger {len(entries)}")
+    return Check("totals", not wrong, "; ".join(wrong))
 
 
 def _line(entry: Any) -> dict[str, Any]:
