@@ -8,7 +8,7 @@ export PATH := $(abspath $(BIN)):$(abspath node_modules/.bin):$(PATH)
 SERVICE ?= catalog
 PYTEST_ARGS ?=
 
-.PHONY: help setup proto proto-check test lint bench simulate serve migrate demo clean
+.PHONY: help setup proto proto-check test lint bench simulate fuzz serve migrate demo clean
 
 help:
 	@echo "make setup     venv, pinned dependencies, buf, generated protobuf code (idempotent)"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint      ruff, mypy, buf lint"
 	@echo "make bench     benchmarks, printing their figures"
 	@echo "make simulate  settlement's seeded simulation over many seeds (SEEDS=5000)"
+	@echo "make fuzz      every RPC fuzzed at length (FUZZ_EXAMPLES=1500 per RPC and store)"
 	@echo "make serve     run one service: make serve SERVICE=catalog"
 	@echo "make migrate   apply database migrations: make migrate SERVICE=catalog"
 
@@ -70,6 +71,13 @@ bench: setup
 SEEDS ?= 5000
 simulate: setup
 	SETTLEMENT_SEEDS=$(SEEDS) $(BIN)/pytest -q tests/integration/test_settlement_simulation.py
+
+# The suite fuzzes each RPC with a dozen examples; this sends ~200,000 requests (a
+# failing example prints its reproduction: python -m tools.fuzz_call ...).
+FUZZ_EXAMPLES ?= 1500
+fuzz: setup
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SEED=$${FUZZ_SEED:-$$RANDOM} FUZZ_REPORT=1 \
+		$(BIN)/pytest -q -s -p no:cacheprovider tests/fuzz
 
 serve: setup
 	$(BIN)/licentia serve $(SERVICE)

@@ -15,7 +15,16 @@ from licentia.settlement.v1 import settlement_service_pb2 as sapi
 from rich.progress import Progress
 
 from services.cli import charts
-from services.cli.output import as_dict, console, emit_json, enum_name, money, price_text, table
+from services.cli.output import (
+    as_dict,
+    console,
+    emit_json,
+    enum_name,
+    errors,
+    money,
+    price_text,
+    table,
+)
 from services.cli.pricing import MODELS, micros, price_of
 from services.cli.profile import JsonOption, ProfileOption, connect
 from services.cli.settlement import moment
@@ -40,6 +49,7 @@ def import_works(
     """Stream the works in batches; re-running an import writes nothing twice."""
     outcomes: Counter[str] = Counter()
     failures: list[tuple[str, str]] = []
+    bad_line: list[BadInput] = []
     try:
         total = count_works(path)
         with (
@@ -47,7 +57,9 @@ def import_works(
             Progress(console=console, transient=True, disable=as_json) as bar,
         ):
             task = bar.add_task(f"importing {path.name}", total=total)
-            requests = _batches(publisher, read_works(path, language))
+            # A bad line ends the stream where it is (gRPC would report an exception in
+            # the request iterator as UNKNOWN): the works before it are imported.
+            requests = _batches(publisher, _until_bad(read_works(path, language), bad_line))
             for response in lic.catalog.ImportWorks(requests):
                 for result in response.results:
                     outcome = enum_name(capi.ImportWorkResult.Outcome, result.outcome)
@@ -56,7 +68,18 @@ def import_works(
                         failures.append((result.external_id, result.error.message))
                 bar.advance(task, len(response.results))
     except BadInput as error:
-        raise typer.BadParameter(str(error)) from None
+        bad_line.append(error)
+    if bad_line:
+        # One plain line, `file:line: what is wrong`, that editors and scripts can follow.
+        imported = sum(outcomes.values())
+        errors.print(
+            f"licentia: {bad_line[0]}\n  {imported} works before it were imported; fix the "
+            "line and run the import again: nothing is imported twice",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(2)
     if as_json:
         emit_json({"outcomes": dict(outcomes), "failures": failures})
     else:
@@ -65,6 +88,13 @@ def import_works(
             console.print(f"  [red]failed[/] {external_id}: {reason}")
     if failures:
         raise typer.Exit(1)
+
+
+def _until_bad(works: Iterator[object], bad: list[BadInput]) -> Iterator[object]:
+    try:
+        yield from works
+    except BadInput as error:
+        bad.append(error)
 
 
 def _batches(publisher: str, works: Iterator[object]) -> Iterator[capi.ImportWorksRequest]:

@@ -35,20 +35,32 @@ _CODES = {
 }
 
 
+# An error never echoes more than a short prefix of what the caller sent: a 9,000
+# character name quoted back overflowed gRPC's metadata limit (RESOURCE_EXHAUSTED).
+MAX_MESSAGE = 400
+MAX_FIELD_TEXT = 200
+MAX_VIOLATIONS = 20
+
+
+def bounded(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
 def to_status(error: LicentiaError, domain: str) -> status_pb2.Status:
-    details = [
-        error_details_pb2.ErrorInfo(
-            reason=error.reason, domain=domain, metadata=dict(error.metadata)
-        )
-    ]
+    metadata = {
+        bounded(k, MAX_FIELD_TEXT): bounded(v, MAX_FIELD_TEXT)
+        for k, v in list(error.metadata.items())[:MAX_VIOLATIONS]
+    }
+    details = [error_details_pb2.ErrorInfo(reason=error.reason, domain=domain, metadata=metadata)]
     if isinstance(error, InvalidArgument) and error.violations:
         details.append(
             error_details_pb2.BadRequest(
                 field_violations=[
                     error_details_pb2.BadRequest.FieldViolation(
-                        field=v.field, description=v.description
+                        field=bounded(v.field, MAX_FIELD_TEXT),
+                        description=bounded(v.description, MAX_FIELD_TEXT),
                     )
-                    for v in error.violations
+                    for v in error.violations[:MAX_VIOLATIONS]
                 ]
             )
         )
@@ -61,7 +73,9 @@ def to_status(error: LicentiaError, domain: str) -> status_pb2.Status:
         any_detail = any_pb2.Any()
         any_detail.Pack(detail)
         packed.append(any_detail)
-    return status_pb2.Status(code=_CODES[error.kind], message=error.message, details=packed)
+    return status_pb2.Status(
+        code=_CODES[error.kind], message=bounded(error.message, MAX_MESSAGE), details=packed
+    )
 
 
 def classify(exc: BaseException) -> LicentiaError | None:

@@ -1,4 +1,7 @@
-"""Requests Licentia cannot take as text are refused as bad input, never as INTERNAL.
+"""Requests Licentia cannot take are refused as bad input, never as INTERNAL.
+
+Values over the runtime's limits (request_limits.py: text lengths, item counts, enum
+numbers, times) are refused here too, with the field named, before any handler runs.
 
 A string field holding invalid UTF-8 fails to decode; one holding a NUL character
 decodes, but PostgreSQL's text type cannot store it (SQLite can: the two stores would
@@ -22,6 +25,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
 from services.runtime.errors import FieldViolation, InvalidArgument
+from services.runtime.request_limits import first_violation
 
 NUL = "\x00"
 
@@ -94,16 +98,28 @@ def _is_map(field: FieldDescriptor) -> bool:
     return entry is not None and bool(entry.GetOptions().map_entry)
 
 
-def _lenient(deserialize: Callable[[bytes], Any], check_nul: bool) -> Callable[[bytes], Any]:
+def _lenient(deserialize: Callable[[bytes], Any], check: bool) -> Callable[[bytes], Any]:
+    """`check`: also refuse NUL characters and values over the runtime's limits
+    (request_limits.py) here, for the methods that do not judge items alone."""
+
     def decode(data: bytes) -> Any:
         try:
             message = deserialize(data)
         except DecodeError as error:
             return Undecodable(str(error))
+        if not check:
+            return message
         # A NUL character is a zero byte in the encoded text: requests without one (most,
         # and the large ones: imports of whole articles) skip the walk over their fields.
-        if check_nul and b"\x00" in data and (path := nul_field(message)):
+        if b"\x00" in data and (path := nul_field(message)):
             return _nul_in(path)
+        if violation := first_violation(message):
+            return Undecodable(
+                violation.description,
+                reason=violation.reason,
+                field=violation.field,
+                message=f"{violation.field}: {violation.description}",
+            )
         return message
 
     return decode

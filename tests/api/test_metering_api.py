@@ -155,6 +155,8 @@ def test_values_the_database_cannot_store_are_rejected_alone(
         event("n3", lic, work),
         event("far", lic, work, occur_time=Timestamp(seconds=10**13)),
         event("early", lic, work, occur_time=Timestamp(seconds=-(10**13))),
+        event("long", lic, work, correction=res.CORRECTION_VOID, corrects="c" * 129),
+        event("name", "licenses/" + "l" * 300, work),
     )
     assert statuses(results) == [
         ("nul\x00id", Status.STATUS_REJECTED, Reason.REASON_INVALID_EVENT),
@@ -163,7 +165,10 @@ def test_values_the_database_cannot_store_are_rejected_alone(
         ("n3", Status.STATUS_ACCEPTED, 0),
         ("far", Status.STATUS_REJECTED, Reason.REASON_TOO_FAR_IN_FUTURE),
         ("early", Status.STATUS_REJECTED, Reason.REASON_TOO_OLD),
+        ("long", Status.STATUS_REJECTED, Reason.REASON_INVALID_EVENT),
+        ("name", Status.STATUS_REJECTED, Reason.REASON_INVALID_EVENT),
     ]
+    assert "corrects: at most 128 characters" in results[6].message
     assert "NUL" in results[0].message
     (row,) = summary(metering, key)
     assert (row.quantity, row.events) == (1_000, 1)

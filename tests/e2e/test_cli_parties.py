@@ -97,6 +97,16 @@ def test_the_parties_from_a_terminal(env: dict[str, str], tmp_path: Path) -> Non
         )
     )
     assert json.loads(again.stdout)["outcomes"] == {"UNCHANGED": 3}
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text(
+        json.dumps({"external_id": "b1", "title": "Fine", "body": "A fine article."})
+        + "\n{not json\n"
+    )
+    bad = run(env, "publisher", "import", str(broken), "--publisher", "publishers/gazette",
+              key=publisher)  # fmt: skip
+    assert bad.returncode == 2
+    assert f"{broken}:2:" in " ".join(bad.stderr.split()) and "UNKNOWN" not in bad.stderr
+    assert "1 works before it were imported" in " ".join(bad.stderr.split())
     folder = tmp_path / "site"
     folder.mkdir()
     (folder / "a.html").write_text("<html><title>Harbour</title><p>The harbour reopens.</p></html>")

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from services.catalog.adapters import tables as t
-from services.catalog.domain.model import ApiKey, Publisher, Vendor
+from services.catalog.domain.model import ApiKey, OAuthClient, Publisher, Vendor
 from services.runtime.sqltypes import utc_now
 
 
@@ -80,6 +80,40 @@ class AccountRepository:
             update(t.api_keys).where(t.api_keys.c.id == key.id).values(revoke_time=now)
         )
         return ApiKey(**{**key.__dict__, "revoke_time": now})
+
+    def add_oauth_client(self, client: OAuthClient) -> bool:
+        return self._insert(t.oauth_clients, client.__dict__)
+
+    def get_oauth_client(self, account: str, client_id: str) -> OAuthClient | None:
+        c = t.oauth_clients.c
+        row = self._conn.execute(
+            select(t.oauth_clients).where(c.account == account, c.id == client_id)
+        ).first()
+        return OAuthClient(**row._mapping) if row else None
+
+    def find_active_oauth_client(self, client_id: str) -> OAuthClient | None:
+        c = t.oauth_clients.c
+        row = self._conn.execute(
+            select(t.oauth_clients).where(c.id == client_id, c.revoke_time.is_(None))
+        ).first()
+        return OAuthClient(**row._mapping) if row else None
+
+    def list_oauth_clients(self, account: str, after: str | None, limit: int) -> list[OAuthClient]:
+        c = t.oauth_clients.c
+        query = select(t.oauth_clients).where(c.account == account)
+        if after is not None:
+            query = query.where(c.id > after)
+        rows = self._conn.execute(query.order_by(c.id).limit(limit))
+        return [OAuthClient(**r._mapping) for r in rows]
+
+    def revoke_oauth_client(self, client: OAuthClient) -> OAuthClient:
+        if client.revoke_time is not None:
+            return client
+        now = utc_now()
+        self._conn.execute(
+            update(t.oauth_clients).where(t.oauth_clients.c.id == client.id).values(revoke_time=now)
+        )
+        return OAuthClient(**{**client.__dict__, "revoke_time": now})
 
     def _insert(self, table: Table, values: dict[str, Any]) -> bool:
         """Insert a row; False when its key is taken (in a savepoint, so the

@@ -50,6 +50,17 @@ api_keys = Table(
     Column("revoke_time", UtcDateTime, nullable=True),
 )
 
+oauth_clients = Table(
+    "oauth_clients",
+    metadata,
+    Column("id", String(63), primary_key=True),  # the client_id
+    Column("account", String(128), nullable=False, index=True),
+    Column("display_name", String(200), nullable=False, default=""),
+    Column("secret_hash", String(64), nullable=False),
+    Column("create_time", UtcDateTime, nullable=False),
+    Column("revoke_time", UtcDateTime, nullable=True),
+)
+
 # Idempotent creates: see services/runtime/request_ids.py.
 request_ids = request_ids_table(metadata)
 
@@ -84,6 +95,15 @@ works = Table(
 Index("works_section", works.c.section, works.c.seq)
 Index("works_update_time", works.c.update_time)
 Index("works_publish_time", works.c.publish_time)
+# A canonical URL names one live work of a publisher; crawled URLs are looked up by it.
+Index(
+    "works_canonical_url",
+    works.c.canonical_url,
+    works.c.publisher_id,
+    unique=True,
+    postgresql_where=(works.c.canonical_url != "") & works.c.delete_time.is_(None),
+    sqlite_where=(works.c.canonical_url != "") & works.c.delete_time.is_(None),
+)
 
 work_versions = Table(
     "work_versions",

@@ -82,6 +82,30 @@ class WorkRepository:
                 found[row.external_id] = (_work(row, True), row.delete_time is not None)
         return found
 
+    def url_owners(self, publisher_id: str, urls: Iterable[str]) -> dict[str, str]:
+        """Which live work (its id) holds each of these canonical URLs, where one does."""
+        found: dict[str, str] = {}
+        wanted = [u for u in dict.fromkeys(urls) if u]
+        for start in range(0, len(wanted), _LOOKUP_CHUNK):
+            rows = self._conn.execute(
+                select(t.works.c.canonical_url, t.works.c.id).where(
+                    t.works.c.publisher_id == publisher_id,
+                    t.works.c.canonical_url.in_(wanted[start : start + _LOOKUP_CHUNK]),
+                    t.works.c.delete_time.is_(None),
+                )
+            )
+            found.update((url, work_id) for url, work_id in rows)
+        return found
+
+    def by_url(self, url: str) -> list[Work]:
+        """The live works with this canonical URL (one per publisher at most)."""
+        rows = self._conn.execute(
+            self._select(with_body=False)
+            .where(t.works.c.canonical_url == url, t.works.c.delete_time.is_(None))
+            .order_by(t.works.c.publisher_id)
+        )
+        return [_work(r, False) for r in rows]
+
     def search(
         self, where: WorkFilter, after_seq: int | None, limit: int, with_body: bool
     ) -> list[Work]:

@@ -7,6 +7,7 @@ import re
 import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from urllib.parse import urlsplit, urlunsplit
 
 FULL_SHARE_BPS = 10_000
 _WORD = re.compile(r"\w+(?:['\u2019-]\w+)*")  # keeps it's and well-known as one word
@@ -51,6 +52,23 @@ class ApiKey:
     @property
     def name(self) -> str:
         return f"{self.account}/apiKeys/{self.id}"
+
+
+@dataclass(frozen=True)
+class OAuthClient:
+    """Client credentials for the license server: `client_id` (this id) and a secret
+    whose SHA-256 is kept."""
+
+    id: str
+    account: str  # `publishers/{p}` or `vendors/{v}`
+    display_name: str
+    secret_hash: str
+    create_time: datetime
+    revoke_time: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.account}/oauthClients/{self.id}"
 
 
 @dataclass(frozen=True)
@@ -151,6 +169,16 @@ def measure(body: str) -> Measure:
     return Measure(content_hash(body), count_words(body))
 
 
+def canonical_url(url: str) -> str:
+    """A URL as works are found by it: scheme and host lower-cased, no fragment, an
+    empty path as `/` (what a crawler requests names the same work as the catalog)."""
+    if not url:
+        return ""
+    parts = urlsplit(url.strip())
+    path = parts.path or "/"
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
+
+
 def register_work(
     publisher_id: str,
     work_id: str,
@@ -159,6 +187,7 @@ def register_work(
     measured: Measure | None = None,
 ) -> Work:
     measured = measured or measure(fields.body)
+    fields = replace(fields, canonical_url=canonical_url(fields.canonical_url))
     if not fields.rights_holders:
         fields = replace(
             fields, rights_holders=default_rights_holders(f"publishers/{publisher_id}")
@@ -189,6 +218,7 @@ def revise_work(
     `measured`: the new body's measure, when the caller already has it.
     """
     updated = replace(work.fields, **{p: getattr(changes, p) for p in paths})
+    updated = replace(updated, canonical_url=canonical_url(updated.canonical_url))
     if not updated.rights_holders:
         updated = replace(updated, rights_holders=default_rights_holders(work.publisher_name))
     if updated == work.fields:

@@ -72,6 +72,13 @@ def _url(v: Violations, field: str, value: str) -> None:
         v.add(field, "must be an absolute http(s) URL")
 
 
+def check_lookup_url(v: Violations, field: str, value: str) -> None:
+    if not value:
+        v.add(field, "required: an absolute http(s) URL")
+    else:
+        _url(v, field, value)
+
+
 def _labels(v: Violations, field: str, values: tuple[str, ...], limit: int) -> None:
     if len(values) > limit:
         v.add(field, f"at most {limit} entries")

@@ -7,6 +7,7 @@ from licentia.catalog.v1 import resources_pb2 as res
 
 from services.catalog.domain.model import (
     ApiKey,
+    OAuthClient,
     Publisher,
     RightsHolder,
     Vendor,
@@ -61,6 +62,16 @@ def api_key(k: ApiKey) -> res.ApiKey:
         display_name=k.display_name,
         create_time=timestamp(k.create_time),
         revoke_time=timestamp(k.revoke_time),
+    )
+
+
+def oauth_client(c: OAuthClient) -> res.OAuthClient:
+    return res.OAuthClient(
+        name=c.name,
+        client_id=c.id,
+        display_name=c.display_name,
+        create_time=timestamp(c.create_time),
+        revoke_time=timestamp(c.revoke_time),
     )
 
 

@@ -110,6 +110,51 @@ class CatalogServicer(api_grpc.CatalogServiceServicer):
         principal = self._accounts.authenticate_for_service(current_principal(), request.key)
         return api.AuthenticateApiKeyResponse(account=principal.account, api_key=principal.api_key)
 
+    def CreateOAuthClient(
+        self, request: api.CreateOAuthClientRequest, context: Context
+    ) -> api.CreateOAuthClientResponse:
+        client, secret = self._accounts.create_oauth_client(
+            current_principal(),
+            request.parent,
+            request.oauth_client.display_name,
+            request.request_id,
+        )
+        return api.CreateOAuthClientResponse(
+            oauth_client=cv.oauth_client(client), client_secret=secret
+        )
+
+    def ListOAuthClients(
+        self, request: api.ListOAuthClientsRequest, context: Context
+    ) -> api.ListOAuthClientsResponse:
+        page = self._accounts.list_oauth_clients(
+            current_principal(), request.parent, request.page_size, request.page_token
+        )
+        return api.ListOAuthClientsResponse(
+            oauth_clients=[cv.oauth_client(c) for c in page.items],
+            next_page_token=page.next_page_token,
+        )
+
+    def RevokeOAuthClient(
+        self, request: api.RevokeOAuthClientRequest, context: Context
+    ) -> res.OAuthClient:
+        return cv.oauth_client(
+            self._accounts.revoke_oauth_client(current_principal(), request.name)
+        )
+
+    def AuthenticateOAuthClient(
+        self, request: api.AuthenticateOAuthClientRequest, context: Context
+    ) -> api.AuthenticateOAuthClientResponse:
+        client = self._accounts.authenticate_oauth_client(
+            current_principal(), request.client_id, request.client_secret
+        )
+        return api.AuthenticateOAuthClientResponse(account=client.account, oauth_client=client.name)
+
+    def LookupWorks(
+        self, request: api.LookupWorksRequest, context: Context
+    ) -> api.LookupWorksResponse:
+        works = self._works.lookup_by_url(current_principal(), request.url)
+        return api.LookupWorksResponse(works=[cv.work(w) for w in works])
+
     def CreateWork(self, request: api.CreateWorkRequest, context: Context) -> res.Work:
         created = self._works.create(
             current_principal(),

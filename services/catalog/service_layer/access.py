@@ -55,3 +55,8 @@ def read_works(p: Principal, publisher: str | None, with_body: bool) -> None:
         )
         return
     require(publisher is not None and p.owns(publisher), "publishers can read only their own works")
+
+
+def may_read(p: Principal, publisher: str) -> bool:
+    """Whether `p` sees this publisher's works' metadata (lookups filter, not fail)."""
+    return p.is_trusted or p.role is Role.VENDOR or p.owns(publisher)

@@ -1,11 +1,13 @@
-"""Use cases for accounts and API keys."""
+"""Use cases for accounts, API keys and OAuth client credentials."""
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.catalog.domain.model import ApiKey, Publisher, Vendor
+from services.catalog.domain.model import ApiKey, OAuthClient, Publisher, Vendor
 from services.catalog.domain.validation import check_display_name, check_email
 from services.catalog.service_layer import access
 from services.catalog.service_layer.unit_of_work import UnitOfWorkFactory
@@ -14,6 +16,10 @@ from services.runtime.authentication import generate_api_key, hash_api_key
 from services.runtime.errors import AlreadyExists, NotFound, Violations
 from services.runtime.principal import Principal, principal_from_account
 from services.runtime.sqltypes import utc_now
+
+
+def generate_client_secret() -> str:
+    return "lcs_" + secrets.token_urlsafe(32)
 
 
 @dataclass(frozen=True)
@@ -141,6 +147,67 @@ class AccountService:
         if principal is None:
             raise NotFound("API_KEY_INVALID", "no active API key matches")
         return principal
+
+    def create_oauth_client(
+        self, p: Principal, parent: str, display_name: str, request_id: str
+    ) -> tuple[OAuthClient, str]:
+        """Client credentials for the license server; the secret is returned once."""
+        _parse_account(parent)
+        access.manage_keys(p, parent)
+        v = Violations()
+        if len(display_name) > 200:
+            v.add("oauth_client.display_name", "must be at most 200 characters")
+        v.raise_if_any()
+        secret = generate_client_secret()
+        client = OAuthClient(
+            resource_names.new_id("c"), parent, display_name, hash_api_key(secret), utc_now()
+        )
+        with self._uow() as uow:
+            if not uow.accounts.account_exists(parent):
+                raise NotFound("ACCOUNT_NOT_FOUND", f"{parent} does not exist", resource=parent)
+            if request_id and uow.requests.resource_for(p.account, request_id):
+                raise AlreadyExists(
+                    "REQUEST_ALREADY_PROCESSED",
+                    "this request_id already created a client; its secret was shown once",
+                )
+            uow.accounts.add_oauth_client(client)
+            if request_id:
+                uow.requests.remember(p.account, request_id, client.name)
+            uow.commit()
+        return client, secret
+
+    def list_oauth_clients(
+        self, p: Principal, parent: str, page_size: int, page_token: str
+    ) -> pagination.Page[OAuthClient]:
+        _parse_account(parent)
+        access.manage_keys(p, parent)
+        filters = {"parent": parent, "kind": "oauth"}
+        page = pagination.page_request(page_size, page_token, filters)
+        with self._uow(write=False) as uow:
+            items = uow.accounts.list_oauth_clients(parent, page.after, page.size)
+        return pagination.page_of(items, page.size, lambda x: x.id, filters)
+
+    def revoke_oauth_client(self, p: Principal, name: str) -> OAuthClient:
+        collection = "vendors" if name.startswith("vendors/") else "publishers"
+        account_id, client_id = resource_names.parse(name, (collection, "oauthClients"), "name")
+        account = f"{collection}/{account_id}"
+        access.manage_keys(p, account)
+        with self._uow() as uow:
+            client = uow.accounts.get_oauth_client(account, client_id)
+            if client is None:
+                raise NotFound("OAUTH_CLIENT_NOT_FOUND", f"{name} does not exist", resource=name)
+            revoked = uow.accounts.revoke_oauth_client(client)
+            uow.commit()
+        return revoked
+
+    def authenticate_oauth_client(self, p: Principal, client_id: str, secret: str) -> OAuthClient:
+        """The license server asks whose credentials these are (it caches the answer)."""
+        access.trusted_only(p, "check OAuth client credentials")
+        with self._uow(write=False) as uow:
+            client = uow.accounts.find_active_oauth_client(client_id) if client_id else None
+        if client is None or not hmac.compare_digest(client.secret_hash, hash_api_key(secret)):
+            raise NotFound("OAUTH_CLIENT_INVALID", "no active OAuth client matches")
+        return client
 
     def _create_account(
         self,

@@ -26,6 +26,7 @@ from services.catalog.domain.model import (
     Measure,
     Work,
     WorkFields,
+    canonical_url,
     measure,
     register_work,
     revise_work,
@@ -36,6 +37,7 @@ from services.catalog.service_layer.unit_of_work import UnitOfWorkFactory
 from services.catalog.service_layer.works import REGISTERED, UPDATED, parse_publisher, work_event
 from services.runtime import resource_names
 from services.runtime.errors import (
+    AlreadyExists,
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
@@ -168,10 +170,29 @@ class ImportService:
             existing = uow.works.find_by_external_ids(
                 publisher_id, (f.external_id for f, _ in valid.values())
             )
+            owners = uow.works.url_owners(
+                publisher_id, (canonical_url(f.canonical_url) for f, _ in valid.values())
+            )
+            claimed: set[str] = set()
             new: list[tuple[int, Work]] = []
             events: list[OutboxEvent] = []
             for index, (fields, measured) in valid.items():
                 known = existing.get(fields.external_id)
+                url = canonical_url(fields.canonical_url)
+                holder = owners.get(url)
+                if url and (
+                    (holder and (known is None or holder != known[0].id)) or url in claimed
+                ):
+                    # A canonical URL names one live work of a publisher.
+                    other = holder or "another work in this batch"
+                    taken = AlreadyExists(
+                        "WORK_URL_TAKEN", f"canonical_url {url[:200]!r} already names {other}"
+                    )
+                    results[index] = ImportResult(
+                        index, fields.external_id, "", Outcome.FAILED, taken
+                    )
+                    continue
+                claimed.add(url)
                 if known is None:
                     work_id = resource_names.new_id("w")
                     new.append((index, register_work(publisher_id, work_id, fields, now, measured)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from services.catalog.domain.model import (
     MUTABLE_FIELDS,
@@ -10,10 +11,11 @@ from services.catalog.domain.model import (
     WorkFields,
     WorkFilter,
     WorkVersion,
+    canonical_url,
     register_work,
     revise_work,
 )
-from services.catalog.domain.validation import check_work
+from services.catalog.domain.validation import check_lookup_url, check_work
 from services.catalog.service_layer import access
 from services.catalog.service_layer.unit_of_work import CatalogUnitOfWork, UnitOfWorkFactory
 from services.runtime import pagination, resource_names
@@ -79,12 +81,22 @@ class WorkService:
                     "EXTERNAL_ID_ALREADY_EXISTS",
                     f"{parent} already has a work with external_id {fields.external_id!r}",
                 )
+            _require_free_url(uow, work)
             (work,) = uow.works.add_many([work])
             uow.publish([work_event(REGISTERED, work, now)])
             if request_id:
                 uow.requests.remember(p.account, request_id, work.name)
             uow.commit()
         return work
+
+    def lookup_by_url(self, p: Principal, url: str) -> list[Work]:
+        """The live works whose canonical URL is `url` (metadata only)."""
+        v = Violations()
+        check_lookup_url(v, "url", url)
+        v.raise_if_any()
+        with self._uow(write=False) as uow:
+            found = uow.works.by_url(canonical_url(url))
+        return [w for w in found if access.may_read(p, w.publisher_name)]
 
     def get(self, p: Principal, name: str, with_body: bool) -> Work:
         publisher_id, work_id = parse_work_name(name)
@@ -174,6 +186,8 @@ class WorkService:
                     "EXTERNAL_ID_ALREADY_EXISTS",
                     f"another work already has external_id {revised.fields.external_id!r}",
                 )
+            if revised.fields.canonical_url != current.fields.canonical_url:
+                _require_free_url(uow, revised)
             uow.works.update(revised, new_version=revised.version != current.version)
             uow.publish([work_event(UPDATED, revised, now)])
             uow.commit()
@@ -205,6 +219,22 @@ def get_work(
         name = f"publishers/{publisher_id}/works/{work_id}"
         raise NotFound("WORK_NOT_FOUND", f"{name} does not exist", resource=name)
     return work
+
+
+def url_taken(work: Work, holder: str) -> AlreadyExists:
+    return AlreadyExists(
+        "WORK_URL_TAKEN",
+        f"publishers/{work.publisher_id}/works/{holder} already has canonical_url "
+        f"{work.fields.canonical_url[:200]!r}",
+    )
+
+
+def _require_free_url(uow: Any, work: Work) -> None:
+    """A canonical URL names one live work of its publisher."""
+    url = work.fields.canonical_url
+    holder = uow.works.url_owners(work.publisher_id, [url]).get(url) if url else None
+    if holder is not None and holder != work.id:
+        raise url_taken(work, holder)
 
 
 def _check_etag(work: Work, etag: str) -> None:

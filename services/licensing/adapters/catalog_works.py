@@ -76,4 +76,4 @@ class CatalogWorkDirectory:
                 "CATALOG_UNAVAILABLE", "cannot look the work up right now; retry"
             ) from error
         publisher = name.split("/works/")[0]
-        return WorkRef(work.name, publisher, work.section, frozenset(work.tags))
+        return WorkRef(work.name, publisher, work.section, frozenset(work.tags), work.canonical_url)

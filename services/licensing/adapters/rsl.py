@@ -61,12 +61,19 @@ def _q(tag: str, ns: str = RSL_NS) -> str:
 
 
 def to_rsl(offers: list[Offer], site_url: str, server_url: str) -> str:
+    """One <content> for the site (offers not scoped by URL), then one per URL pattern
+    an offer's scope names, each with its licenses and this license server."""
     root = ET.Element(_q("rsl"))
-    content = ET.SubElement(root, _q("content"), {"url": site_url.rstrip("/") + "/*"})
-    if server_url:
-        content.set("server", server_url)
+    by_url: dict[str, list[Offer]] = {}
     for offer in offers:
-        content.append(_license(offer))
+        for pattern in offer.terms.scope.urls or (site_url.rstrip("/") + "/*",):
+            by_url.setdefault(pattern, []).append(offer)
+    for url, listed in by_url.items():
+        content = ET.SubElement(root, _q("content"), {"url": url})
+        if server_url:
+            content.set("server", server_url)
+        for offer in listed:
+            content.append(_license(offer))
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
 
@@ -112,6 +119,7 @@ def _extension_attributes(offer: Offer) -> dict[str, str]:
         "sections": " ".join(t.scope.sections),
         "tags": " ".join(t.scope.tags),
         "works": " ".join(t.scope.works),
+        "urls": " ".join(t.scope.urls),
         "share-bps": str(price.share_bps) if price.share_bps else "",
         "period-cap": _decimal(price.period_cap_micros) if price.period_cap_micros else "",
         "minimum-commitment": (
@@ -160,7 +168,13 @@ def from_rsl(document: str) -> list[ImportedOffer]:
             imported.append(_offer_from(lic, f"content[{c}].license[{n}]"))
     if not imported:
         raise _bad("the document has no <content><license> to import")
-    return imported
+    return _merged(imported)
+
+
+def _merged(imported: list[ImportedOffer]) -> list[ImportedOffer]:
+    """One offer per license: a license exported under each of its URL patterns (its
+    terms carry them all) is read back once."""
+    return list(dict.fromkeys(imported))
 
 
 def _offer_from(lic: ET.Element, where: str) -> ImportedOffer:
@@ -183,6 +197,7 @@ def _offer_from(lic: ET.Element, where: str) -> ImportedOffer:
             tuple(attrs.get("sections", "").split()),
             tuple(attrs.get("tags", "").split()),
             tuple(attrs.get("works", "").split()),
+            tuple(attrs.get("urls", "").split()),
         ),
         price=price,
         start_time=_time(attrs.get("start"), where),

@@ -44,7 +44,9 @@ def terms_from_json(doc: dict[str, Any]) -> Terms:
     )
     s = doc["scope"]
     return Terms(
-        scope=Scope(tuple(s["sections"]), tuple(s["tags"]), tuple(s["works"])),
+        scope=Scope(
+            tuple(s["sections"]), tuple(s["tags"]), tuple(s["works"]), tuple(s.get("urls", ()))
+        ),
         **{name: tuple(doc[name]) for name in _LISTS},
         price=price,
         start_time=_time(doc["start_time"]),

@@ -13,7 +13,7 @@ from enum import Enum
 
 from services.licensing.domain import vocabulary as vocab
 from services.licensing.domain.licenses import License, LicenseState
-from services.licensing.domain.terms import Price
+from services.licensing.domain.terms import Price, url_matches
 
 
 class Denial(Enum):
@@ -39,6 +39,7 @@ class WorkRef:
     publisher: str  # publishers/{p}
     section: str = ""
     tags: frozenset[str] = frozenset()
+    canonical_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,7 @@ class Grant:
     sections: frozenset[str]
     tags: frozenset[str]
     works: frozenset[str]
+    urls: tuple[str, ...]
     prohibited_uses: frozenset[str]
     permitted_uses: frozenset[str]
     permitted_users: frozenset[str] | None  # None: every user type
@@ -86,6 +88,7 @@ class Grant:
             sections=frozenset(t.scope.sections),
             tags=frozenset(t.scope.tags),
             works=frozenset(t.scope.works),
+            urls=t.scope.urls,
             prohibited_uses=vocab.concrete_uses(t.prohibited_uses),
             permitted_uses=vocab.concrete_uses(t.permitted_uses),
             permitted_users=frozenset(t.permitted_user_types) or None,
@@ -102,6 +105,7 @@ class Grant:
             or work.name in self.works
             or work.section in self.sections
             or not self.tags.isdisjoint(work.tags)
+            or any(url_matches(p, work.canonical_url) for p in self.urls)
         )
 
     def denial(

@@ -59,10 +59,23 @@ class Scope:
     sections: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     works: tuple[str, ...] = ()
+    # URL patterns as RSL's <content url="..."> writes them: `*` matches anything, a
+    # trailing `$` ends the URL; otherwise a pattern matches the URLs it begins.
+    urls: tuple[str, ...] = ()
 
     @property
     def is_everything(self) -> bool:
-        return not (self.sections or self.tags or self.works)
+        return not (self.sections or self.tags or self.works or self.urls)
+
+
+def url_matches(pattern: str, url: str) -> bool:
+    """Whether a work's canonical URL falls under an RSL content URL pattern."""
+    if not url:
+        return False
+    exact = pattern.endswith("$")
+    body = pattern[:-1] if exact else pattern
+    regex = ".*".join(re.escape(part) for part in body.split("*"))
+    return re.fullmatch(regex if exact else regex + ".*", url, re.DOTALL) is not None
 
 
 @dataclass(frozen=True)
@@ -114,7 +127,13 @@ def check_terms(terms: Terms, v: Violations, prefix: str = "terms", publisher: s
 
 
 def _check_scope(scope: Scope, v: Violations, prefix: str, publisher: str) -> None:
-    for name in ("sections", "tags", "works"):
+    for i, pattern in enumerate(scope.urls):
+        if not re.match(r"^https?://[^/*\s]+", pattern) or len(pattern) > 2_048:
+            v.add(
+                f"{prefix}.urls[{i}]",
+                "must be an absolute http(s) URL pattern, e.g. https://news.example/sport/*",
+            )
+    for name in ("sections", "tags", "works", "urls"):
         values = getattr(scope, name)
         if len(values) > MAX_LIST:
             v.add(f"{prefix}.{name}", f"at most {MAX_LIST} entries")

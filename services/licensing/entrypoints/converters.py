@@ -35,7 +35,12 @@ _DENIAL, _ = _enum_by_name(api.CheckPermissionResponse.Denial, "DENIAL_")
 def terms_in(t: res.Terms) -> Terms:
     p = t.price
     return Terms(
-        scope=Scope(tuple(t.scope.sections), tuple(t.scope.tags), tuple(t.scope.works)),
+        scope=Scope(
+            tuple(t.scope.sections),
+            tuple(t.scope.tags),
+            tuple(t.scope.works),
+            tuple(t.scope.urls),
+        ),
         permitted_uses=tuple(t.permitted_uses),
         prohibited_uses=tuple(t.prohibited_uses),
         permitted_user_types=tuple(t.permitted_user_types),
@@ -99,7 +104,9 @@ def _interval_seconds(p: res.Price) -> int:
 
 def terms(t: Terms) -> res.Terms:
     return res.Terms(
-        scope=res.Scope(sections=t.scope.sections, tags=t.scope.tags, works=t.scope.works),
+        scope=res.Scope(
+            sections=t.scope.sections, tags=t.scope.tags, works=t.scope.works, urls=t.scope.urls
+        ),
         permitted_uses=t.permitted_uses,
         prohibited_uses=t.prohibited_uses,
         permitted_user_types=t.permitted_user_types,

@@ -12,7 +12,7 @@ from licentia.provenance.v1 import resources_pb2 as res
 from services.provenance.entrypoints import converters as cv
 from services.provenance.service_layer.checking import MAX_STREAM_TEXTS, CheckService
 from services.provenance.service_layer.indexing import IndexingService
-from services.runtime.error_mapping import code_name
+from services.runtime.error_mapping import MAX_MESSAGE, bounded, code_name
 from services.runtime.errors import LicentiaError, ResourceExhausted
 from services.runtime.lenient_decoding import refuse_unstorable
 from services.runtime.principal import current_principal, require
@@ -55,7 +55,9 @@ class ProvenanceServicer(api_grpc.ProvenanceServiceServicer):
                 yield api.CheckTextsResponse(
                     client_ref=getattr(request, "client_ref", ""),
                     error=api.ErrorDetail(
-                        code=code_name(error), reason=error.reason, message=error.message
+                        code=code_name(error),
+                        reason=error.reason,
+                        message=bounded(error.message, MAX_MESSAGE),
                     ),
                 )
                 continue

@@ -214,10 +214,15 @@ def _rebuilt(tx: Any, entries: list[Any]) -> NewTransaction:
     return NewTransaction(tx.key, tx.currency, tx.kind, tx.reference, tx.posted_at, tuple(entries))
 
 
+MAX_PERIOD = 2**31 - 1  # periods are numbered 1, 2, ... in a 32-bit column
+
+
 def period_number(name: str, field: str) -> int:
     """`settlementPeriods/{n}` -> n."""
     prefix, _, number = name.partition("/")
-    if prefix != "settlementPeriods" or not number.isdigit() or int(number) < 1:
+    digits = number.isascii() and number.isdigit() and len(number) <= 10
+    valid = digits and 1 <= int(number) <= MAX_PERIOD
+    if prefix != "settlementPeriods" or not valid:
         raise InvalidArgument(
             "INVALID_RESOURCE_NAME",
             f"{field} must look like settlementPeriods/{{number}}, got {name!r}",
