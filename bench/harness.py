@@ -16,6 +16,8 @@ from contextlib import contextmanager
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.launcher import http_health_of
+from services.runtime.config import PROTOCOLS
 from services.runtime.ports import free_port
 
 OPERATOR = "bench-operator-key"
@@ -87,6 +89,12 @@ def running(
 
 
 def wait_healthy(name: str, port: int) -> None:
+    if PROTOCOLS.get(name) == "http":
+        for _ in range(300):
+            if http_health_of(f"127.0.0.1:{port}") == "SERVING":
+                return
+            time.sleep(0.2)
+        raise SystemExit(f"{name} did not start")
     health = health_pb2_grpc.HealthStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
     for _ in range(300):
         try:

@@ -3,7 +3,8 @@ and the demo.
 
 `up` starts `licentia serve <name>` for each service in its own session (so a terminal's
 Ctrl-C does not reach it), with its log in `{data_dir}/logs/{name}.log` and its pid in
-`{data_dir}/run/{name}.pid`, then waits until each answers SERVING on grpc.health.v1.
+`{data_dir}/run/{name}.pid`, then waits until each answers SERVING on grpc.health.v1
+(HTTP components: 200 on GET /healthz).
 `down` sends SIGTERM (each server drains its calls), waits, and kills only what is still
 running after the drain time. `status` reads the pid files and asks each one's health.
 Ports, data directory and everything else come from the same LICENTIA_* settings the
@@ -18,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +27,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.runtime.config import SERVICE_NAMES, Settings
+from services.runtime.config import COMPONENT_NAMES, PROTOCOLS, Settings
 
 
 class LaunchError(RuntimeError):
@@ -47,7 +49,7 @@ class Launcher:
         self,
         settings: Settings,
         env: Mapping[str, str] | None = None,
-        services: Sequence[str] = SERVICE_NAMES,
+        services: Sequence[str] = COMPONENT_NAMES,
     ) -> None:
         self._settings = settings
         self._env = {**os.environ, **(env or {})}
@@ -149,7 +151,18 @@ class Launcher:
         return pid
 
     def _health(self, name: str) -> str:
+        if PROTOCOLS.get(name) == "http":
+            return http_health_of(self._address(name))
         return health_of(self._address(name))
+
+
+def http_health_of(address: str, timeout: float = 1.0) -> str:
+    """SERVING when GET /healthz answers 200, as HTTP components report health."""
+    try:
+        with urllib.request.urlopen(f"http://{address}/healthz", timeout=timeout) as answer:
+            return "SERVING" if answer.status == 200 else "NOT_SERVING"
+    except (OSError, ValueError):
+        return "UNREACHABLE"
 
 
 def health_of(address: str, timeout: float = 1.0) -> str:

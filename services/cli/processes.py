@@ -10,14 +10,14 @@ from typing import Annotated
 import typer
 
 from services.cli.output import console, emit_json, table
-from services.launcher import Launcher, health_of
+from services.launcher import Launcher, health_of, http_health_of
 from services.runtime import migrations
-from services.runtime.config import SERVICE_NAMES, Settings
+from services.runtime.config import COMPONENT_NAMES, PROTOCOLS, SERVICE_NAMES, Settings
 from services.runtime.logs import configure_logging
 from services.runtime.server import create_server, serve
 from services.runtime.telemetry import build_tracer_provider
 
-Service = Annotated[str, typer.Argument(help=f"one of: {', '.join(SERVICE_NAMES)}")]
+Service = Annotated[str, typer.Argument(help=f"one of: {', '.join(COMPONENT_NAMES)}")]
 
 
 def register(app: typer.Typer) -> None:
@@ -39,9 +39,9 @@ def register(app: typer.Typer) -> None:
     )
 
 
-def _service_module(name: str) -> ModuleType:
-    if name not in SERVICE_NAMES:
-        raise typer.BadParameter(f"unknown service {name!r}; one of {', '.join(SERVICE_NAMES)}")
+def _service_module(name: str, names: tuple[str, ...] = COMPONENT_NAMES) -> ModuleType:
+    if name not in names:
+        raise typer.BadParameter(f"unknown service {name!r}; one of {', '.join(names)}")
     return importlib.import_module(f"services.{name}.app")
 
 
@@ -53,6 +53,9 @@ def serve_command(
     settings = Settings()
     configure_logging(service, settings.log_level)
     provider = build_tracer_provider(settings, service)
+    if PROTOCOLS[service] == "http":
+        module.serve(settings, provider, port)
+        return
     app = module.build_app(settings, provider)
     serve(create_server(settings, app, provider, port=port))
 
@@ -61,7 +64,7 @@ def migrate_command(service: Annotated[str | None, typer.Argument()] = None) -> 
     settings = Settings()
     configure_logging("migrate", settings.log_level)
     for name in [service] if service else SERVICE_NAMES:
-        module = _service_module(name)
+        module = _service_module(name, SERVICE_NAMES)
         database = module.open_database(settings)
         try:
             migrations.upgrade(database, module.MIGRATIONS)
@@ -110,13 +113,19 @@ def down_command() -> None:
 
 
 def health_command(
-    addresses: Annotated[list[str], typer.Argument(help="host:port of each service")],
+    addresses: Annotated[
+        list[str],
+        typer.Argument(help="host:port of each gRPC service; http://host:port of an HTTP one"),
+    ],
     timeout: Annotated[float, typer.Option(help="seconds to wait for each")] = 5.0,
 ) -> None:
     """For probes and `helm test`: every address must answer SERVING."""
     failing = 0
     for address in addresses:
-        answer = health_of(address, timeout)
+        if address.startswith("http://"):
+            answer = http_health_of(address.removeprefix("http://"), timeout)
+        else:
+            answer = health_of(address, timeout)
         console.print(f"{address:<40} {answer}")
         failing += answer != "SERVING"
     if failing:

@@ -13,6 +13,7 @@ from services.licensing.adapters.catalog_works import CatalogWorkDirectory
 from services.licensing.adapters.signing import signing_key_from_pem
 from services.licensing.domain.licenses import License
 from services.licensing.entrypoints.grpc_servicer import LicensingServicer
+from services.licensing.service_layer.acquisition import AcquisitionService
 from services.licensing.service_layer.licenses import LicenseService
 from services.licensing.service_layer.negotiation import NegotiationService
 from services.licensing.service_layer.offers import OfferService
@@ -65,14 +66,16 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
         else None
     )
     tokens = TokenService(uow, configured)
+    negotiation = NegotiationService(uow, offers)
     servicer = LicensingServicer(
         offers,
-        NegotiationService(uow, offers),
+        negotiation,
         LicenseService(uow),
         tokens,
         permissions,
         RslService(uow, offers, settings.licensing_public_url),
         settings.license_refresh_seconds,
+        AcquisitionService(uow, works, permissions, negotiation, tokens),
     )
     authenticator = catalog_key_authenticator(settings, channels)
 

@@ -6,20 +6,42 @@ own port; see README.md for the full list.
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SERVICE_NAMES = ("catalog", "licensing", "provenance", "metering", "settlement")
 
-DEFAULT_PORTS = {
-    "catalog": 50051,
-    "licensing": 50052,
-    "provenance": 50053,
-    "metering": 50054,
-    "settlement": 50055,
-}
+@dataclass(frozen=True)
+class Component:
+    """A process Licentia runs: its name (the folder under services/), its default
+    port, and what it speaks (`grpc` services answer grpc.health.v1; `http` components
+    answer GET /healthz and /readyz)."""
+
+    name: str
+    port: int
+    protocol: str = "grpc"
+
+
+# The one list of components: `licentia up`, the Procfile, the client, the Helm chart's
+# values and its tests all follow it. A new component is its folder plus an entry here
+# (and its values block in the chart).
+COMPONENTS = (
+    Component("catalog", 50051),
+    Component("licensing", 50052),
+    Component("provenance", 50053),
+    Component("metering", 50054),
+    Component("settlement", 50055),
+    Component("edge", 8080, "http"),
+)
+COMPONENT_NAMES = tuple(c.name for c in COMPONENTS)
+# The gRPC services (each with its own database schema and proto package).
+SERVICE_NAMES = tuple(c.name for c in COMPONENTS if c.protocol == "grpc")
+DEFAULT_PORTS = {c.name: c.port for c in COMPONENTS}
+PROTOCOLS = {c.name: c.protocol for c in COMPONENTS}
 
 
 class Settings(BaseSettings):
@@ -36,18 +58,11 @@ class Settings(BaseSettings):
     migrate_on_start: bool = True
 
     host: str = "127.0.0.1"
-    # Per-service port overrides, e.g. LICENTIA_CATALOG_PORT.
-    catalog_port: int = DEFAULT_PORTS["catalog"]
-    licensing_port: int = DEFAULT_PORTS["licensing"]
-    provenance_port: int = DEFAULT_PORTS["provenance"]
-    metering_port: int = DEFAULT_PORTS["metering"]
-    settlement_port: int = DEFAULT_PORTS["settlement"]
-    # Addresses of the other services, as clients dial them (host:port); default: local.
-    catalog_address: str | None = None
-    licensing_address: str | None = None
-    provenance_address: str | None = None
-    metering_address: str | None = None
-    settlement_address: str | None = None
+    # Per-component ports, from LICENTIA_<NAME>_PORT (e.g. LICENTIA_CATALOG_PORT), and
+    # the addresses other components dial, from LICENTIA_<NAME>_ADDRESS (host:port);
+    # default: the component's port on this host.
+    ports: dict[str, int] = Field(default_factory=lambda: dict(DEFAULT_PORTS))
+    addresses: dict[str, str] = Field(default_factory=dict)
 
     max_workers: int = Field(default=32, ge=1)
     # Seconds in-flight calls get to finish after SIGTERM before they are cancelled.
@@ -71,6 +86,10 @@ class Settings(BaseSettings):
     signing_key_file: Path | None = None
     # Public URL of the licensing API, named as the license server in RSL documents.
     licensing_public_url: str = ""
+    # The edge (license server): the URL crawlers reach it at (through the publisher's
+    # TLS proxy in production; default: this host and its port), and its tokens' lifetime.
+    edge_public_url: str = ""
+    edge_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
     # How often the catalog sends recorded content deliveries to metering as usage.
     delivery_usage_seconds: float = Field(default=0.5, gt=0)
     # How long work metadata (section, tags) used in scope checks is cached, and how long
@@ -105,15 +124,44 @@ class Settings(BaseSettings):
     # What clients trust, and the certificate they present for mutual TLS.
     tls_ca_file: Path | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _component_endpoints(cls, data: Any) -> Any:
+        """LICENTIA_<NAME>_PORT / _ADDRESS (or `<name>_port=` / `<name>_address=`
+        keywords) for every component, into `ports` and `addresses`."""
+        if not isinstance(data, dict):
+            return data
+        ports = {**DEFAULT_PORTS, **dict(data.get("ports") or {})}
+        addresses = dict(data.get("addresses") or {})
+        for name in COMPONENT_NAMES:
+            port = data.pop(f"{name}_port", None) or os.environ.get(f"LICENTIA_{name.upper()}_PORT")
+            if port:
+                ports[name] = int(port)
+            address = data.pop(f"{name}_address", None) or os.environ.get(
+                f"LICENTIA_{name.upper()}_ADDRESS"
+            )
+            if address:
+                addresses[name] = str(address)
+        return {**data, "ports": ports, "addresses": addresses}
+
+    def with_ports(self, **ports: int) -> Settings:
+        """A copy with some components on other ports (tests, the demo)."""
+        return self.model_copy(update={"ports": {**self.ports, **ports}})
+
     def port_of(self, service: str) -> int:
-        return int(getattr(self, f"{service}_port"))
+        return int(self.ports[service])
 
     def address_of(self, service: str) -> str:
-        explicit = getattr(self, f"{service}_address")
+        explicit = self.addresses.get(service)
         if explicit:
             return str(explicit)
         host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "[::]") else self.host
         return f"{host}:{self.port_of(service)}"
+
+    def public_url_of_edge(self) -> str:
+        if self.edge_public_url:
+            return self.edge_public_url.rstrip("/")
+        return f"http://{self.address_of('edge')}"
 
     def database_url_for(self, service: str) -> str:
         if self.database_url:

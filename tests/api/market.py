@@ -75,14 +75,10 @@ class Market:
 
 def start_metering(market: Market) -> ServiceHarness:
     """Metering on its reserved port, wired to this market's catalog and licensing."""
-    settings = market.catalog.settings.model_copy(
-        update={
-            "catalog_port": market.catalog.server.port,
-            "licensing_port": market.licensing.server.port,
-            "license_refresh_seconds": 0.1,
-        }
-    )
-    return start_service(metering_app, settings, settings.metering_port)
+    settings = market.catalog.settings.with_ports(
+        catalog=market.catalog.server.port, licensing=market.licensing.server.port
+    ).model_copy(update={"license_refresh_seconds": 0.1})
+    return start_service(metering_app, settings, settings.port_of("metering"))
 
 
 def terms(**overrides: object) -> res.Terms:
@@ -99,12 +95,12 @@ def start_market(settings: Settings) -> Iterator[Market]:
     licensing_port = free_port()
     # Metering's port is reserved for the tests that start it: the catalog sends it
     # content deliveries, provenance attribution usage.
-    settings = settings.model_copy(
-        update={"metering_port": free_port(), "delivery_usage_seconds": 0.05}
+    settings = settings.with_ports(metering=free_port()).model_copy(
+        update={"delivery_usage_seconds": 0.05}
     )
-    catalog = start_catalog(settings.model_copy(update={"licensing_port": licensing_port}))
-    lic_settings = settings.model_copy(
-        update={"catalog_port": catalog.server.port, "license_refresh_seconds": 0.2}
+    catalog = start_catalog(settings.with_ports(licensing=licensing_port))
+    lic_settings = settings.with_ports(catalog=catalog.server.port).model_copy(
+        update={"license_refresh_seconds": 0.2}
     )
     licensing = start_service(licensing_app, lic_settings, licensing_port)
     try:

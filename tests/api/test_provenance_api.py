@@ -38,13 +38,9 @@ TEXTS = ArticleGenerator(seed=11)
 
 
 def start_provenance(market: Market) -> ServiceHarness:
-    settings = market.catalog.settings.model_copy(
-        update={
-            "catalog_port": market.catalog.server.port,
-            "licensing_port": market.licensing.server.port,
-            "provenance_poll_seconds": 0.05,
-        }
-    )
+    settings = market.catalog.settings.with_ports(
+        catalog=market.catalog.server.port, licensing=market.licensing.server.port
+    ).model_copy(update={"provenance_poll_seconds": 0.05})
     return start_service(provenance_app, settings)
 
 

@@ -16,7 +16,11 @@ import yaml
 
 CHART = Path(__file__).resolve().parents[2] / "deploy" / "k8s" / "licentia"
 KUBERNETES = ["1.31.0", "1.33.0", "1.35.0"]
-SERVICES = ["catalog", "licensing", "provenance", "metering", "settlement"]
+from services.runtime.config import COMPONENT_NAMES, PROTOCOLS, SERVICE_NAMES  # noqa: E402
+
+# The chart follows the runtime's one list of components.
+SERVICES = list(COMPONENT_NAMES)
+GRPC_SERVICES = list(SERVICE_NAMES)
 # Who calls whom, as the code does (catalog delivers content after asking licensing and
 # reports it to metering; everyone asks the catalog about API keys...).
 CALLS = {
@@ -24,6 +28,7 @@ CALLS = {
     ("provenance", "catalog"), ("provenance", "licensing"), ("provenance", "metering"),
     ("metering", "catalog"), ("metering", "licensing"), ("settlement", "catalog"),
     ("settlement", "licensing"), ("settlement", "metering"),
+    ("edge", "catalog"), ("edge", "licensing"),
 }  # fmt: skip
 REQUIRED = {
     "secrets": {
@@ -144,9 +149,14 @@ def test_every_container_is_probed_bounded_and_locked_down(
     for deployment in of_kind(docs, "Deployment"):
         spec = deployment["spec"]["template"]["spec"]
         [container] = spec["containers"]
-        port = next(p["containerPort"] for p in container["ports"] if p["name"] == "grpc")
-        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            assert container[probe]["grpc"]["port"] == port, deployment["metadata"]["name"]
+        component = deployment["metadata"]["labels"]["app.kubernetes.io/component"]
+        if PROTOCOLS[component] == "http":
+            assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+            assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+        else:
+            port = next(p["containerPort"] for p in container["ports"] if p["name"] == "grpc")
+            for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+                assert container[probe]["grpc"]["port"] == port, deployment["metadata"]["name"]
         drain = int(
             next(d for d in of_kind(docs, "ConfigMap"))["data"]["LICENTIA_SHUTDOWN_GRACE_SECONDS"]
         )
@@ -233,6 +243,10 @@ def test_hooks_migrate_before_install_and_upgrade_and_helm_test_checks_health() 
     assert test["metadata"]["annotations"]["helm.sh/hook"] == "test"
     args = test["spec"]["containers"][0]["args"]
     assert args[0] == "health" and len(args) == 1 + len(SERVICES)
+    # HTTP components are asked over HTTP (GET /healthz), the others over gRPC.
+    over_http = {a.removeprefix("http://").split(":")[0].rsplit("-", 1)[-1] for a in args[1:]
+                 if a.startswith("http://")}  # fmt: skip
+    assert over_http == {n for n in SERVICES if PROTOCOLS[n] == "http"}
     config = of_kind(docs, "ConfigMap")[0]["data"]
     assert config["LICENTIA_MIGRATE_ON_START"] == "false"
 
@@ -286,7 +300,7 @@ def test_services_call_each_other_through_headless_services(
     headless = {
         s["metadata"]["name"]: s for s in of_kind(docs, "Service") if s["spec"].get("clusterIP")
     }
-    for name in SERVICES:
+    for name in GRPC_SERVICES:
         address = config[f"LICENTIA_{name.upper()}_ADDRESS"]
         host, port = address.removeprefix("dns:///").rsplit(":", 1)
         assert address.startswith("dns:///") and host in headless

@@ -16,7 +16,7 @@ import pytest
 
 from services.client import Endpoints
 from services.launcher import Launcher
-from services.runtime.config import SERVICE_NAMES, Settings
+from services.runtime.config import COMPONENT_NAMES, Settings
 from services.runtime.ports import free_port
 from tools.demo.__main__ import play
 from tools.trace_receiver import ReceivedSpan, TraceReceiver
@@ -30,7 +30,7 @@ def service_env(data_dir: Path, **extra: str) -> dict[str, str]:
         "LICENTIA_LOG_LEVEL": "WARNING",
         "LICENTIA_PROVENANCE_POLL_SECONDS": "0.1",
         "LICENTIA_SHUTDOWN_GRACE_SECONDS": "2",
-        **{f"LICENTIA_{name.upper()}_PORT": str(free_port()) for name in SERVICE_NAMES},
+        **{f"LICENTIA_{name.upper()}_PORT": str(free_port()) for name in COMPONENT_NAMES},
         **extra,
     }
     return env
@@ -64,7 +64,7 @@ def traced_market(tmp_path: Path) -> Iterator[tuple[Settings, dict[str, str], Tr
         codes = launcher.down()
         receiver.stop()
         assert all(code == 0 for code in codes.values()), codes
-        for name in SERVICE_NAMES:
+        for name in COMPONENT_NAMES:
             assert "Traceback" not in launcher.log_tail(name, 400), launcher.log_tail(name)
 
 
@@ -136,7 +136,7 @@ def test_up_status_down(tmp_path: Path) -> None:
         status = licentia(env, "status", "--json")
         assert status.returncode == 0
         rows = json.loads(status.stdout)
-        assert [(r["name"], r["health"]) for r in rows] == [(n, "SERVING") for n in SERVICE_NAMES]
+        assert [(r["name"], r["health"]) for r in rows] == [(n, "SERVING") for n in COMPONENT_NAMES]
         again = licentia(env, "up")  # already up: starts nothing
         assert again.returncode == 0
         still = json.loads(licentia(env, "status", "--json").stdout)

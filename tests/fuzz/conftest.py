@@ -77,12 +77,10 @@ def marketplace(
     markets = start_market(settings)
     market = next(markets)
     metering = start_metering(market)
-    wired = market.catalog.settings.model_copy(
-        update={
-            "catalog_port": market.catalog.server.port,
-            "licensing_port": market.licensing.server.port,
-            "metering_port": metering.server.port,
-        }
+    wired = market.catalog.settings.with_ports(
+        catalog=market.catalog.server.port,
+        licensing=market.licensing.server.port,
+        metering=metering.server.port,
     )
     provenance = start_service(provenance_app, wired)
     settlement = start_service(settlement_app, wired)

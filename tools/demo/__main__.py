@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from services.cli.output import api_error_line, console
 from services.client import Endpoints, Licentia
 from services.launcher import Launcher, LaunchError
-from services.runtime.config import SERVICE_NAMES, Settings
+from services.runtime.config import COMPONENT_NAMES, Settings
 from services.runtime.ports import free_port
 from tools.demo import market as story
 from tools.demo.settle import Settled, close_period, running_charges
@@ -35,7 +35,7 @@ def main() -> int:
     endpoint = receiver.start()
     operator_key = secrets.token_urlsafe(24)
     with tempfile.TemporaryDirectory(prefix="licentia-demo-") as data_dir:
-        ports = {name: free_port() for name in SERVICE_NAMES}
+        ports = {name: free_port() for name in COMPONENT_NAMES}
         env = {
             "LICENTIA_DATA_DIR": data_dir,
             "LICENTIA_OPERATOR_API_KEY": operator_key,

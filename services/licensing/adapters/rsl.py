@@ -171,6 +171,23 @@ def from_rsl(document: str) -> list[ImportedOffer]:
     return _merged(imported)
 
 
+MAX_LICENSE_ELEMENT = 100_000  # characters
+
+
+def license_terms(element: str) -> Terms:
+    """The terms of one RSL `<license>` element, as a crawler sends it in OLP's `rsl`
+    grant: parsed safely (defusedxml), `<license>` in the RSL namespace at the root."""
+    if len(element) > MAX_LICENSE_ELEMENT:
+        raise _bad(f"the <license> is larger than {MAX_LICENSE_ELEMENT:,} characters")
+    try:
+        root = SafeET.fromstring(element)
+    except (ET.ParseError, DefusedXmlException) as error:
+        raise _bad(f"not well-formed (or unsafe) XML: {error}") from error
+    if root.tag != _q("license"):
+        raise _bad(f'the root element must be <license xmlns="{RSL_NS}">')
+    return _offer_from(root, "license").terms
+
+
 def _merged(imported: list[ImportedOffer]) -> list[ImportedOffer]:
     """One offer per license: a license exported under each of its URL patterns (its
     terms carry them all) is read back once."""

@@ -7,13 +7,13 @@ metered event and every provenance match.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from enum import Enum
 
 from services.licensing.domain import vocabulary as vocab
 from services.licensing.domain.licenses import License, LicenseState
-from services.licensing.domain.terms import Price, url_matches
+from services.licensing.domain.terms import Price, Terms, url_matches
 
 
 class Denial(Enum):
@@ -78,12 +78,21 @@ class Grant:
 
     @classmethod
     def of(cls, lic: License) -> Grant:
-        t = lic.terms
-        return cls(
-            license=lic.name,
+        return replace(
+            cls.of_terms(lic.name, lic.terms, lic.commission_bps),
             state=lic.state,
             start=lic.start_time,
             end=lic.end_time,
+        )
+
+    @classmethod
+    def of_terms(cls, name: str, t: Terms, commission_bps: int = 0) -> Grant:
+        """What terms would grant, in force from the beginning of time (offers)."""
+        return cls(
+            license=name,
+            state=LicenseState.ACTIVE,
+            start=datetime.min.replace(tzinfo=UTC),
+            end=None,
             everything=t.scope.is_everything,
             sections=frozenset(t.scope.sections),
             tags=frozenset(t.scope.tags),
@@ -96,7 +105,7 @@ class Grant:
             permitted_countries=vocab.countries(t.permitted_territories) or None,
             prohibited_countries=vocab.countries(t.prohibited_territories),
             price=t.price,
-            commission_bps=lic.commission_bps,
+            commission_bps=commission_bps,
         )
 
     def covers(self, work: WorkRef) -> bool:

@@ -15,6 +15,7 @@ from licentia.licensing.v1 import resources_pb2 as res
 from services.licensing.domain.licenses import License, LicenseFilter
 from services.licensing.domain.negotiation import Proposal
 from services.licensing.entrypoints import converters as cv
+from services.licensing.service_layer.acquisition import AcquisitionService
 from services.licensing.service_layer.licenses import LicenseService
 from services.licensing.service_layer.negotiation import NegotiationService
 from services.licensing.service_layer.offers import EDITABLE, OfferService
@@ -48,7 +49,9 @@ class LicensingServicer(api_grpc.LicensingServiceServicer):
         permissions: PermissionService,
         rsl: RslService,
         license_cache_bound_seconds: float,
+        acquisition: AcquisitionService,
     ) -> None:
+        self._acquisition = acquisition
         self._offers = offers
         self._negotiation = negotiation
         self._licenses = licenses
@@ -240,6 +243,27 @@ class LicensingServicer(api_grpc.LicensingServiceServicer):
         )
         return api.IssueLicenseTokenResponse(token=token, expire_time=timestamp(expires))
 
+    def AcquireLicense(
+        self, request: api.AcquireLicenseRequest, context: Context
+    ) -> api.AcquireLicenseResponse:
+        got = self._acquisition.acquire(
+            current_principal(),
+            request.vendor,
+            request.work,
+            tuple(request.uses),
+            request.rsl_license,
+            request.resource,
+            from_duration(request, "ttl"),
+            request.client_id,
+        )
+        return api.AcquireLicenseResponse(
+            license=cv.license(got.license, got.license.state_at(utc_now())),
+            granted=got.granted,
+            token=got.token,
+            expire_time=timestamp(got.expire_time),
+            uses=got.uses,
+        )
+
     def VerifyLicenseToken(
         self, request: api.VerifyLicenseTokenRequest, context: Context
     ) -> api.VerifyLicenseTokenResponse:
@@ -253,6 +277,11 @@ class LicensingServicer(api_grpc.LicensingServiceServicer):
             uses=v.uses,
             expire_time=timestamp(v.expire_time),
             license_state=cv.license_state_value(v.license_state),
+            work=v.work,
+            resource=v.resource,
+            issue_time=timestamp(v.issue_time),
+            token_id=v.token_id,
+            client_id=v.client_id,
         )
 
     def GetSigningKeys(
@@ -308,7 +337,9 @@ class LicensingServicer(api_grpc.LicensingServiceServicer):
     def GetRslDocument(
         self, request: api.GetRslDocumentRequest, context: Context
     ) -> api.GetRslDocumentResponse:
-        doc = self._rsl.document(current_principal(), request.publisher, request.site_url)
+        doc = self._rsl.document(
+            current_principal(), request.publisher, request.site_url, request.server_url
+        )
         return api.GetRslDocumentResponse(
             rsl_xml=doc.rsl_xml, tdmrep_json=doc.tdmrep_json, robots_txt_line=doc.robots_txt_line
         )

@@ -30,7 +30,9 @@ class RslService:
         self._offers = offers
         self._server_url = server_url
 
-    def document(self, p: Principal, publisher: str, site_url: str) -> RslDocument:
+    def document(
+        self, p: Principal, publisher: str, site_url: str, server_url: str = ""
+    ) -> RslDocument:
         """Published terms are public: any authenticated caller may read them."""
         publisher_id = parse_publisher(publisher, "publisher")
         site = site_url or "/"
@@ -38,7 +40,7 @@ class RslService:
             offers = uow.offers.published_by(publisher_id)
         license_url = site.rstrip("/") + "/license.xml"
         return RslDocument(
-            rsl.to_rsl(offers, site, self._server_url),
+            rsl.to_rsl(offers, site, server_url or self._server_url),
             rsl.tdmrep(site, license_url),
             f"License: {license_url}",
         )

@@ -14,7 +14,7 @@ from services.licensing.adapters.signing import (
     TokenError,
     new_signing_key,
 )
-from services.licensing.domain.licenses import LicenseState
+from services.licensing.domain.licenses import License, LicenseState
 from services.licensing.service_layer import access
 from services.licensing.service_layer.licenses import parse_license_name
 from services.licensing.service_layer.unit_of_work import UnitOfWorkFactory
@@ -39,6 +39,12 @@ class Verification:
     uses: tuple[str, ...] = ()
     expire_time: datetime | None = None
     license_state: LicenseState | None = None
+    # Set when the token was issued for one resource (the license server's tokens).
+    work: str = ""
+    resource: str = ""
+    issue_time: datetime | None = None
+    token_id: str = ""
+    client_id: str = ""
 
 
 class TokenService:
@@ -64,17 +70,40 @@ class TokenService:
                 keys = uow.keys.all()
         self._ring = KeyRing(keys)
 
-    def issue(self, p: Principal, license_name: str, ttl: timedelta | None) -> tuple[str, datetime]:
+    def issue(
+        self,
+        p: Principal,
+        license_name: str,
+        ttl: timedelta | None,
+        work: str = "",
+        uses: tuple[str, ...] = (),
+        resource: str = "",
+        client_id: str = "",
+    ) -> tuple[str, datetime]:
+        """A token for the license; `work`, `uses` and `resource` narrow it to one
+        resource and the uses asked for (the license server's tokens)."""
         license_id = parse_license_name(license_name, "license")
+        with self._uow(write=False) as uow:
+            lic = uow.licenses.get(license_id)
+        if lic is None or not (p.owns(lic.vendor) or p.is_trusted):
+            raise NotFound("LICENSE_NOT_FOUND", f"{license_name} does not exist")
+        return self.issue_for(lic, ttl, work, uses, resource, client_id)
+
+    def issue_for(
+        self,
+        lic: License,
+        ttl: timedelta | None,
+        work: str = "",
+        uses: tuple[str, ...] = (),
+        resource: str = "",
+        client_id: str = "",
+    ) -> tuple[str, datetime]:
+        """A token for a license already read (and the caller's right to it checked)."""
         ttl = ttl or DEFAULT_TOKEN_TTL
         if not timedelta(0) < ttl <= MAX_TOKEN_TTL:
             raise InvalidArgument(
                 "INVALID_FIELDS", "bad ttl", [FieldViolation("ttl", "positive, at most 24 hours")]
             )
-        with self._uow(write=False) as uow:
-            lic = uow.licenses.get(license_id)
-        if lic is None or not (p.owns(lic.vendor) or p.is_operator):
-            raise NotFound("LICENSE_NOT_FOUND", f"{license_name} does not exist")
         now = utc_now()
         if lic.state_at(now) is not LicenseState.ACTIVE:
             raise FailedPrecondition(
@@ -83,22 +112,34 @@ class TokenService:
         expires = now + ttl
         if lic.end_time is not None:
             expires = min(expires, lic.end_time)  # never outlive the license
-        claims = {
+        scope = lic.terms.scope
+        claims: dict[str, Any] = {
             "iss": ISSUER,
             "sub": lic.vendor,
             "aud": lic.publisher,
             "lic": lic.name,
-            "uses": list(lic.terms.permitted_uses),
+            "uses": list(uses or lic.terms.permitted_uses),
             "prohibited": list(lic.terms.prohibited_uses),
-            "scope": {
-                "sections": list(lic.terms.scope.sections),
-                "tags": list(lic.terms.scope.tags),
-                "works": list(lic.terms.scope.works),
-            },
+            "scope": (
+                {"works": [work]}
+                if work
+                else {
+                    "sections": list(scope.sections),
+                    "tags": list(scope.tags),
+                    "works": list(scope.works),
+                    "urls": list(scope.urls),
+                }
+            ),
             "iat": int(now.timestamp()),
             "exp": int(expires.timestamp()),
             "jti": resource_names.new_id("t"),
         }
+        if work:
+            claims["work"] = work
+        if resource:
+            claims["resource"] = resource
+        if client_id:
+            claims["client_id"] = client_id
         return self._keys().sign(claims), datetime.fromtimestamp(
             int(expires.timestamp()), now.tzinfo
         )
@@ -116,6 +157,11 @@ class TokenService:
             publisher=str(claims.get("aud", "")),
             uses=tuple(str(u) for u in claims.get("uses", [])),
             expire_time=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            work=str(claims.get("work", "")),
+            resource=str(claims.get("resource", "")),
+            issue_time=datetime.fromtimestamp(int(claims.get("iat", 0)), UTC),
+            token_id=str(claims.get("jti", "")),
+            client_id=str(claims.get("client_id", "")),
         )
         license_id = claimed.license.partition("/")[2]
         with self._uow(write=False) as uow:

@@ -77,6 +77,7 @@ licensing: [catalog]
 provenance: [catalog, licensing, metering]
 metering: [catalog, licensing]
 settlement: [catalog, licensing, metering]
+edge: [catalog, licensing]
 {{- end }}
 
 {{/* Secret-backed environment every container gets. */}}

@@ -1,0 +1,194 @@
+"""The edge's HTTP face: discovery documents, the OAuth endpoints, health. Thin: read
+the request, call the license server (or Authlib for the OAuth protocol), write the
+answer. Errors are JSON: RFC 6749 §5.2 on the OAuth endpoints, RFC 9457 problem details
+elsewhere; never a traceback."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from services.edge.entrypoints.oauth import HttpRequest, LicentiaAuthorizationServer
+from services.edge.service_layer.license_server import LicenseServer, OAuthRefusal
+from services.runtime.errors import Unavailable
+
+log = logging.getLogger("licentia.edge")
+MAX_FORM_BYTES = 65_536
+_PUBLISHER_ID = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+def build_http_app(
+    server: LicenseServer, on_shutdown: Callable[[], None] = lambda: None
+) -> Starlette:
+    oauth = LicentiaAuthorizationServer(server)
+    metadata = AuthorizationServerMetadata(server.metadata())
+    metadata.validate()  # RFC 8414: refuse to start with metadata a client would reject
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        await run_in_threadpool(server.jwks)  # licensing answers: tokens can be verified
+        return JSONResponse({"status": "ready"})
+
+    async def server_metadata(request: Request) -> Response:
+        return JSONResponse(dict(metadata), headers={"Cache-Control": "public, max-age=3600"})
+
+    async def jwks(request: Request) -> Response:
+        body, etag = await run_in_threadpool(server.jwks)
+        headers = {"ETag": etag, "Cache-Control": "public, max-age=300"}
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type="application/jwk-set+json", headers=headers)
+
+    async def license_xml(request: Request) -> Response:
+        publisher_id = _publisher(request)
+        site = request.query_params.get("site", "")[:2_048]
+        document = await run_in_threadpool(server.license_xml, publisher_id, site)
+        return Response(
+            document,
+            media_type="application/rsl+xml",
+            headers={"Cache-Control": "public, max-age=60"},
+        )
+
+    async def discovery(request: Request) -> Response:
+        found = server.discovery(_publisher(request))
+        return JSONResponse(
+            {
+                "license_url": found.license_url,
+                "robots_txt_line": found.robots_line,
+                "link_header": f"Link: {found.link_header}",
+            }
+        )
+
+    async def token(request: Request) -> Response:
+        http = await _form_request(request, server.public_url)
+        return _oauth_response(await run_in_threadpool(oauth.create_token_response, http))
+
+    async def introspect(request: Request) -> Response:
+        http = await _form_request(request, server.public_url)
+        answer = await run_in_threadpool(oauth.create_endpoint_response, "introspection", http)
+        return _oauth_response(answer)
+
+    routes = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/.well-known/oauth-authorization-server", server_metadata),
+        Route("/.well-known/jwks.json", jwks),
+        Route("/publishers/{publisher_id}/license.xml", license_xml),
+        Route("/publishers/{publisher_id}/discovery", discovery),
+        Route("/token", token, methods=["POST"]),
+        Route("/introspect", introspect, methods=["POST"]),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        on_shutdown()
+
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            HTTPException: _problem,
+            OAuthRefusal: _refusal,
+            Unavailable: _unavailable,
+            Exception: _internal,
+        },
+    )
+
+
+async def _form_request(request: Request, public_url: str) -> HttpRequest:
+    """The form of an OAuth request, read with a size limit and decoded strictly."""
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/x-www-form-urlencoded":
+        raise OAuthRefusal(
+            "invalid_request", "send the parameters as application/x-www-form-urlencoded"
+        )
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > MAX_FORM_BYTES:
+        raise OAuthRefusal("invalid_request", f"the body is over {MAX_FORM_BYTES:,} bytes", 413)
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise OAuthRefusal("invalid_request", f"the body is over {MAX_FORM_BYTES:,} bytes", 413)
+    try:
+        form = parse_qs(bytes(body).decode("utf-8"), keep_blank_values=True)
+    except (UnicodeDecodeError, ValueError) as error:
+        raise OAuthRefusal("invalid_request", "the form is not valid UTF-8") from error
+    headers = {k.decode("latin-1").title(): v.decode("latin-1") for k, v in request.headers.raw}
+    return HttpRequest(request.method, public_url + request.url.path, headers, form)
+
+
+def _publisher(request: Request) -> str:
+    publisher_id = str(request.path_params["publisher_id"])
+    if not _PUBLISHER_ID.match(publisher_id):
+        raise HTTPException(404, "no such publisher")
+    return publisher_id
+
+
+def _oauth_response(answer: tuple[int, Any, list[tuple[str, str]]]) -> Response:
+    status, body, headers = answer
+    merged = {**dict(headers), **_NO_STORE}
+    merged.pop("Content-Type", None)
+    if isinstance(body, dict):
+        return JSONResponse(body, status_code=status, headers=merged)
+    return Response(body, status_code=status, headers=merged, media_type="application/json")
+
+
+async def _refusal(request: Request, error: Exception) -> Response:
+    assert isinstance(error, OAuthRefusal)
+    if error.error == "not_found":
+        return _problem_response(404, "Not found", error.description)
+    return JSONResponse(
+        {"error": error.error, "error_description": error.description},
+        status_code=error.status,
+        headers=_NO_STORE,
+    )
+
+
+async def _unavailable(request: Request, error: Exception) -> Response:
+    assert isinstance(error, Unavailable)
+    return JSONResponse(
+        {"error": "temporarily_unavailable", "error_description": error.message},
+        status_code=503,
+        headers={**_NO_STORE, "Retry-After": "1"},
+    )
+
+
+async def _problem(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    return _problem_response(
+        error.status_code, _TITLES.get(error.status_code, "Error"), error.detail
+    )
+
+
+async def _internal(request: Request, error: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return _problem_response(500, "Internal error", "an unexpected error; it was logged")
+
+
+_TITLES = {404: "Not found", 405: "Method not allowed", 413: "Too large"}
+
+
+def _problem_response(status: int, title: str, detail: str) -> Response:
+    return Response(
+        json.dumps({"type": "about:blank", "title": title, "status": status, "detail": detail}),
+        status_code=status,
+        media_type="application/problem+json",
+    )
