@@ -62,6 +62,7 @@ bench: setup
 	$(BIN)/python -m bench.catalog_bench
 	$(BIN)/python -m bench.licensing_bench
 	$(BIN)/python -m bench.license_server_bench
+	$(BIN)/python -m bench.toll_bench
 	$(BIN)/python -m bench.provenance_accuracy
 	$(BIN)/python -m bench.provenance_bench
 	$(BIN)/python -m bench.provenance_freshness

@@ -4,17 +4,27 @@ licensing's gRPC contracts. No database: everything durable lives in the service
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from types import FrameType
 
 import uvicorn
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.applications import Starlette
 
+from services.edge.adapters.caches import (
+    LicenseStateCache,
+    TokenKeys,
+    WorkUrlMap,
+    licensing_jwks,
+)
+from services.edge.adapters.spool import CrawlSpool, SpoolRelay
 from services.edge.adapters.upstream import CatalogClient, LicensingClient
 from services.edge.entrypoints.http import build_http_app
 from services.edge.service_layer.license_server import LicenseServer
+from services.edge.service_layer.toll import TollBooth
 from services.runtime.clients import ServiceChannels
 from services.runtime.config import Settings
+from services.runtime.usage_reporting import UsageReporter
 
 NAME = "edge"
 log = logging.getLogger("licentia.edge")
@@ -22,13 +32,33 @@ log = logging.getLogger("licentia.edge")
 
 def build_app(settings: Settings, tracer_provider: TracerProvider | None = None) -> Starlette:
     channels = ServiceChannels(settings, tracer_provider or TracerProvider())
+    public_url = settings.public_url_of_edge()
     server = LicenseServer(
         CatalogClient(channels.channel("catalog")),
         LicensingClient(channels.channel("licensing")),
-        settings.public_url_of_edge(),
+        public_url,
         settings.edge_token_ttl_seconds,
     )
-    return build_http_app(server, on_shutdown=channels.close)
+    licenses = LicenseStateCache(channels.channel("licensing"), settings.edge_feed_seconds)
+    works = WorkUrlMap(channels.channel("catalog"), settings.edge_feed_seconds)
+    spool = CrawlSpool(Path(settings.data_dir) / "edge" / "crawls.db")
+    relay = SpoolRelay(
+        spool, UsageReporter(channels.channel("metering")), settings.edge_feed_seconds
+    )
+    keys = TokenKeys(licensing_jwks(channels.channel("licensing")))
+    booth = TollBooth(keys, licenses, works, spool, public_url)
+
+    def start() -> None:
+        licenses.relay.start()
+        works.relay.start()
+        relay.start()
+
+    def stop() -> None:
+        for stopping in (relay.stop, works.relay.stop, licenses.relay.stop, spool.close):
+            stopping()
+        channels.close()
+
+    return build_http_app(server, booth, spool.backlog, on_startup=start, on_shutdown=stop)
 
 
 def serve(settings: Settings, tracer_provider: TracerProvider, port: int | None = None) -> None:

@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     # TLS proxy in production; default: this host and its port), and its tokens' lifetime.
     edge_public_url: str = ""
     edge_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+    # How often the edge reads the license and work feeds (the bound on how long a
+    # revocation or a new work takes to reach the toll) and sends its crawl spool.
+    edge_feed_seconds: float = Field(default=1.0, gt=0)
     # How often the catalog sends recorded content deliveries to metering as usage.
     delivery_usage_seconds: float = Field(default=0.5, gt=0)
     # How long work metadata (section, tags) used in scope checks is cached, and how long

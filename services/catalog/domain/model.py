@@ -7,7 +7,8 @@ import re
 import secrets
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from urllib.parse import urlsplit, urlunsplit
+
+from services.runtime.urls import canonical_url
 
 FULL_SHARE_BPS = 10_000
 _WORD = re.compile(r"\w+(?:['\u2019-]\w+)*")  # keeps it's and well-known as one word
@@ -167,16 +168,6 @@ class Measure:
 
 def measure(body: str) -> Measure:
     return Measure(content_hash(body), count_words(body))
-
-
-def canonical_url(url: str) -> str:
-    """A URL as works are found by it: scheme and host lower-cased, no fragment, an
-    empty path as `/` (what a crawler requests names the same work as the catalog)."""
-    if not url:
-        return ""
-    parts = urlsplit(url.strip())
-    path = parts.path or "/"
-    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, parts.query, ""))
 
 
 def register_work(

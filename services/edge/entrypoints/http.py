@@ -21,9 +21,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from services.edge.domain.toll import Verdict
 from services.edge.entrypoints.oauth import HttpRequest, LicentiaAuthorizationServer
 from services.edge.service_layer.license_server import LicenseServer, OAuthRefusal
+from services.edge.service_layer.toll import TollBooth
 from services.runtime.errors import Unavailable
+from services.runtime.urls import canonical_url
 
 log = logging.getLogger("licentia.edge")
 MAX_FORM_BYTES = 65_536
@@ -32,7 +35,11 @@ _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 def build_http_app(
-    server: LicenseServer, on_shutdown: Callable[[], None] = lambda: None
+    server: LicenseServer,
+    booth: TollBooth,
+    backlog: Callable[[], int],
+    on_startup: Callable[[], None] = lambda: None,
+    on_shutdown: Callable[[], None] = lambda: None,
 ) -> Starlette:
     oauth = LicentiaAuthorizationServer(server)
     metadata = AuthorizationServerMetadata(server.metadata())
@@ -84,7 +91,36 @@ def build_http_app(
         answer = await run_in_threadpool(oauth.create_endpoint_response, "introspection", http)
         return _oauth_response(answer)
 
+    async def toll_nginx(request: Request) -> Response:
+        """nginx `auth_request`: 200 lets the request through (the headers to add come
+        back as X-Licentia-*), 401 and 403 refuse (nginx's error page then asks
+        /toll/answer for the crawler's full answer)."""
+        verdict = _toll(booth, request, meter=True)
+        headers = {f"X-Licentia-{k}": v for k, v in verdict.headers}
+        headers["X-Licentia-Outcome"] = verdict.outcome
+        return Response(status_code=verdict.status, headers=headers)
+
+    async def toll_answer(request: Request) -> Response:
+        """The crawler's answer to a refused request (nginx `error_page`)."""
+        verdict = _toll(booth, request, meter=False)
+        challenge = dict(verdict.headers).get("WWW-Authenticate", "")
+        error = re.search(r'error="([^"]*)"', challenge)
+        description = re.search(r'error_description="([^"]*)"', challenge)
+        link = re.search(r"<([^>]+)>", dict(verdict.headers).get("Link", ""))
+        body = {
+            "error": error.group(1) if error else verdict.outcome,
+            "error_description": description.group(1) if description else "",
+            "license": link.group(1) if link else "",
+        }
+        return JSONResponse(body, status_code=verdict.status, headers=dict(verdict.headers))
+
+    async def toll_stats(request: Request) -> Response:
+        return JSONResponse({"spool_backlog": backlog()})
+
     routes = [
+        Route("/toll/nginx", toll_nginx),
+        Route("/toll/answer", toll_answer),
+        Route("/toll/stats", toll_stats),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/.well-known/oauth-authorization-server", server_metadata),
@@ -97,6 +133,7 @@ def build_http_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        on_startup()
         yield
         on_shutdown()
 
@@ -133,6 +170,21 @@ async def _form_request(request: Request, public_url: str) -> HttpRequest:
         raise OAuthRefusal("invalid_request", "the form is not valid UTF-8") from error
     headers = {k.decode("latin-1").title(): v.decode("latin-1") for k, v in request.headers.raw}
     return HttpRequest(request.method, public_url + request.url.path, headers, form)
+
+
+def _toll(booth: TollBooth, request: Request, meter: bool) -> Verdict:
+    """The original request, as the publisher's proxy describes it."""
+    h = request.headers
+    scheme = h.get("x-original-scheme", "https")
+    host = h.get("x-original-host", h.get("host", ""))
+    url = canonical_url(f"{scheme}://{host}{h.get('x-original-uri', '/')}"[:4_096])
+    return booth.decide(
+        url,
+        h,
+        publisher=h.get("x-licentia-publisher", "")[:200],
+        policy=h.get("x-licentia-policy", "block"),
+        meter=meter,
+    )
 
 
 def _publisher(request: Request) -> str:

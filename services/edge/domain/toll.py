@@ -1,0 +1,122 @@
+"""The toll's decisions: what a crawler's request to a publisher's site gets. Plain
+Python: the service layer feeds it what its caches know (keys, license states, the
+URL's work) and meters what it allows.
+
+Who is a crawler: a request with `Authorization: License <token>` (RSL's Crawler
+Authorization Protocol), or a User-Agent on the list of known AI crawlers
+(ai_crawlers.txt). Everything else is a person, passed untouched and never charged.
+
+Decisions (CAP draft): a valid token covering the URL's work → allow, with the Link to
+the publisher's license.xml, and one crawl metered under the token's license; a
+missing, invalid, expired or revoked token → 401 with `WWW-Authenticate: License
+error=...` and the Link; a valid token for other content → 403 `insufficient_scope`.
+An unsigned known AI User-Agent without a token gets the publisher's policy (`block`:
+401 pointing at the license; `allow`: passed, not metered).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cache
+from importlib import resources
+
+
+@dataclass(frozen=True)
+class WorkRef:
+    """What the toll knows of the work at a URL."""
+
+    name: str  # publishers/{p}/works/{w}
+    publisher: str  # publishers/{p}
+    section: str = ""
+    tags: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    """A license token's claims, its signature already verified."""
+
+    token_id: str
+    vendor: str
+    publisher: str
+    license: str
+    uses: tuple[str, ...]
+    expires: datetime
+    work: str = ""  # set on tokens issued for one resource
+    scope_works: frozenset[str] = frozenset()
+    scope_sections: frozenset[str] = frozenset()
+    scope_tags: frozenset[str] = frozenset()
+    everything: bool = False
+
+    def covers(self, work: WorkRef) -> bool:
+        if work.publisher != self.publisher:
+            return False
+        if self.work:
+            return self.work == work.name
+        return (
+            self.everything
+            or work.name in self.scope_works
+            or work.section in self.scope_sections
+            or not self.scope_tags.isdisjoint(work.tags)
+        )
+
+
+@dataclass(frozen=True)
+class Crawl:
+    """One allowed crawl, to meter: its id is derived from the request, so the same
+    request decided again counts once."""
+
+    event_id: str
+    vendor: str
+    license: str
+    work: str
+    use: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: int  # 200 allow, 401, 403 refuse
+    # What the crawler (or the person) is told: response headers.
+    headers: tuple[tuple[str, str], ...] = ()
+    # For analytics and logs: licensed, human, unverified-claim-allowed, or the error.
+    outcome: str = "human"
+    agent: str = ""
+    vendor: str = ""
+    crawl: Crawl | None = field(default=None, compare=False)
+
+    @property
+    def allowed(self) -> bool:
+        return self.status == 200
+
+
+def crawl_id(token_id: str, url: str) -> str:
+    """`licentia:crawl:<digest>`: one event per token (or signature nonce) and URL."""
+    digest = hashlib.sha256(f"{token_id}\x00{url}".encode()).hexdigest()[:40]
+    return f"licentia:crawl:{digest}"
+
+
+@cache
+def known_ai_agents() -> tuple[str, ...]:
+    text = resources.files("services.edge.domain").joinpath("ai_crawlers.txt").read_text()
+    lines = (line.strip() for line in text.splitlines())
+    return tuple(line.lower() for line in lines if line and not line.startswith("#"))
+
+
+def ai_agent_of(user_agent: str) -> str:
+    """The known AI crawler a User-Agent claims to be ('' for none)."""
+    lowered = user_agent.lower()
+    for token in known_ai_agents():
+        if token in lowered:
+            return token
+    return ""
+
+
+def link_header(license_url: str) -> tuple[str, str]:
+    return ("Link", f'<{license_url}>; rel="license"; type="application/rsl+xml"')
+
+
+def license_challenge(error: str, description: str) -> tuple[str, str]:
+    safe = description.replace('"', "'")[:300]
+    return ("WWW-Authenticate", f'License error="{error}", error_description="{safe}"')

@@ -1,0 +1,79 @@
+"""The crawl spool against the real metering server: crawls allowed while metering is
+down wait on disk (and survive the edge being restarted), then are counted exactly once;
+the same crawls decided again are not counted twice."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from licentia.metering.v1 import metering_service_pb2 as mapi
+from licentia.metering.v1 import metering_service_pb2_grpc as mgrpc
+
+from services.edge.adapters.spool import CrawlSpool, SpoolRelay
+from services.edge.domain.toll import Crawl, crawl_id
+from services.metering import app as metering_app
+from services.runtime.clients import open_channel
+from services.runtime.errors import Unavailable
+from services.runtime.usage_reporting import UsageReporter
+from tests.api.market import Market, start_metering, terms
+from tests.conftest import OPERATOR_KEY, SERVICE_TOKEN, Client, start_service
+
+CRAWLS = 300
+
+
+def test_crawls_wait_out_an_outage_and_a_restart_and_count_once(
+    market: Market, tmp_path: Path
+) -> None:
+    metering = start_metering(market)
+    port, settings = metering.server.port, metering.settings
+    offer = market.offer(market.pa, terms(permitted_uses=["ai-index"]))
+    lic = market.license(market.va, offer)
+    now = datetime.now(UTC)
+    crawls = [
+        Crawl(crawl_id(f"t{i}", f"https://x/{i}"), market.va.name, lic.name,
+              market.works_a[i % 4], "ai-index", now)
+        for i in range(CRAWLS)
+    ]  # fmt: skip
+    channel = open_channel(f"127.0.0.1:{port}", SERVICE_TOKEN)
+    metering.channel.close()
+    metering.server.stop(0)  # metering is down
+
+    spool = CrawlSpool(tmp_path / "crawls.db")
+    for crawl in crawls:
+        spool.add(crawl)
+    relay = SpoolRelay(spool, UsageReporter(channel), 0.05)
+    with pytest.raises(Unavailable):
+        relay.run_once()
+    assert spool.backlog() == CRAWLS
+    spool.close()  # the edge stops (or dies) with crawls unsent
+
+    spool = CrawlSpool(tmp_path / "crawls.db")
+    assert spool.backlog() == CRAWLS
+    metering = start_service(metering_app, settings, port)  # metering is back
+    try:
+        relay = SpoolRelay(spool, UsageReporter(channel), 0.05)
+        while spool.backlog():
+            relay.run_once()
+        for crawl in crawls[:100]:  # the same requests decided again
+            spool.add(crawl)
+        relay.run_once()
+        assert spool.backlog() == 0
+        meter = Client(metering.channel, OPERATOR_KEY, mgrpc.MeteringServiceStub)
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        rows = meter.GetUsageSummary(
+            mapi.GetUsageSummaryRequest(
+                start_time=Timestamp(seconds=int((hour - timedelta(hours=1)).timestamp())),
+                end_time=Timestamp(seconds=int((hour + timedelta(hours=2)).timestamp())),
+                license=lic.name,
+            )
+        ).rows
+        assert sum(r.quantity for r in rows) == CRAWLS
+        assert sum(r.events for r in rows) == CRAWLS
+    finally:
+        spool.close()
+        channel.close()
+        metering.channel.close()
+        metering.server.stop(0)

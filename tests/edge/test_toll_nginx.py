@@ -1,0 +1,255 @@
+"""The toll through real nginx (Debian's package, with auth_request) in front of a small
+origin: people pass untouched, an AI crawler without a license is refused with a Link to
+the publisher's terms, a crawler with a license token (obtained from the license server
+with Authlib's OAuth client) reads its pages, and every allowed crawl is counted once by
+metering, through the edge's durable spool."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+import uvicorn
+from authlib.integrations.requests_client import OAuth2Session
+from google.protobuf.timestamp_pb2 import Timestamp
+from licentia.catalog.v1 import catalog_service_pb2 as capi
+from licentia.catalog.v1 import resources_pb2 as cres
+from licentia.licensing.v1 import licensing_service_pb2 as lapi
+from licentia.licensing.v1 import resources_pb2 as lres
+from licentia.metering.v1 import metering_service_pb2 as mapi
+from licentia.metering.v1 import metering_service_pb2_grpc as mgrpc
+from licentia.metering.v1 import resources_pb2 as mres
+
+from services.edge import app as edge_app
+from services.runtime.ports import free_port
+from tests.api.helpers import article
+from tests.api.market import Market, start_metering, terms
+from tests.conftest import OPERATOR_KEY, Client, ServiceHarness
+
+NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else "")
+CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "licentia-toll.conf"
+pytestmark = pytest.mark.skipif(
+    not NGINX,
+    reason="nginx is not installed (apt-get install nginx-light; .ci/run installs it): the "
+    "toll is tested through real nginx only",
+)
+PAGES = 50
+
+
+class Origin(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = f"<html><body>the page {self.path}</body></html>".encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@dataclass
+class Site:
+    url: str  # through nginx
+    edge: str
+    market: Market
+    metering: ServiceHarness
+    works: list[str]
+
+
+def _start_edge(market: Market, metering: ServiceHarness, port: int) -> uvicorn.Server:
+    settings = market.catalog.settings.with_ports(
+        catalog=market.catalog.server.port,
+        licensing=market.licensing.server.port,
+        metering=metering.server.port,
+        edge=port,
+    ).model_copy(update={"edge_feed_seconds": 0.1})
+    server = uvicorn.Server(
+        uvicorn.Config(
+            edge_app.build_app(settings), host="127.0.0.1", port=port, log_config=None,
+            access_log=False,
+        )
+    )  # fmt: skip
+    threading.Thread(target=server.run, daemon=True).start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "the edge did not start"
+        time.sleep(0.02)
+    return server
+
+
+@pytest.fixture
+def site(market: Market, tmp_path: Path) -> Iterator[Site]:
+    metering = start_metering(market)
+    edge_port, origin_port, nginx_port = free_port(), free_port(), free_port()
+    edge = _start_edge(market, metering, edge_port)
+    origin = ThreadingHTTPServer(("127.0.0.1", origin_port), Origin)
+    threading.Thread(target=origin.serve_forever, daemon=True).start()
+    conf = CONFIG.read_text()
+    for name, value in {
+        "${LICENTIA_EDGE}": f"127.0.0.1:{edge_port}",
+        "${ORIGIN}": f"127.0.0.1:{origin_port}",
+        "${LICENTIA_PUBLISHER}": market.pa.name,
+        "${LISTEN}": f"127.0.0.1:{nginx_port}",
+    }.items():
+        conf = conf.replace(name, value)
+    prefix = tmp_path / "nginx"
+    (prefix / "logs").mkdir(parents=True)
+    (prefix / "nginx.conf").write_text(
+        ("user root;\n" if os.geteuid() == 0 else "")
+        + "worker_processes 1;\nerror_log logs/error.log warn;\npid logs/nginx.pid;\n"
+        "events { worker_connections 256; }\n"
+        "http {\n access_log off;\n client_body_temp_path tmp/body;\n"
+        " proxy_temp_path tmp/proxy;\n fastcgi_temp_path tmp/fastcgi;\n"
+        " uwsgi_temp_path tmp/uwsgi;\n scgi_temp_path tmp/scgi;\n" + conf + "\n}\n"
+    )
+    (prefix / "tmp").mkdir()
+    nginx = subprocess.Popen(
+        [NGINX, "-p", str(prefix), "-c", "nginx.conf", "-g", "daemon off;"],
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{nginx_port}"
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            requests.get(url + "/ready", timeout=1)
+            break
+        except requests.ConnectionError:
+            assert nginx.poll() is None, nginx.stderr.read() if nginx.stderr else ""
+            assert time.monotonic() < deadline, "nginx did not start"
+            time.sleep(0.05)
+    pa = market.pa.account
+    imported = pa.client.ImportWorks(
+        iter(
+            [
+                capi.ImportWorksRequest(
+                    parent=pa.name,
+                    works=[article(200 + i, canonical_url=f"{url}/news/{i}") for i in range(PAGES)],
+                )
+            ]
+        )
+    )
+    works = [r.work for response in imported for r in response.results]
+    try:
+        yield Site(url, f"http://127.0.0.1:{edge_port}", market, metering, works)
+    finally:
+        nginx.terminate()
+        nginx.wait(10)
+        origin.shutdown()
+        edge.should_exit = True
+        metering.channel.close()
+        metering.server.stop(0)
+
+
+def _token_for(site: Site, session: OAuth2Session, page: int) -> str:
+    license_xml = (
+        '<license xmlns="https://rslstandard.org/rsl"><permits type="usage">ai-input</permits>'
+        '<payment type="inference"><amount currency="USD">0.002</amount></payment></license>'
+    )
+    token = session.fetch_token(
+        f"{site.edge}/token", grant_type="rsl", license=license_xml,
+        resource=f"{site.url}/news/{page}",
+    )  # fmt: skip
+    return str(token["access_token"])
+
+
+def _wait_until(check: object, seconds: float = 10.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_people_pass_crawlers_pay_and_every_allowed_crawl_counts_once(site: Site) -> None:
+    m = site.market
+    m.offer(
+        m.pa,
+        terms(
+            price=lres.Price(model=lres.Price.MODEL_PER_USE, currency="USD", amount_micros=2_000)
+        ),
+    )
+    made = m.va.account.client.CreateOAuthClient(
+        capi.CreateOAuthClientRequest(parent=m.va.name, oauth_client=cres.OAuthClient())
+    )
+    session = OAuth2Session(made.oauth_client.client_id, made.client_secret)
+    page0 = f"{site.url}/news/0"
+    # The edge reads the catalog's work feed: the pages become licensed content.
+    _wait_until(
+        lambda: (
+            requests.get(page0, headers={"User-Agent": "GPTBot/1.2"}, timeout=5).status_code == 401
+        )
+    )
+
+    person = requests.get(page0, headers={"User-Agent": "Mozilla/5.0 Firefox/140"}, timeout=5)
+    assert person.status_code == 200 and "the page /news/0" in person.text
+    assert "Link" not in person.headers
+
+    refused = requests.get(page0, headers={"User-Agent": "GPTBot/1.2"}, timeout=5)
+    assert refused.status_code == 401
+    assert refused.headers["WWW-Authenticate"].startswith('License error="invalid_request"')
+    license_xml = f"{site.edge}/{m.pa.name}/license.xml"
+    assert refused.headers["Link"] == f'<{license_xml}>; rel="license"; type="application/rsl+xml"'
+    assert refused.json()["license"] == license_xml
+
+    tokens = [_token_for(site, session, page) for page in range(PAGES)]
+    for page, token in enumerate(tokens):
+        crawl = requests.get(
+            f"{site.url}/news/{page}",
+            headers={"User-Agent": "GPTBot/1.2", "Authorization": f"License {token}"},
+            timeout=5,
+        )
+        assert crawl.status_code == 200 and f"the page /news/{page}" in crawl.text
+        assert crawl.headers["Link"].startswith(f"<{license_xml}>")
+    # The same request again (a retry): served, not counted twice.
+    again = requests.get(page0, headers={"Authorization": f"License {tokens[0]}"}, timeout=5)
+    assert again.status_code == 200
+    # A token for one page does not open another.
+    other = requests.get(
+        f"{site.url}/news/1", headers={"Authorization": f"License {tokens[0]}"}, timeout=5
+    )
+    assert other.status_code == 403 and other.json()["error"] == "insufficient_scope"
+    tampered = requests.get(
+        page0, headers={"Authorization": f"License {tokens[0][:-4]}AAAA"}, timeout=5
+    )
+    assert tampered.status_code == 401 and tampered.json()["error"] == "invalid_token"
+
+    meter = Client(site.metering.channel, OPERATOR_KEY, mgrpc.MeteringServiceStub)
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+    def crawls() -> int:
+        rows = meter.GetUsageSummary(
+            mapi.GetUsageSummaryRequest(
+                start_time=Timestamp(seconds=int((hour - timedelta(hours=1)).timestamp())),
+                end_time=Timestamp(seconds=int((hour + timedelta(hours=2)).timestamp())),
+                vendor=m.va.name,
+            )
+        ).rows
+        return sum(r.quantity for r in rows if r.unit == mres.UNIT_CRAWLS)
+
+    _wait_until(lambda: crawls() == PAGES)
+    assert requests.get(f"{site.edge}/toll/stats", timeout=5).json()["spool_backlog"] == 0
+    time.sleep(0.3)
+    assert crawls() == PAGES  # nothing counted twice
+
+    # A revoked license stops opening pages within the feed's bound.
+    license_name = m.va.lic.ListLicenses(lapi.ListLicensesRequest()).licenses[0].name
+    m.pa.lic.RevokeLicense(lapi.RevokeLicenseRequest(name=license_name))
+    _wait_until(
+        lambda: (
+            requests.get(
+                page0, headers={"Authorization": f"License {tokens[0]}"}, timeout=5
+            ).status_code
+            == 401
+        )
+    )
