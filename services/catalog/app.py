@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from services.catalog.adapters.licensing_client import LicensingPermissions
 from services.catalog.entrypoints.grpc_servicer import CatalogServicer
 from services.catalog.service_layer.accounts import AccountService
+from services.catalog.service_layer.bots import BotService
 from services.catalog.service_layer.delivery import ContentService
 from services.catalog.service_layer.delivery_usage import DeliveryMetering
 from services.catalog.service_layer.events import EventFeedService
@@ -53,8 +54,9 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
     channels = ServiceChannels(settings, tracer_provider)
     content = ContentService(uow, LicensingPermissions(channels.channel("licensing")))
     servicer = CatalogServicer(
-        accounts, WorkService(uow), ImportService(uow), EventFeedService(uow), content
-    )
+        accounts, WorkService(uow), ImportService(uow), EventFeedService(uow), content,
+        BotService(uow),
+    )  # fmt: skip
     metering = DeliveryMetering(uow, UsageReporter(channels.channel("metering")))
     delivery_usage = EventRelay(
         "delivery-usage",

@@ -13,10 +13,15 @@ from starlette.applications import Starlette
 
 from services.edge.adapters.caches import (
     LicenseStateCache,
+    Poller,
     TokenKeys,
     WorkUrlMap,
+    bot_keys,
+    crawl_offers,
     licensing_jwks,
 )
+from services.edge.adapters.crawl_licenses import OfferBoard, PerCrawlLicenses
+from services.edge.adapters.signatures import WebBotAuth
 from services.edge.adapters.spool import CrawlSpool, SpoolRelay
 from services.edge.adapters.upstream import CatalogClient, LicensingClient
 from services.edge.entrypoints.http import build_http_app
@@ -46,14 +51,32 @@ def build_app(settings: Settings, tracer_provider: TracerProvider | None = None)
         spool, UsageReporter(channels.channel("metering")), settings.edge_feed_seconds
     )
     keys = TokenKeys(licensing_jwks(channels.channel("licensing")))
-    booth = TollBooth(keys, licenses, works, spool, public_url)
+    signatures, board = WebBotAuth(), OfferBoard()
+    read_bots, read_offers = (
+        bot_keys(channels.channel("catalog")),
+        crawl_offers(channels.channel("licensing")),
+    )
+    pollers = [
+        Poller(
+            "edge-bots", lambda: signatures.replace_keys(read_bots()), settings.edge_feed_seconds
+        ),
+        Poller("edge-offers", lambda: board.replace(read_offers()), settings.edge_feed_seconds),
+    ]
+    booth = TollBooth(
+        keys, licenses, works, spool, public_url, signatures, board,
+        PerCrawlLicenses(LicensingClient(channels.channel("licensing"))),
+    )  # fmt: skip
 
     def start() -> None:
         licenses.relay.start()
         works.relay.start()
         relay.start()
+        for poller in pollers:
+            poller.start()
 
     def stop() -> None:
+        for poller in pollers:
+            poller.stop()
         for stopping in (relay.stop, works.relay.stop, licenses.relay.stop, spool.close):
             stopping()
         channels.close()

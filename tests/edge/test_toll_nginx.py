@@ -6,6 +6,7 @@ metering, through the edge's durable spool."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -17,10 +18,13 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import jwt
 import pytest
 import requests
 import uvicorn
 from authlib.integrations.requests_client import OAuth2Session
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from http_message_signatures import HTTPMessageSigner, MappingKeyResolver, algorithms
 from google.protobuf.timestamp_pb2 import Timestamp
 from licentia.catalog.v1 import catalog_service_pb2 as capi
 from licentia.catalog.v1 import resources_pb2 as cres
@@ -253,3 +257,96 @@ def test_people_pass_crawlers_pay_and_every_allowed_crawl_counts_once(site: Site
             == 401
         )
     )
+
+
+def _signed(
+    url: str, key: Ed25519PrivateKey, key_id: str, nonce: str, **headers: str
+) -> requests.PreparedRequest:
+    """A request signed as Web Bot Auth specifies, by the kept library (RFC 9421)."""
+    request = requests.Request(
+        "GET", url, headers={"User-Agent": "LabBot/2.0", **headers}
+    ).prepare()
+    signer = HTTPMessageSigner(
+        signature_algorithm=algorithms.ED25519,
+        key_resolver=MappingKeyResolver(public_keys={}, private_keys={key_id: key}),
+    )
+    now = datetime.now(UTC)
+    signer.sign(
+        request,
+        key_id=key_id,
+        created=now,
+        expires=now + timedelta(minutes=1),
+        nonce=nonce,
+        tag="web-bot-auth",
+        covered_component_ids=("@authority", "@target-uri"),
+    )
+    return request
+
+
+def test_a_signed_crawler_pays_per_crawl_and_each_paid_crawl_counts_once(site: Site) -> None:
+    m = site.market
+    m.offer(
+        m.pa,
+        terms(
+            permitted_uses=["ai-train"],
+            price=lres.Price(
+                model=lres.Price.MODEL_PER_CRAWL, currency="USD", amount_micros=10_000
+            ),
+        ),
+    )
+    key = Ed25519PrivateKey.generate()
+    jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(key.public_key()))
+    bot = m.vb.account.client.CreateBot(
+        capi.CreateBotRequest(
+            parent=m.vb.name,
+            bot=cres.Bot(
+                display_name="LabBot", user_agent="LabBot/", public_keys=[json.dumps(jwk)]
+            ),
+        )
+    )
+    [key_id] = bot.key_ids
+    page = f"{site.url}/news/3"
+    session = requests.Session()
+
+    def send(nonce: str, **headers: str) -> requests.Response:
+        return session.send(_signed(page, key, key_id, nonce, **headers), timeout=5)
+
+    # The edge polls bots and offers: wait until it knows both.
+    _wait_until(lambda: send(f"w{time.monotonic()}").status_code == 402)
+    asked = send("n1")
+    assert asked.status_code == 402 and asked.headers["crawler-price"] == "USD 0.01"
+    low = send("n2", **{"crawler-max-price": "USD 0.005"})
+    assert low.status_code == 402 and low.headers["crawler-error"] == "CrawlerMaxPriceTooLow"
+    both = send("n3", **{"crawler-max-price": "USD 1", "crawler-exact-price": "USD 0.01"})
+    assert both.status_code == 400 and both.json()["crawler_error"] == "ConflictingPriceHeaders"
+    bad = send("n4", **{"crawler-max-price": "a lot"})
+    assert bad.status_code == 400 and bad.headers["crawler-error"] == "InvalidCrawlerMaxPrice"
+
+    paid = [send(f"p{i}", **{"crawler-exact-price": "USD 0.01"}) for i in range(5)]
+    assert [r.status_code for r in paid] == [200] * 5
+    assert all(r.headers["crawler-charged"] == "USD 0.01" for r in paid)
+    assert "the page /news/3" in paid[0].text
+    replay = send("p0", **{"crawler-exact-price": "USD 0.01"})
+    assert replay.status_code == 401 and replay.headers["crawler-error"] == "InvalidSignature"
+    forged = _signed(page, Ed25519PrivateKey.generate(), key_id, "f1",
+                     **{"crawler-max-price": "USD 1"})  # fmt: skip
+    assert session.send(forged, timeout=5).status_code == 401
+
+    [lic] = [x for x in m.vb.lic.ListLicenses(lapi.ListLicensesRequest()).licenses]
+    assert lic.terms.price.model == lres.Price.MODEL_PER_CRAWL
+    meter = Client(site.metering.channel, OPERATOR_KEY, mgrpc.MeteringServiceStub)
+    hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+    def paid_crawls() -> int:
+        rows = meter.GetUsageSummary(
+            mapi.GetUsageSummaryRequest(
+                start_time=Timestamp(seconds=int((hour - timedelta(hours=1)).timestamp())),
+                end_time=Timestamp(seconds=int((hour + timedelta(hours=2)).timestamp())),
+                license=lic.name,
+            )
+        ).rows
+        return sum(r.quantity for r in rows if r.unit == mres.UNIT_CRAWLS)
+
+    _wait_until(lambda: paid_crawls() == 5)
+    time.sleep(0.3)
+    assert paid_crawls() == 5

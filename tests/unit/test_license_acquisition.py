@@ -9,7 +9,8 @@ import pytest
 from services.licensing.domain.acquisition import Choice, Refusal, choose, covering
 from services.licensing.domain.offers import Offer, OfferState
 from services.licensing.domain.permissions import WorkRef
-from services.licensing.domain.terms import Price, PriceModel, Scope, Terms, url_matches
+from services.licensing.domain.terms import Price, PriceModel, Scope, Terms
+from services.runtime.urls import url_matches
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
 WORK = WorkRef(

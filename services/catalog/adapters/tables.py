@@ -61,6 +61,19 @@ oauth_clients = Table(
     Column("revoke_time", UtcDateTime, nullable=True),
 )
 
+bots = Table(
+    "bots",
+    metadata,
+    Column("id", String(63), primary_key=True),
+    Column("vendor", String(128), nullable=False, index=True),
+    Column("display_name", String(200), nullable=False),
+    Column("user_agent", String(200), nullable=False),
+    Column("public_keys", JSON, nullable=False),
+    Column("key_ids", JSON, nullable=False),
+    Column("key_directory_url", String(2048), nullable=False),
+    Column("create_time", UtcDateTime, nullable=False),
+)
+
 # Idempotent creates: see services/runtime/request_ids.py.
 request_ids = request_ids_table(metadata)
 

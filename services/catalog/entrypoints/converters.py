@@ -5,6 +5,7 @@ from __future__ import annotations
 from licentia.catalog.v1 import catalog_service_pb2 as api
 from licentia.catalog.v1 import resources_pb2 as res
 
+from services.catalog.domain.bots import Bot
 from services.catalog.domain.model import (
     ApiKey,
     OAuthClient,
@@ -72,6 +73,18 @@ def oauth_client(c: OAuthClient) -> res.OAuthClient:
         display_name=c.display_name,
         create_time=timestamp(c.create_time),
         revoke_time=timestamp(c.revoke_time),
+    )
+
+
+def bot(b: Bot) -> res.Bot:
+    return res.Bot(
+        name=b.name,
+        display_name=b.display_name,
+        user_agent=b.user_agent,
+        public_keys=b.public_keys,
+        key_directory_url=b.key_directory_url,
+        key_ids=b.key_ids,
+        create_time=timestamp(b.create_time),
     )
 
 

@@ -16,6 +16,7 @@ from licentia.catalog.v1 import resources_pb2 as res
 from services.catalog.domain.model import MUTABLE_FIELDS, WorkFilter
 from services.catalog.entrypoints import converters as cv
 from services.catalog.service_layer.accounts import AccountInput, AccountService
+from services.catalog.service_layer.bots import BotService
 from services.catalog.service_layer.delivery import ContentService
 from services.catalog.service_layer.events import EventFeedService
 from services.catalog.service_layer.importing import ImportResult, ImportService
@@ -34,7 +35,9 @@ class CatalogServicer(api_grpc.CatalogServiceServicer):
         imports: ImportService,
         events: EventFeedService,
         content: ContentService,
+        bots: BotService,
     ) -> None:
+        self._bots = bots
         self._accounts = accounts
         self._works = works
         self._imports = imports
@@ -148,6 +151,31 @@ class CatalogServicer(api_grpc.CatalogServiceServicer):
             current_principal(), request.client_id, request.client_secret
         )
         return api.AuthenticateOAuthClientResponse(account=client.account, oauth_client=client.name)
+
+    def CreateBot(self, request: api.CreateBotRequest, context: Context) -> res.Bot:
+        b = request.bot
+        created = self._bots.create(
+            current_principal(),
+            request.parent,
+            b.display_name,
+            b.user_agent,
+            tuple(b.public_keys),
+            b.key_directory_url,
+            request.bot_id,
+        )
+        return cv.bot(created)
+
+    def ListBots(self, request: api.ListBotsRequest, context: Context) -> api.ListBotsResponse:
+        page = self._bots.list_bots(
+            current_principal(), request.parent, request.page_size, request.page_token
+        )
+        return api.ListBotsResponse(
+            bots=[cv.bot(b) for b in page.items], next_page_token=page.next_page_token
+        )
+
+    def DeleteBot(self, request: api.DeleteBotRequest, context: Context) -> empty_pb2.Empty:
+        self._bots.delete(current_principal(), request.name)
+        return empty_pb2.Empty()
 
     def LookupWorks(
         self, request: api.LookupWorksRequest, context: Context

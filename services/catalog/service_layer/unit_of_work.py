@@ -8,6 +8,7 @@ from sqlalchemy import Connection
 
 from services.catalog.adapters import tables
 from services.catalog.adapters.account_repository import AccountRepository
+from services.catalog.adapters.bot_repository import BotRepository
 from services.catalog.adapters.delivery_repository import DeliveryRepository
 from services.catalog.adapters.work_repository import WorkRepository
 from services.runtime.database import Database
@@ -20,6 +21,7 @@ OUTBOX = Outbox(tables.outbox)
 
 class CatalogUnitOfWork(SqlUnitOfWork):
     accounts: AccountRepository
+    bots: BotRepository
     works: WorkRepository
     deliveries: DeliveryRepository
     requests: RequestIds
@@ -30,6 +32,7 @@ class CatalogUnitOfWork(SqlUnitOfWork):
 
     def _open(self, connection: Connection) -> None:
         self.accounts = AccountRepository(connection)
+        self.bots = BotRepository(connection)
         self.works = WorkRepository(connection)
         self.deliveries = DeliveryRepository(connection)
         self.requests = RequestIds(connection, tables.request_ids)

@@ -6,6 +6,7 @@ documented bound on how long a revocation or a new work takes to reach the edge)
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -22,9 +23,12 @@ from licentia.licensing.v1 import licensing_service_pb2 as lapi
 from licentia.licensing.v1 import licensing_service_pb2_grpc as lgrpc
 from licentia.licensing.v1 import resources_pb2 as lres
 
+from services.edge.adapters.signatures import KnownKey, public_key
+from services.edge.domain.pay_per_crawl import CrawlOffer
 from services.edge.domain.toll import TokenClaims, WorkRef
 from services.edge.service_layer.toll import TokenInvalid
 from services.runtime.event_relay import EventRelay, MemoryCursor
+from services.runtime.uses import CONCRETE_USES
 
 log = logging.getLogger("licentia.edge")
 KEY_REFRESH_SECONDS = 60.0
@@ -193,3 +197,87 @@ class WorkUrlMap:
                     ref = WorkRef(w.name, publisher, w.section, frozenset(w.tags))
                     self._by_url[w.canonical_url] = ref
                     self._url_of[w.name] = w.canonical_url
+
+
+class Poller:
+    """Calls `refresh` every `seconds` on a thread (the caches that have no feed)."""
+
+    def __init__(self, name: str, refresh: Callable[[], None], seconds: float) -> None:
+        self._refresh = refresh
+        self._seconds = seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._refresh()
+            except grpc.RpcError as error:
+                log.warning("%s: could not refresh (%s)", self._thread.name, error.code())
+            self._stop.wait(self._seconds)
+
+
+def bot_keys(channel: grpc.Channel) -> Callable[[], dict[str, KnownKey]]:
+    """Every vendor's registered bot keys, by key id (JWK thumbprint)."""
+    stub = cgrpc.CatalogServiceStub(channel)
+
+    def read() -> dict[str, KnownKey]:
+        keys: dict[str, KnownKey] = {}
+        token = ""
+        while True:
+            page = stub.ListBots(
+                capi.ListBotsRequest(parent="vendors/-", page_size=1_000, page_token=token),
+                timeout=10,
+            )
+            for bot in page.bots:
+                vendor = bot.name.split("/bots/")[0]
+                for key_id, text in zip(bot.key_ids, bot.public_keys, strict=False):
+                    keys[key_id] = KnownKey(public_key(json.loads(text)), vendor, bot.name)
+            token = page.next_page_token
+            if not token:
+                return keys
+
+    return read
+
+
+def crawl_offers(channel: grpc.Channel) -> Callable[[], dict[str, list[CrawlOffer]]]:
+    """Every publisher's published per-crawl offers."""
+    stub = lgrpc.LicensingServiceStub(channel)
+
+    def read() -> dict[str, list[CrawlOffer]]:
+        offers: dict[str, list[CrawlOffer]] = {}
+        token = ""
+        while True:
+            page = stub.ListOffers(
+                lapi.ListOffersRequest(
+                    parent="publishers/-", state=lres.Offer.STATE_PUBLISHED,
+                    page_size=1_000, page_token=token,
+                ),
+                timeout=10,
+            )  # fmt: skip
+            for o in page.offers:
+                price = o.terms.price
+                if price.model != lres.Price.MODEL_PER_CRAWL:
+                    continue
+                publisher = o.name.split("/offers/")[0]
+                uses = [u for u in o.terms.permitted_uses if u in CONCRETE_USES]
+                offers.setdefault(publisher, []).append(
+                    CrawlOffer(
+                        o.name, publisher, price.amount_micros, price.currency,
+                        uses[0] if uses else "ai-index",
+                        frozenset(o.terms.scope.works), frozenset(o.terms.scope.sections),
+                        frozenset(o.terms.scope.tags), tuple(o.terms.scope.urls),
+                    )
+                )  # fmt: skip
+            token = page.next_page_token
+            if not token:
+                return offers
+
+    return read

@@ -63,6 +63,22 @@ class TokenClaims:
 
 
 @dataclass(frozen=True)
+class SignedBot:
+    """A crawler whose Web Bot Auth signature verified with its vendor's registered key."""
+
+    vendor: str
+    bot: str  # vendors/{v}/bots/{b}
+    key_id: str
+    nonce: str
+
+
+class SignatureInvalid(Exception):
+    def __init__(self, description: str) -> None:
+        super().__init__(description)
+        self.description = description
+
+
+@dataclass(frozen=True)
 class Crawl:
     """One allowed crawl, to meter: its id is derived from the request, so the same
     request decided again counts once."""

@@ -98,7 +98,10 @@ def build_http_app(
         verdict = _toll(booth, request, meter=True)
         headers = {f"X-Licentia-{k}": v for k, v in verdict.headers}
         headers["X-Licentia-Outcome"] = verdict.outcome
-        return Response(status_code=verdict.status, headers=headers)
+        # nginx passes 2xx, 401 and 403 from here (anything else would be a 500): other
+        # refusals (402, 400) go out as 403, and the error page asks for the real answer.
+        status = verdict.status if verdict.status in (200, 401, 403) else 403
+        return Response(status_code=status, headers=headers)
 
     async def toll_answer(request: Request) -> Response:
         """The crawler's answer to a refused request (nginx `error_page`)."""
@@ -112,6 +115,9 @@ def build_http_app(
             "error_description": description.group(1) if description else "",
             "license": link.group(1) if link else "",
         }
+        crawler_error = dict(verdict.headers).get("crawler-error")
+        if crawler_error:
+            body["crawler_error"] = crawler_error
         return JSONResponse(body, status_code=verdict.status, headers=dict(verdict.headers))
 
     async def toll_stats(request: Request) -> Response:
@@ -184,6 +190,7 @@ def _toll(booth: TollBooth, request: Request, meter: bool) -> Verdict:
         publisher=h.get("x-licentia-publisher", "")[:200],
         policy=h.get("x-licentia-policy", "block"),
         meter=meter,
+        method=h.get("x-original-method", "GET")[:16],
     )
 
 

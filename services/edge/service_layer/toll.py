@@ -13,8 +13,17 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Protocol
 
-from services.edge.domain import toll
-from services.edge.domain.toll import Crawl, TokenClaims, Verdict, WorkRef
+from services.edge.domain import pay_per_crawl, toll
+from services.edge.domain.pay_per_crawl import CrawlOffer
+from services.edge.domain.toll import (
+    Crawl,
+    SignatureInvalid,
+    SignedBot,
+    TokenClaims,
+    Verdict,
+    WorkRef,
+)
+from services.runtime.urls import url_matches
 
 
 class TokenInvalid(Exception):
@@ -43,6 +52,27 @@ class CrawlSpool(Protocol):
     def add(self, crawl: Crawl) -> None: ...
 
 
+class Signatures(Protocol):
+    def verify(self, method: str, url: str, headers: dict[str, str]) -> SignedBot: ...
+
+    def used(self, signed: SignedBot) -> None: ...
+
+
+class CrawlOffers(Protocol):
+    def of(self, publisher: str) -> list[CrawlOffer]: ...
+
+
+class CrawlLicenses(Protocol):
+    def license_for(self, vendor: str, offer: CrawlOffer, work: str) -> str:
+        """The vendor's per-crawl license under the offer (taken the first time);
+        LicenseRefused when licensing refuses it."""
+        ...
+
+
+class LicenseRefused(Exception):
+    pass
+
+
 class TollBooth:
     def __init__(
         self,
@@ -51,12 +81,18 @@ class TollBooth:
         works: WorkMap,
         spool: CrawlSpool,
         public_url: str,
+        signatures: Signatures | None = None,
+        offers: CrawlOffers | None = None,
+        crawl_licenses: CrawlLicenses | None = None,
     ) -> None:
         self._keys = keys
         self._licenses = licenses
         self._works = works
         self._spool = spool
         self._public_url = public_url.rstrip("/")
+        self._signatures = signatures
+        self._offers = offers
+        self._crawl_licenses = crawl_licenses
 
     def decide(
         self,
@@ -65,6 +101,7 @@ class TollBooth:
         publisher: str = "",
         policy: str = "block",
         meter: bool = True,
+        method: str = "GET",
     ) -> Verdict:
         """`headers` lower-cased; `publisher` and `policy` as the publisher's proxy
         states them (`block` or `allow` unverified AI User-Agents)."""
@@ -75,6 +112,8 @@ class TollBooth:
         agent = toll.ai_agent_of(headers.get("user-agent", ""))
         if authorization[:8].lower() == "license ":
             return self._with_token(authorization[8:].strip(), url, work, link, agent, meter)
+        if "signature" in headers and "signature-input" in headers and self._signatures:
+            return self._signed(method, url, dict(headers), work, link, agent, meter)
         if not agent:
             return Verdict(200, outcome="human")
         if policy == "allow":
@@ -125,5 +164,89 @@ class TollBooth:
             self._spool.add(crawl)
         return Verdict(200, link, "licensed", agent, claims.vendor, crawl)
 
+    def _signed(
+        self,
+        method: str,
+        url: str,
+        headers: dict[str, str],
+        work: WorkRef | None,
+        link: tuple[tuple[str, str], ...],
+        agent: str,
+        meter: bool,
+    ) -> Verdict:
+        """A Web Bot Auth crawler: pay per crawl where the publisher offers it."""
+        assert self._signatures is not None
+        try:
+            signed = self._signatures.verify(method, url, headers)
+        except SignatureInvalid as invalid:
+            error = (("crawler-error", "InvalidSignature"),)
+            challenge = toll.license_challenge("invalid_request", invalid.description)
+            return Verdict(401, (*error, challenge, *link), "signature-invalid", agent)
+        bot = signed.bot
+        if work is None:
+            return Verdict(200, link, "unlisted", bot, signed.vendor)
+        offer = self._offer_for(work, url)
+        if offer is None:
+            return _crawler_error(
+                403, "CrawlerForbidden", "no per-crawl offer covers this content: get a "
+                "license from the license server named in the linked license.xml",
+                link, bot, signed.vendor,
+            )  # fmt: skip
+        checked = pay_per_crawl.check_price(
+            offer, headers.get("crawler-exact-price", ""), headers.get("crawler-max-price", "")
+        )
+        price = (("crawler-price", offer.price_text),)
+        if checked.status == 402 and not checked.error:
+            return Verdict(402, (*price, *link), "payment-required", bot, signed.vendor)
+        if checked.status != 200:
+            extra = price if checked.status == 402 else ()
+            return _crawler_error(
+                checked.status, checked.error, checked.description, (*extra, *link), bot,
+                signed.vendor,
+            )  # fmt: skip
+        if not meter:  # the answer to a refused request: nothing is charged here
+            return Verdict(200, link, "paid", bot, signed.vendor)
+        assert self._crawl_licenses is not None
+        try:
+            license_name = self._crawl_licenses.license_for(signed.vendor, offer, work.name)
+        except LicenseRefused as refused:
+            return _crawler_error(
+                403, "CrawlerForbidden", str(refused)[:300], link, bot, signed.vendor
+            )
+        crawl = Crawl(
+            toll.crawl_id(f"{signed.key_id}:{signed.nonce}", url), signed.vendor, license_name,
+            work.name, offer.use, datetime.now(UTC),
+        )  # fmt: skip
+        self._spool.add(crawl)
+        self._signatures.used(signed)
+        charged = (("crawler-charged", offer.price_text),)
+        return Verdict(200, (*charged, *link), "paid", bot, signed.vendor, crawl)
+
+    def _offer_for(self, work: WorkRef, url: str) -> CrawlOffer | None:
+        if self._offers is None:
+            return None
+        for offer in self._offers.of(work.publisher):
+            if (
+                not (offer.works or offer.sections or offer.tags or offer.urls)
+                or work.name in offer.works
+                or work.section in offer.sections
+                or not offer.tags.isdisjoint(work.tags)
+                or any(url_matches(p, url) for p in offer.urls)
+            ):
+                return offer
+        return None
+
     def _license_url(self, publisher: str) -> str:
         return f"{self._public_url}/{publisher}/license.xml"
+
+
+def _crawler_error(
+    status: int,
+    code: str,
+    description: str,
+    extra: tuple[tuple[str, str], ...],
+    agent: str,
+    vendor: str,
+) -> Verdict:
+    headers = (("crawler-error", code), toll.license_challenge("invalid_request", description))
+    return Verdict(status, (*headers, *extra), f"refused-{code}", agent, vendor)

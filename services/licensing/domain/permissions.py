@@ -13,7 +13,8 @@ from enum import Enum
 
 from services.licensing.domain import vocabulary as vocab
 from services.licensing.domain.licenses import License, LicenseState
-from services.licensing.domain.terms import Price, Terms, url_matches
+from services.licensing.domain.terms import Price, Terms
+from services.runtime.urls import url_matches
 
 
 class Denial(Enum):

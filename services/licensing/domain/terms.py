@@ -68,16 +68,6 @@ class Scope:
         return not (self.sections or self.tags or self.works or self.urls)
 
 
-def url_matches(pattern: str, url: str) -> bool:
-    """Whether a work's canonical URL falls under an RSL content URL pattern."""
-    if not url:
-        return False
-    exact = pattern.endswith("$")
-    body = pattern[:-1] if exact else pattern
-    regex = ".*".join(re.escape(part) for part in body.split("*"))
-    return re.fullmatch(regex if exact else regex + ".*", url, re.DOTALL) is not None
-
-
 @dataclass(frozen=True)
 class Terms:
     scope: Scope = field(default_factory=Scope)
