@@ -24,8 +24,8 @@ import requests
 import uvicorn
 from authlib.integrations.requests_client import OAuth2Session
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from http_message_signatures import HTTPMessageSigner, MappingKeyResolver, algorithms
 from google.protobuf.timestamp_pb2 import Timestamp
+from http_message_signatures import HTTPMessageSigner, MappingKeyResolver, algorithms
 from licentia.catalog.v1 import catalog_service_pb2 as capi
 from licentia.catalog.v1 import resources_pb2 as cres
 from licentia.licensing.v1 import licensing_service_pb2 as lapi
