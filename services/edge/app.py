@@ -4,9 +4,11 @@ licensing's gRPC contracts. No database: everything durable lives in the service
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from types import FrameType
 
+import grpc
 import uvicorn
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.applications import Starlette
@@ -24,6 +26,7 @@ from services.edge.adapters.crawl_licenses import OfferBoard, PerCrawlLicenses
 from services.edge.adapters.signatures import WebBotAuth
 from services.edge.adapters.spool import CrawlSpool, SpoolRelay
 from services.edge.adapters.upstream import CatalogClient, LicensingClient
+from services.edge.entrypoints.ext_authz import add_to_server as add_ext_authz
 from services.edge.entrypoints.http import build_http_app
 from services.edge.service_layer.license_server import LicenseServer
 from services.edge.service_layer.toll import TollBooth
@@ -67,7 +70,14 @@ def build_app(settings: Settings, tracer_provider: TracerProvider | None = None)
         PerCrawlLicenses(LicensingClient(channels.channel("licensing"))),
     )  # fmt: skip
 
+    authz = grpc.server(ThreadPoolExecutor(max_workers=16, thread_name_prefix="ext-authz"))
+    add_ext_authz(booth, authz)
+    if settings.edge_authz_port:
+        authz.add_insecure_port(f"{settings.host}:{settings.edge_authz_port}")
+
     def start() -> None:
+        if settings.edge_authz_port:
+            authz.start()
         licenses.relay.start()
         works.relay.start()
         relay.start()
@@ -75,6 +85,7 @@ def build_app(settings: Settings, tracer_provider: TracerProvider | None = None)
             poller.start()
 
     def stop() -> None:
+        authz.stop(settings.shutdown_grace_seconds).wait()
         for poller in pollers:
             poller.stop()
         for stopping in (relay.stop, works.relay.stop, licenses.relay.stop, spool.close):

@@ -93,6 +93,9 @@ class Settings(BaseSettings):
     # How often the edge reads the license and work feeds (the bound on how long a
     # revocation or a new work takes to reach the toll) and sends its crawl spool.
     edge_feed_seconds: float = Field(default=1.0, gt=0)
+    # Envoy's ext_authz (gRPC) for the toll on this port of the edge; 0 (the default):
+    # off, for nginx-only sites. Envoy deployments set e.g. 8081.
+    edge_authz_port: int = Field(default=0, ge=0, le=65_535)
     # How often the catalog sends recorded content deliveries to metering as usage.
     delivery_usage_seconds: float = Field(default=0.5, gt=0)
     # How long work metadata (section, tags) used in scope checks is cached, and how long

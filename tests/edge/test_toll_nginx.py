@@ -72,13 +72,15 @@ class Site:
     works: list[str]
 
 
-def _start_edge(market: Market, metering: ServiceHarness, port: int) -> uvicorn.Server:
+def start_edge(
+    market: Market, metering: ServiceHarness, port: int, authz_port: int = 0
+) -> uvicorn.Server:
     settings = market.catalog.settings.with_ports(
         catalog=market.catalog.server.port,
         licensing=market.licensing.server.port,
         metering=metering.server.port,
         edge=port,
-    ).model_copy(update={"edge_feed_seconds": 0.1})
+    ).model_copy(update={"edge_feed_seconds": 0.1, "edge_authz_port": authz_port})
     server = uvicorn.Server(
         uvicorn.Config(
             edge_app.build_app(settings), host="127.0.0.1", port=port, log_config=None,
@@ -97,7 +99,7 @@ def _start_edge(market: Market, metering: ServiceHarness, port: int) -> uvicorn.
 def site(market: Market, tmp_path: Path) -> Iterator[Site]:
     metering = start_metering(market)
     edge_port, origin_port, nginx_port = free_port(), free_port(), free_port()
-    edge = _start_edge(market, metering, edge_port)
+    edge = start_edge(market, metering, edge_port)
     origin = ThreadingHTTPServer(("127.0.0.1", origin_port), Origin)
     threading.Thread(target=origin.serve_forever, daemon=True).start()
     conf = CONFIG.read_text()
@@ -156,7 +158,7 @@ def site(market: Market, tmp_path: Path) -> Iterator[Site]:
         metering.server.stop(0)
 
 
-def _token_for(site: Site, session: OAuth2Session, page: int) -> str:
+def token_for(site: Site, session: OAuth2Session, page: int) -> str:
     license_xml = (
         '<license xmlns="https://rslstandard.org/rsl"><permits type="usage">ai-input</permits>'
         '<payment type="inference"><amount currency="USD">0.002</amount></payment></license>'
@@ -168,7 +170,7 @@ def _token_for(site: Site, session: OAuth2Session, page: int) -> str:
     return str(token["access_token"])
 
 
-def _wait_until(check: object, seconds: float = 10.0) -> None:
+def wait_until(check: object, seconds: float = 10.0) -> None:
     deadline = time.monotonic() + seconds
     while not check():  # type: ignore[operator]
         assert time.monotonic() < deadline, "timed out"
@@ -189,7 +191,7 @@ def test_people_pass_crawlers_pay_and_every_allowed_crawl_counts_once(site: Site
     session = OAuth2Session(made.oauth_client.client_id, made.client_secret)
     page0 = f"{site.url}/news/0"
     # The edge reads the catalog's work feed: the pages become licensed content.
-    _wait_until(
+    wait_until(
         lambda: (
             requests.get(page0, headers={"User-Agent": "GPTBot/1.2"}, timeout=5).status_code == 401
         )
@@ -206,7 +208,7 @@ def test_people_pass_crawlers_pay_and_every_allowed_crawl_counts_once(site: Site
     assert refused.headers["Link"] == f'<{license_xml}>; rel="license"; type="application/rsl+xml"'
     assert refused.json()["license"] == license_xml
 
-    tokens = [_token_for(site, session, page) for page in range(PAGES)]
+    tokens = [token_for(site, session, page) for page in range(PAGES)]
     for page, token in enumerate(tokens):
         crawl = requests.get(
             f"{site.url}/news/{page}",
@@ -241,7 +243,7 @@ def test_people_pass_crawlers_pay_and_every_allowed_crawl_counts_once(site: Site
         ).rows
         return sum(r.quantity for r in rows if r.unit == mres.UNIT_CRAWLS)
 
-    _wait_until(lambda: crawls() == PAGES)
+    wait_until(lambda: crawls() == PAGES)
     assert requests.get(f"{site.edge}/toll/stats", timeout=5).json()["spool_backlog"] == 0
     time.sleep(0.3)
     assert crawls() == PAGES  # nothing counted twice
@@ -249,7 +251,7 @@ def test_people_pass_crawlers_pay_and_every_allowed_crawl_counts_once(site: Site
     # A revoked license stops opening pages within the feed's bound.
     license_name = m.va.lic.ListLicenses(lapi.ListLicensesRequest()).licenses[0].name
     m.pa.lic.RevokeLicense(lapi.RevokeLicenseRequest(name=license_name))
-    _wait_until(
+    wait_until(
         lambda: (
             requests.get(
                 page0, headers={"Authorization": f"License {tokens[0]}"}, timeout=5
@@ -259,7 +261,7 @@ def test_people_pass_crawlers_pay_and_every_allowed_crawl_counts_once(site: Site
     )
 
 
-def _signed(
+def signed(
     url: str, key: Ed25519PrivateKey, key_id: str, nonce: str, **headers: str
 ) -> requests.PreparedRequest:
     """A request signed as Web Bot Auth specifies, by the kept library (RFC 9421)."""
@@ -309,10 +311,10 @@ def test_a_signed_crawler_pays_per_crawl_and_each_paid_crawl_counts_once(site: S
     session = requests.Session()
 
     def send(nonce: str, **headers: str) -> requests.Response:
-        return session.send(_signed(page, key, key_id, nonce, **headers), timeout=5)
+        return session.send(signed(page, key, key_id, nonce, **headers), timeout=5)
 
     # The edge polls bots and offers: wait until it knows both.
-    _wait_until(lambda: send(f"w{time.monotonic()}").status_code == 402)
+    wait_until(lambda: send(f"w{time.monotonic()}").status_code == 402)
     asked = send("n1")
     assert asked.status_code == 402 and asked.headers["crawler-price"] == "USD 0.01"
     low = send("n2", **{"crawler-max-price": "USD 0.005"})
@@ -328,7 +330,7 @@ def test_a_signed_crawler_pays_per_crawl_and_each_paid_crawl_counts_once(site: S
     assert "the page /news/3" in paid[0].text
     replay = send("p0", **{"crawler-exact-price": "USD 0.01"})
     assert replay.status_code == 401 and replay.headers["crawler-error"] == "InvalidSignature"
-    forged = _signed(page, Ed25519PrivateKey.generate(), key_id, "f1",
+    forged = signed(page, Ed25519PrivateKey.generate(), key_id, "f1",
                      **{"crawler-max-price": "USD 1"})  # fmt: skip
     assert session.send(forged, timeout=5).status_code == 401
 
@@ -347,6 +349,6 @@ def test_a_signed_crawler_pays_per_crawl_and_each_paid_crawl_counts_once(site: S
         ).rows
         return sum(r.quantity for r in rows if r.unit == mres.UNIT_CRAWLS)
 
-    _wait_until(lambda: paid_crawls() == 5)
+    wait_until(lambda: paid_crawls() == 5)
     time.sleep(0.3)
     assert paid_crawls() == 5
