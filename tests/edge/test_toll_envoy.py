@@ -116,7 +116,11 @@ def test_envoy_gets_the_same_decisions(envoy: Envoy) -> None:
         prepared = signed(envoy.pages[1], key, bot.key_ids[0], nonce, **extra)
         return {k.lower(): v for k, v in prepared.headers.items()}
 
-    wait_until(lambda: ask(envoy, "/news/1", signed_headers(f"w{time.monotonic()}")).denied_response.status.code == 402)  # fmt: skip
+    def price_asked() -> bool:
+        answer = ask(envoy, "/news/1", signed_headers(f"w{time.monotonic()}"))
+        return answer.denied_response.status.code == 402
+
+    wait_until(price_asked)  # the edge has polled the bot and the per-crawl offer
     asked = ask(envoy, "/news/1", signed_headers("e1"))
     assert headers_of(asked.denied_response.headers)["crawler-price"] == "USD 0.01"
     paid = ask(envoy, "/news/1", signed_headers("e2", **{"crawler-max-price": "USD 0.02"}))
