@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import urllib.error
+import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +34,7 @@ from services.cli.profile import JsonOption, ProfileOption, connect
 from services.cli.settlement import moment
 from services.cli.works_files import BadInput, count_works, read_works
 from services.client import new_request_id
+from services.runtime.config import Settings
 from services.runtime.proto_time import timestamp
 
 app = typer.Typer(help="Publishers: works, offers, negotiations, statements.", no_args_is_help=True)
@@ -210,6 +215,46 @@ def statements(
     if png is not None:
         charts.png_bars(png, f"Net revenue per period, {party} ({currency})", net, currency)
         console.print(f"chart written to {png}")
+
+
+@app.command("crawlers")
+def crawlers(
+    client_id: Annotated[
+        str, typer.Option(envvar="LICENTIA_EDGE_CLIENT_ID", help="your OAuth client id")
+    ],
+    client_secret: Annotated[
+        str, typer.Option(envvar="LICENTIA_EDGE_CLIENT_SECRET", help="its secret")
+    ],
+    hours: Annotated[int, typer.Option(help="how far back, in hours")] = 24,
+    edge: Annotated[str, typer.Option(help="the edge's URL (default: the configured one)")] = "",
+    as_json: JsonOption = False,
+) -> None:
+    """AI crawlers at your edge per hour: licensed, paid, refused (by reason), unverified."""
+    base = (edge or Settings().public_url_of_edge()).rstrip("/")
+    request = urllib.request.Request(f"{base}/toll/analytics?hours={hours}")
+    token = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
+    request.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            report = json.load(answer)
+    except urllib.error.HTTPError as error:
+        errors.print(f"licentia: the edge answered {error.code}: {error.read()[:300]!r}")
+        raise typer.Exit(1) from None
+    except OSError as error:
+        errors.print(f"licentia: cannot reach the edge at {base}: {error}")
+        raise typer.Exit(1) from None
+    if as_json:
+        emit_json(report)
+        return
+    rows = report["rows"]
+    if not rows:
+        console.print(f"no AI crawler traffic since {report['since']}")
+        return
+    table(
+        f"AI crawlers at the edge since {report['since']}",
+        ["hour", "crawler", "vendor", "outcome", "requests"],
+        [(r["hour"], r["crawler"], r["vendor"], r["outcome"], r["requests"]) for r in rows],
+    )
 
 
 @app.command("proposals")

@@ -13,6 +13,7 @@ import uvicorn
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.applications import Starlette
 
+from services.edge.adapters.analytics import CrawlerAnalytics
 from services.edge.adapters.caches import (
     LicenseStateCache,
     Poller,
@@ -30,6 +31,7 @@ from services.edge.entrypoints.ext_authz import add_to_server as add_ext_authz
 from services.edge.entrypoints.http import build_http_app
 from services.edge.service_layer.license_server import LicenseServer
 from services.edge.service_layer.toll import TollBooth
+from services.runtime import metrics
 from services.runtime.clients import ServiceChannels
 from services.runtime.config import Settings
 from services.runtime.usage_reporting import UsageReporter
@@ -65,9 +67,15 @@ def build_app(settings: Settings, tracer_provider: TracerProvider | None = None)
         ),
         Poller("edge-offers", lambda: board.replace(read_offers()), settings.edge_feed_seconds),
     ]
+    analytics = CrawlerAnalytics(Path(settings.data_dir) / "edge" / "analytics.db")
+    pollers.append(Poller("edge-analytics", analytics.flush, 1.0))
+    metrics.gauge(
+        "licentia_toll_spool_backlog", "Allowed crawls not yet counted by metering", NAME,
+        lambda: float(spool.backlog()),
+    )  # fmt: skip
     booth = TollBooth(
         keys, licenses, works, spool, public_url, signatures, board,
-        PerCrawlLicenses(LicensingClient(channels.channel("licensing"))),
+        PerCrawlLicenses(LicensingClient(channels.channel("licensing"))), analytics,
     )  # fmt: skip
 
     authz = grpc.server(ThreadPoolExecutor(max_workers=16, thread_name_prefix="ext-authz"))
@@ -88,11 +96,19 @@ def build_app(settings: Settings, tracer_provider: TracerProvider | None = None)
         authz.stop(settings.shutdown_grace_seconds).wait()
         for poller in pollers:
             poller.stop()
-        for stopping in (relay.stop, works.relay.stop, licenses.relay.stop, spool.close):
+        for stopping in (
+            relay.stop,
+            works.relay.stop,
+            licenses.relay.stop,
+            spool.close,
+            analytics.close,
+        ):
             stopping()
         channels.close()
 
-    return build_http_app(server, booth, spool.backlog, on_startup=start, on_shutdown=stop)
+    return build_http_app(
+        server, booth, spool.backlog, analytics, on_startup=start, on_shutdown=stop
+    )
 
 
 def serve(settings: Settings, tracer_provider: TracerProvider, port: int | None = None) -> None:

@@ -248,6 +248,25 @@ def test_people_pass_crawlers_pay_and_every_allowed_crawl_counts_once(site: Site
     time.sleep(0.3)
     assert crawls() == PAGES  # nothing counted twice
 
+    # The publisher's crawler analytics: what came, per crawler and outcome.
+    publisher_client = m.pa.account.client.CreateOAuthClient(
+        capi.CreateOAuthClientRequest(parent=m.pa.name, oauth_client=cres.OAuthClient())
+    )
+    auth = (publisher_client.oauth_client.client_id, publisher_client.client_secret)
+    report = requests.get(f"{site.edge}/toll/analytics", auth=auth, timeout=5).json()
+    seen: dict[str, int] = {}
+    for row in report["rows"]:
+        seen[row["outcome"]] = seen.get(row["outcome"], 0) + row["requests"]
+    assert seen["licensed"] == PAGES + 1  # and the retry
+    assert seen["token-out-of-scope"] == 1 and seen["token-invalid_token"] == 1
+    assert seen["unverified-blocked"] >= 2
+    assert (
+        requests.get(f"{site.edge}/toll/analytics", auth=("x", "y"), timeout=5).status_code == 401
+    )
+    exported = requests.get(f"{site.edge}/metrics", timeout=5).text
+    assert 'licentia_toll_requests_total{outcome="licensed"}' in exported
+    assert "licentia_toll_spool_backlog" in exported
+
     # A revoked license stops opening pages within the feed's bound.
     license_name = m.va.lic.ListLicenses(lapi.ListLicensesRequest()).licenses[0].name
     m.pa.lic.RevokeLicense(lapi.RevokeLicenseRequest(name=license_name))

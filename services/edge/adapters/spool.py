@@ -118,11 +118,14 @@ class SpoolRelay:
         counted = 0
         for vendor, events in self._spool.pending(1_000).items():
             answers = self._metering.record(vendor, events)
-            sent = [e.id for e, a in zip(events, answers, strict=True) if a.recorded]
+            # CONFLICT: the same request (token or nonce, and URL) was counted earlier,
+            # at another time: this crawl is that one, already counted.
+            counted_before = [a.recorded or a.status == "CONFLICT" for a in answers]
+            sent = [e.id for e, done in zip(events, counted_before, strict=True) if done]
             refused = [
                 (e.id, a.status, f"{a.reason}: {a.message}")
-                for e, a in zip(events, answers, strict=True)
-                if not a.recorded and not a.retry_later
+                for e, a, done in zip(events, answers, counted_before, strict=True)
+                if not done and not a.retry_later
             ]
             for event_id, status, note in refused:
                 log.warning("metering did not count crawl %s: %s %s", event_id, status, note)

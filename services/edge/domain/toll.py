@@ -101,6 +101,8 @@ class Verdict:
     agent: str = ""
     vendor: str = ""
     crawl: Crawl | None = field(default=None, compare=False)
+    # The publisher whose content it was (the work's, else as the proxy says).
+    publisher: str = ""
 
     @property
     def allowed(self) -> bool:

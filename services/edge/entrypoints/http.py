@@ -10,10 +10,13 @@ import json
 import logging
 import re
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -21,6 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from services.edge.adapters.analytics import CrawlerAnalytics
 from services.edge.domain.toll import Verdict
 from services.edge.entrypoints.oauth import HttpRequest, LicentiaAuthorizationServer
 from services.edge.service_layer.license_server import LicenseServer, OAuthRefusal
@@ -38,6 +42,7 @@ def build_http_app(
     server: LicenseServer,
     booth: TollBooth,
     backlog: Callable[[], int],
+    analytics: CrawlerAnalytics,
     on_startup: Callable[[], None] = lambda: None,
     on_shutdown: Callable[[], None] = lambda: None,
 ) -> Starlette:
@@ -123,10 +128,37 @@ def build_http_app(
     async def toll_stats(request: Request) -> Response:
         return JSONResponse({"spool_backlog": backlog()})
 
+    async def crawler_analytics(request: Request) -> Response:
+        """A publisher's crawler traffic per hour, for its own OAuth client."""
+        client_id, secret = extract_basic_authorization(
+            {"Authorization": request.headers.get("authorization", "")}
+        )
+        account = (
+            await run_in_threadpool(server.authenticate, client_id, secret)
+            if client_id and secret
+            else None
+        )
+        if account is None or not account.account.startswith("publishers/"):
+            return JSONResponse(
+                {"error": "invalid_client", "error_description": "a publisher's OAuth client"},
+                status_code=401,
+                headers={"WWW-Authenticate": 'Basic realm="licentia"'},
+            )
+        hours = request.query_params.get("hours", "24")
+        span = int(hours) if hours.isdigit() and 0 < int(hours) <= 24 * 400 else 24
+        since = (datetime.now(UTC) - timedelta(hours=span)).strftime("%Y-%m-%dT%H:00:00Z")
+        rows = await run_in_threadpool(analytics.rows, account.account, since)
+        return JSONResponse({"publisher": account.account, "since": since, "rows": rows})
+
+    async def prometheus(request: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
     routes = [
         Route("/toll/nginx", toll_nginx),
         Route("/toll/answer", toll_answer),
         Route("/toll/stats", toll_stats),
+        Route("/toll/analytics", crawler_analytics),
+        Route("/metrics", prometheus),
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/.well-known/oauth-authorization-server", server_metadata),

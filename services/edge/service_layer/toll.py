@@ -10,6 +10,7 @@ error page that answers the crawler): refusals meter nothing, so both answer the
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -73,6 +74,10 @@ class LicenseRefused(Exception):
     pass
 
 
+class Counts(Protocol):
+    def count(self, publisher: str, verdict: Verdict) -> None: ...
+
+
 class TollBooth:
     def __init__(
         self,
@@ -84,7 +89,9 @@ class TollBooth:
         signatures: Signatures | None = None,
         offers: CrawlOffers | None = None,
         crawl_licenses: CrawlLicenses | None = None,
+        analytics: Counts | None = None,
     ) -> None:
+        self._analytics = analytics
         self._keys = keys
         self._licenses = licenses
         self._works = works
@@ -104,9 +111,27 @@ class TollBooth:
         method: str = "GET",
     ) -> Verdict:
         """`headers` lower-cased; `publisher` and `policy` as the publisher's proxy
-        states them (`block` or `allow` unverified AI User-Agents)."""
+        states them (`block` or `allow` unverified AI User-Agents). `meter`: the real
+        decision (counted, and its crawl metered), not the re-asked answer of a refusal."""
         work = self._works.at(url)
         owner = work.publisher if work else publisher
+        verdict = replace(
+            self._decide(url, headers, work, owner, policy, meter, method), publisher=owner
+        )
+        if meter and self._analytics is not None:
+            self._analytics.count(owner, verdict)
+        return verdict
+
+    def _decide(
+        self,
+        url: str,
+        headers: Mapping[str, str],
+        work: WorkRef | None,
+        owner: str,
+        policy: str,
+        meter: bool,
+        method: str,
+    ) -> Verdict:
         link = (toll.link_header(self._license_url(owner)),) if owner else ()
         authorization = headers.get("authorization", "")
         agent = toll.ai_agent_of(headers.get("user-agent", ""))
