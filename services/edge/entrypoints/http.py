@@ -213,9 +213,12 @@ async def _form_request(request: Request, public_url: str) -> HttpRequest:
 def _toll(booth: TollBooth, request: Request, meter: bool) -> Verdict:
     """The original request, as the publisher's proxy describes it."""
     h = request.headers
-    scheme = h.get("x-original-scheme", "https")
-    host = h.get("x-original-host", h.get("host", ""))
-    url = canonical_url(f"{scheme}://{host}{h.get('x-original-uri', '/')}"[:4_096])
+    if h.get("x-original-url"):  # ingress-nginx's external auth sends the whole URL
+        url = canonical_url(h["x-original-url"][:4_096])
+    else:
+        scheme = h.get("x-original-scheme", "https")
+        host = h.get("x-original-host", h.get("host", ""))
+        url = canonical_url(f"{scheme}://{host}{h.get('x-original-uri', '/')}"[:4_096])
     return booth.decide(
         url,
         h,
