@@ -9,15 +9,20 @@ from pathlib import Path
 
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+from licentia.licensing.v1 import resources_pb2 as lres
 from licentia.metering.v1 import metering_service_pb2 as mapi
 from licentia.metering.v1 import metering_service_pb2_grpc as mgrpc
+from licentia.settlement.v1 import settlement_service_pb2 as sapi
+from licentia.settlement.v1 import settlement_service_pb2_grpc as sgrpc
 
 from services.edge.adapters.spool import CrawlSpool, SpoolRelay
 from services.edge.domain.toll import Crawl, crawl_id
 from services.metering import app as metering_app
+from services.runtime import proto_time
 from services.runtime.clients import open_channel
 from services.runtime.errors import Unavailable
 from services.runtime.usage_reporting import UsageReporter
+from services.settlement import app as settlement_app
 from tests.api.market import Market, start_metering, terms
 from tests.conftest import OPERATOR_KEY, SERVICE_TOKEN, Client, start_service
 
@@ -77,3 +82,49 @@ def test_crawls_wait_out_an_outage_and_a_restart_and_count_once(
         channel.close()
         metering.channel.close()
         metering.server.stop(0)
+
+
+def test_spooled_crawls_are_billed_at_the_per_crawl_price(market: Market, tmp_path: Path) -> None:
+    """Crawls the toll allowed under a per-crawl license, counted through the spool, are
+    invoiced at the offer's price when the period closes: 40 crawls at $0.01 = $0.40."""
+    metering = start_metering(market)
+    settlement = start_service(settlement_app, metering.settings)
+    try:
+        offer = market.offer(
+            market.pa,
+            terms(
+                permitted_uses=["ai-train"],
+                price=lres.Price(
+                    model=lres.Price.MODEL_PER_CRAWL, currency="USD", amount_micros=10_000
+                ),
+                start_time=proto_time.timestamp(datetime.now(UTC) - timedelta(hours=5)),
+            ),
+        )
+        lic = market.license(market.va, offer)
+        hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        crawled = hour - timedelta(hours=2) + timedelta(minutes=10)
+        spool = CrawlSpool(tmp_path / "crawls.db")
+        for i in range(40):
+            spool.add(
+                Crawl(crawl_id(f"n{i}", f"https://x/{i}"), market.va.name, lic.name,
+                      market.works_a[i % 2], "ai-train", crawled)
+            )  # fmt: skip
+        channel = open_channel(f"127.0.0.1:{metering.server.port}", SERVICE_TOKEN)
+        relay = SpoolRelay(spool, UsageReporter(channel), 0.05)
+        while spool.backlog():
+            relay.run_once()
+        settle = Client(settlement.channel, OPERATOR_KEY, sgrpc.SettlementServiceStub)
+        settle.CloseSettlementPeriod(
+            sapi.CloseSettlementPeriodRequest(
+                start_time=proto_time.timestamp(hour - timedelta(hours=3)),
+                end_time=proto_time.timestamp(hour - timedelta(hours=1)),
+            )
+        )
+        [invoice] = settle.ListInvoices(sapi.ListInvoicesRequest()).invoices
+        assert (invoice.vendor, invoice.total, invoice.currency) == (market.va.name, 40, "USD")
+        spool.close()
+        channel.close()
+    finally:
+        for harness in (settlement, metering):
+            harness.channel.close()
+            harness.server.stop(0)
