@@ -7,15 +7,11 @@ metering, through the edge's durable spool."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import jwt
@@ -39,28 +35,14 @@ from services.runtime.ports import free_port
 from tests.api.helpers import article
 from tests.api.market import Market, start_metering, terms
 from tests.conftest import OPERATOR_KEY, Client, ServiceHarness
+from tools.toll_site import nginx_binary, start_nginx, start_origin
 
-NGINX = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else "")
-CONFIG = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "licentia-toll.conf"
 pytestmark = pytest.mark.skipif(
-    not NGINX,
+    not nginx_binary(),
     reason="nginx is not installed (apt-get install nginx-light; .ci/run installs it): the "
     "toll is tested through real nginx only",
 )
 PAGES = 50
-
-
-class Origin(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        body = f"<html><body>the page {self.path}</body></html>".encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/html")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 @dataclass
@@ -100,41 +82,12 @@ def site(market: Market, tmp_path: Path) -> Iterator[Site]:
     metering = start_metering(market)
     edge_port, origin_port, nginx_port = free_port(), free_port(), free_port()
     edge = start_edge(market, metering, edge_port)
-    origin = ThreadingHTTPServer(("127.0.0.1", origin_port), Origin)
-    threading.Thread(target=origin.serve_forever, daemon=True).start()
-    conf = CONFIG.read_text()
-    for name, value in {
-        "${LICENTIA_EDGE}": f"127.0.0.1:{edge_port}",
-        "${ORIGIN}": f"127.0.0.1:{origin_port}",
-        "${LICENTIA_PUBLISHER}": market.pa.name,
-        "${LISTEN}": f"127.0.0.1:{nginx_port}",
-    }.items():
-        conf = conf.replace(name, value)
-    prefix = tmp_path / "nginx"
-    (prefix / "logs").mkdir(parents=True)
-    (prefix / "nginx.conf").write_text(
-        ("user root;\n" if os.geteuid() == 0 else "")
-        + "worker_processes 1;\nerror_log logs/error.log warn;\npid logs/nginx.pid;\n"
-        "events { worker_connections 256; }\n"
-        "http {\n access_log off;\n client_body_temp_path tmp/body;\n"
-        " proxy_temp_path tmp/proxy;\n fastcgi_temp_path tmp/fastcgi;\n"
-        " uwsgi_temp_path tmp/uwsgi;\n scgi_temp_path tmp/scgi;\n" + conf + "\n}\n"
-    )
-    (prefix / "tmp").mkdir()
-    nginx = subprocess.Popen(
-        [NGINX, "-p", str(prefix), "-c", "nginx.conf", "-g", "daemon off;"],
-        stderr=subprocess.PIPE,
-    )
+    origin = start_origin(origin_port)
     url = f"http://127.0.0.1:{nginx_port}"
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            requests.get(url + "/ready", timeout=1)
-            break
-        except requests.ConnectionError:
-            assert nginx.poll() is None, nginx.stderr.read() if nginx.stderr else ""
-            assert time.monotonic() < deadline, "nginx did not start"
-            time.sleep(0.05)
+    nginx = start_nginx(
+        tmp_path / "nginx", nginx_port, f"127.0.0.1:{edge_port}", f"127.0.0.1:{origin_port}",
+        market.pa.name,
+    )  # fmt: skip
     pa = market.pa.account
     imported = pa.client.ImportWorks(
         iter(
@@ -244,7 +197,9 @@ def test_people_pass_crawlers_pay_and_every_allowed_crawl_counts_once(site: Site
         return sum(r.quantity for r in rows if r.unit == mres.UNIT_CRAWLS)
 
     wait_until(lambda: crawls() == PAGES)
-    assert requests.get(f"{site.edge}/toll/stats", timeout=5).json()["spool_backlog"] == 0
+    wait_until(
+        lambda: requests.get(f"{site.edge}/toll/stats", timeout=5).json()["spool_backlog"] == 0
+    )
     time.sleep(0.3)
     assert crawls() == PAGES  # nothing counted twice
 
