@@ -63,6 +63,7 @@ bench: setup
 	$(BIN)/python -m bench.licensing_bench
 	$(BIN)/python -m bench.license_server_bench
 	$(BIN)/python -m bench.toll_bench
+	$(BIN)/python -m bench.toll_nginx_bench
 	$(BIN)/python -m bench.provenance_accuracy
 	$(BIN)/python -m bench.provenance_bench
 	$(BIN)/python -m bench.provenance_freshness

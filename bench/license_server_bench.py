@@ -85,7 +85,7 @@ def closed_loop(
     )
 
 
-def _market(catalog_port: int, licensing_port: int, edge: str) -> tuple:
+def _market(catalog_port: int, licensing_port: int, edge: str, url: str = URL) -> tuple:
     op = [("authorization", f"Bearer {OPERATOR}")]
     catalog = cgrpc.CatalogServiceStub(grpc.insecure_channel(f"127.0.0.1:{catalog_port}"))
     licensing = lgrpc.LicensingServiceStub(grpc.insecure_channel(f"127.0.0.1:{licensing_port}"))
@@ -100,7 +100,7 @@ def _market(catalog_port: int, licensing_port: int, edge: str) -> tuple:
         capi.CreateWorkRequest(
             parent="publishers/p",
             work=cres.Work(
-                external_id="1", title="One", body="text", language="en", canonical_url=URL
+                external_id="1", title="One", body="text", language="en", canonical_url=url
             ),
         ),
         metadata=op,
@@ -129,7 +129,7 @@ def _market(catalog_port: int, licensing_port: int, edge: str) -> tuple:
     vendor, publisher = client("vendors/v"), client("publishers/p")
     first = requests.post(
         f"{edge}/token",
-        data={"grant_type": "client_credentials", "resource": URL, "scope": "search"},
+        data={"grant_type": "client_credentials", "resource": url, "scope": "search"},
         auth=vendor,
         timeout=30,
     ).json()

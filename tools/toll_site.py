@@ -43,11 +43,24 @@ def start_origin(port: int) -> ThreadingHTTPServer:
 
 
 def start_nginx(
-    prefix: Path, port: int, edge: str, origin: str, publisher: str, toll: bool = True
+    prefix: Path,
+    port: int,
+    edge: str,
+    origin: str,
+    publisher: str,
+    toll: bool = True,
+    static_origin_port: int = 0,
 ) -> subprocess.Popen[bytes]:
     """nginx on 127.0.0.1:`port` in front of `origin`, asking the edge when `toll` (else
-    the same proxy with no auth subrequest: the bare baseline)."""
+    the same proxy with no auth subrequest: the bare baseline). `static_origin_port`:
+    also serve a static origin from nginx itself on that port (benchmarks: no Python
+    origin in the measured path)."""
     conf = CONFIG.read_text()
+    if static_origin_port:
+        conf += (
+            f"\nserver {{\n    listen 127.0.0.1:{static_origin_port};\n"
+            '    location / { return 200 "<html><body>the page $uri</body></html>"; }\n}\n'
+        )
     for name, value in {
         "${LICENTIA_EDGE}": edge,
         "${ORIGIN}": origin,
@@ -63,7 +76,8 @@ def start_nginx(
         ("user root;\n" if os.geteuid() == 0 else "")
         + "worker_processes 1;\nerror_log logs/error.log warn;\npid logs/nginx.pid;\n"
         "events { worker_connections 1024; }\n"
-        "http {\n access_log off;\n client_body_temp_path tmp/body;\n"
+        "http {\n access_log off;\n keepalive_requests 1000000;\n"
+        " client_body_temp_path tmp/body;\n"
         " proxy_temp_path tmp/proxy;\n fastcgi_temp_path tmp/fastcgi;\n"
         " uwsgi_temp_path tmp/uwsgi;\n scgi_temp_path tmp/scgi;\n" + conf + "\n}\n"
     )

@@ -11,7 +11,7 @@ from types import FrameType
 import grpc
 import uvicorn
 from opentelemetry.sdk.trace import TracerProvider
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from services.edge.adapters.analytics import CrawlerAnalytics
 from services.edge.adapters.caches import (
@@ -40,7 +40,7 @@ NAME = "edge"
 log = logging.getLogger("licentia.edge")
 
 
-def build_app(settings: Settings, tracer_provider: TracerProvider | None = None) -> Starlette:
+def build_app(settings: Settings, tracer_provider: TracerProvider | None = None) -> ASGIApp:
     channels = ServiceChannels(settings, tracer_provider or TracerProvider())
     public_url = settings.public_url_of_edge()
     server = LicenseServer(

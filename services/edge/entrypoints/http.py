@@ -9,7 +9,7 @@ import contextlib
 import json
 import logging
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
@@ -23,6 +23,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from services.edge.adapters.analytics import CrawlerAnalytics
 from services.edge.domain.toll import Verdict
@@ -45,7 +46,7 @@ def build_http_app(
     analytics: CrawlerAnalytics,
     on_startup: Callable[[], None] = lambda: None,
     on_shutdown: Callable[[], None] = lambda: None,
-) -> Starlette:
+) -> ASGIApp:
     oauth = LicentiaAuthorizationServer(server)
     metadata = AuthorizationServerMetadata(server.metadata())
     metadata.validate()  # RFC 8414: refuse to start with metadata a client would reject
@@ -96,18 +97,6 @@ def build_http_app(
         answer = await run_in_threadpool(oauth.create_endpoint_response, "introspection", http)
         return _oauth_response(answer)
 
-    async def toll_nginx(request: Request) -> Response:
-        """nginx `auth_request`: 200 lets the request through (the headers to add come
-        back as X-Licentia-*), 401 and 403 refuse (nginx's error page then asks
-        /toll/answer for the crawler's full answer)."""
-        verdict = _toll(booth, request, meter=True)
-        headers = {f"X-Licentia-{k}": v for k, v in verdict.headers}
-        headers["X-Licentia-Outcome"] = verdict.outcome
-        # nginx passes 2xx, 401 and 403 from here (anything else would be a 500): other
-        # refusals (402, 400) go out as 403, and the error page asks for the real answer.
-        status = verdict.status if verdict.status in (200, 401, 403) else 403
-        return Response(status_code=status, headers=headers)
-
     async def toll_answer(request: Request) -> Response:
         """The crawler's answer to a refused request (nginx `error_page`)."""
         verdict = _toll(booth, request, meter=False)
@@ -154,7 +143,6 @@ def build_http_app(
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     routes = [
-        Route("/toll/nginx", toll_nginx),
         Route("/toll/answer", toll_answer),
         Route("/toll/stats", toll_stats),
         Route("/toll/analytics", crawler_analytics),
@@ -175,7 +163,7 @@ def build_http_app(
         yield
         on_shutdown()
 
-    return Starlette(
+    app = Starlette(
         routes=routes,
         lifespan=lifespan,
         exception_handlers={
@@ -185,6 +173,37 @@ def build_http_app(
             Exception: _internal,
         },
     )
+    return _with_toll_fast_path(app, booth)
+
+
+def _with_toll_fast_path(app: Starlette, booth: TollBooth) -> ASGIApp:
+    """nginx's subrequests, straight from ASGI: the toll answers every request of a
+    publisher's site, and Starlette's routing and Request objects cost more than the
+    decision itself (measured: a third of the edge's time per subrequest)."""
+
+    async def asgi(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != "/toll/nginx":
+            await app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        try:
+            verdict = _decide(booth, headers, meter=True)
+        except Exception:
+            log.exception("the toll failed to decide %s", headers.get("x-original-uri", "?"))
+            await send({"type": "http.response.start", "status": 500, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        answer = [
+            (f"x-licentia-{k}".encode(), v.encode("latin-1", "replace")) for k, v in verdict.headers
+        ]
+        answer.append((b"x-licentia-outcome", verdict.outcome.encode()))
+        # nginx passes 2xx, 401 and 403 from here (anything else would be a 500): other
+        # refusals (402, 400) go out as 403, and the error page asks for the real answer.
+        status = verdict.status if verdict.status in (200, 401, 403) else 403
+        await send({"type": "http.response.start", "status": status, "headers": answer})
+        await send({"type": "http.response.body", "body": b""})
+
+    return asgi
 
 
 async def _form_request(request: Request, public_url: str) -> HttpRequest:
@@ -211,8 +230,11 @@ async def _form_request(request: Request, public_url: str) -> HttpRequest:
 
 
 def _toll(booth: TollBooth, request: Request, meter: bool) -> Verdict:
-    """The original request, as the publisher's proxy describes it."""
-    h = request.headers
+    return _decide(booth, request.headers, meter)
+
+
+def _decide(booth: TollBooth, h: Mapping[str, str], meter: bool) -> Verdict:
+    """The original request, as the publisher's proxy describes it (headers lower-case)."""
     if h.get("x-original-url"):  # ingress-nginx's external auth sends the whole URL
         url = canonical_url(h["x-original-url"][:4_096])
     else:
