@@ -29,6 +29,10 @@ $(BIN)/python:
 $(VENV)/.deps: pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python tools/list_dependencies.py > $(VENV)/requirements.txt
 	$(BIN)/pip install --quiet -c constraints.txt -r $(VENV)/requirements.txt
+	# xds-protos (Envoy's ext_authz stubs) ships older copies of the OpenTelemetry protos
+	# under the same package path as opentelemetry-proto: whichever is installed last
+	# wins. OpenTelemetry's own must, or the OTLP exporter cannot import.
+	$(BIN)/pip install --quiet --force-reinstall --no-deps -c constraints.txt opentelemetry-proto
 	touch $@
 
 node_modules/.bin/buf: package.json

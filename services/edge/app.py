@@ -106,9 +106,14 @@ def build_app(settings: Settings, tracer_provider: TracerProvider | None = None)
             stopping()
         channels.close()
 
+    metrics.gauge(
+        "licentia_toll_works", "Works whose URL the toll knows (from the catalog's feed)", NAME,
+        lambda: float(len(works)),
+    )  # fmt: skip
     return build_http_app(
-        server, booth, spool.backlog, analytics, on_startup=start, on_shutdown=stop
-    )
+        server, booth, spool.backlog, analytics, lambda: len(works),
+        on_startup=start, on_shutdown=stop,
+    )  # fmt: skip
 
 
 def serve(settings: Settings, tracer_provider: TracerProvider, port: int | None = None) -> None:

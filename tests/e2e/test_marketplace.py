@@ -77,9 +77,11 @@ def test_the_story_reconciles_and_one_request_is_one_trace(
         env["LICENTIA_OPERATOR_API_KEY"],
         receiver,
         env["LICENTIA_OTLP_ENDPOINT"],
+        settings.public_url_of_edge(),
         articles=20,
     )
     assert facts.retried_duplicates == 250  # a retried batch is counted once
+    assert facts.crawls == 4  # the edge: 3 licensed crawls and 1 paid, each counted once
     assert facts.settled.invoiced == facts.settled.stated > 0
     assert facts.settled.balanced and facts.settled.verified
 

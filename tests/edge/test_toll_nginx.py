@@ -144,11 +144,7 @@ def test_people_pass_crawlers_pay_and_every_allowed_crawl_counts_once(site: Site
     session = OAuth2Session(made.oauth_client.client_id, made.client_secret)
     page0 = f"{site.url}/news/0"
     # The edge reads the catalog's work feed: the pages become licensed content.
-    wait_until(
-        lambda: (
-            requests.get(page0, headers={"User-Agent": "GPTBot/1.2"}, timeout=5).status_code == 401
-        )
-    )
+    wait_until(lambda: requests.get(f"{site.edge}/toll/stats", timeout=5).json()["works"] >= PAGES)
 
     person = requests.get(page0, headers={"User-Agent": "Mozilla/5.0 Firefox/140"}, timeout=5)
     assert person.status_code == 200 and "the page /news/0" in person.text

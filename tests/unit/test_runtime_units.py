@@ -63,3 +63,14 @@ def test_rate_limiter_is_per_caller_and_says_how_long_to_wait() -> None:
         limiter.acquire("a")
     assert 0 < limited.value.retry_after_seconds <= 0.1
     limiter.acquire("b")
+
+
+def test_envoy_stubs_and_the_otlp_exporter_import_side_by_side() -> None:
+    """xds-protos ships older OpenTelemetry protos under opentelemetry-proto's package
+    path; `make setup` reinstalls OpenTelemetry's last so that both work."""
+    from envoy.service.auth.v3 import external_auth_pb2
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.proto.common.v1 import common_pb2
+
+    assert external_auth_pb2.CheckRequest and OTLPSpanExporter
+    assert hasattr(common_pb2, "InstrumentationScope")

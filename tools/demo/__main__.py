@@ -22,6 +22,7 @@ from services.launcher import Launcher, LaunchError
 from services.runtime.config import COMPONENT_NAMES, Settings
 from services.runtime.ports import free_port
 from tools.demo import market as story
+from tools.demo.crawl import crawl_at_the_edge
 from tools.demo.settle import Settled, close_period, running_charges
 from tools.demo.traces import trace_tree
 from tools.demo.usage import report_usage, use_content, wait_until_indexed
@@ -57,13 +58,20 @@ def main() -> int:
         try:
             launcher.up(on_ready=lambda name, s: console.print(f"   {name} serving ({s:.1f} s)"))
             started = time.monotonic()
-            play(Endpoints.from_settings(settings), operator_key, receiver, endpoint)
+            play(
+                Endpoints.from_settings(settings), operator_key, receiver, endpoint,
+                settings.public_url_of_edge(),
+            )  # fmt: skip
             console.print(f"\nthe story took {time.monotonic() - started:.1f} s")
             code = 0
         except grpc.RpcError as error:
             console.print(f"[red]demo failed[/]: {api_error_line(error)}")
         except (LaunchError, RuntimeError) as error:
             console.print(f"[red]demo failed[/]: {error}")
+            for name in COMPONENT_NAMES:  # what the services said, to see why
+                tail = launcher.log_tail(name, 8)
+                if "WARNING" in tail or "ERROR" in tail:
+                    console.print(f"[dim]{name}.log:[/]\n{tail}", markup=True, highlight=False)
         finally:
             exits = launcher.down()
             receiver.stop()
@@ -82,6 +90,7 @@ class Facts:
     trace_id: str
     retried_duplicates: int
     settled: Settled
+    crawls: int
 
 
 def play(
@@ -89,6 +98,7 @@ def play(
     operator_key: str,
     receiver: TraceReceiver,
     otlp_endpoint: str,
+    edge_url: str,
     articles: int = ARTICLES_PER_PUBLISHER,
 ) -> Facts:
     hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -108,6 +118,7 @@ def play(
         duplicates = report_usage(market, end, console)
         settled = close_period(market, start, end, console)
         running_charges(market, console)
+        crawls = crawl_at_the_edge(market, edge_url, console)
         wanted = {"vendor-a-app", "licentia-provenance", "licentia-licensing", "licentia-metering"}
         receiver.wait_for(trace_id, wanted)
         console.print("[bold]7.[/] one vendor request, traced across the services it crossed:")
@@ -115,7 +126,7 @@ def play(
         tracing.shutdown()
         for party in [*market.publishers.values(), *market.vendors.values()]:
             party.client.close()
-    return Facts(trace_id, duplicates, settled)
+    return Facts(trace_id, duplicates, settled, crawls)
 
 
 if __name__ == "__main__":

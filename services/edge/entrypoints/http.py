@@ -44,6 +44,7 @@ def build_http_app(
     booth: TollBooth,
     backlog: Callable[[], int],
     analytics: CrawlerAnalytics,
+    works_known: Callable[[], int] = lambda: 0,
     on_startup: Callable[[], None] = lambda: None,
     on_shutdown: Callable[[], None] = lambda: None,
 ) -> ASGIApp:
@@ -115,7 +116,7 @@ def build_http_app(
         return JSONResponse(body, status_code=verdict.status, headers=dict(verdict.headers))
 
     async def toll_stats(request: Request) -> Response:
-        return JSONResponse({"spool_backlog": backlog()})
+        return JSONResponse({"spool_backlog": backlog(), "works": works_known()})
 
     async def crawler_analytics(request: Request) -> Response:
         """A publisher's crawler traffic per hour, for its own OAuth client."""
