@@ -4,9 +4,10 @@ A TollBooth with its real parts but no network: license tokens verified by PyJWT
 (Ed25519) against a key set, the URL map and license states filled in memory, the crawl
 spool a real SQLite file (every allowed crawl is written before it is answered). Kinds:
 a licensed crawl with a token seen before (its signature checked once, then remembered),
-a licensed crawl with a new token each time (signature checked every time), an unsigned
-AI User-Agent (refused), a person (passed). One thread, one core; target 20,000/s per
-kind and p99 under 1 ms.
+a licensed crawl with a new token each time (signature checked every time), a Web Bot
+Auth crawler paying per crawl (a new RFC 9421 signature, with its own nonce, checked each
+time), an unsigned AI User-Agent (refused), a person (passed). One thread, one core;
+target 20,000/s per kind and p99 under 1 ms.
 """
 
 from __future__ import annotations
@@ -19,10 +20,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import jwt
+import requests
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from http_message_signatures import HTTPMessageSigner, MappingKeyResolver, algorithms
 
 from services.edge.adapters.caches import TokenKeys
+from services.edge.adapters.signatures import KnownKey, WebBotAuth
 from services.edge.adapters.spool import CrawlSpool
+from services.edge.domain.pay_per_crawl import CrawlOffer
 from services.edge.domain.toll import WorkRef
 from services.edge.service_layer.toll import TollBooth
 
@@ -38,6 +43,19 @@ class Works:
 
     def at(self, url: str) -> WorkRef | None:
         return self.by_url.get(url)
+
+
+class Offers:
+    def __init__(self, offer: CrawlOffer) -> None:
+        self._offer = offer
+
+    def of(self, publisher: str) -> list[CrawlOffer]:
+        return [self._offer]
+
+
+class Licensed:
+    def license_for(self, vendor: str, offer: CrawlOffer, work: str) -> str:
+        return "licenses/per-crawl"
 
 
 class Active:
@@ -62,7 +80,17 @@ def main() -> None:
     fresh = [token(i % PAGES, f"n{i}") for i in range(20_000)]
     with tempfile.TemporaryDirectory() as tmp:
         spool = CrawlSpool(Path(tmp) / "crawls.db")
-        booth = TollBooth(TokenKeys(lambda: jwks), Active(), Works(), spool, "https://edge")
+        bot_key = Ed25519PrivateKey.generate()
+        signatures = WebBotAuth()
+        signatures.replace_keys(
+            {"bot": KnownKey(bot_key.public_key(), "vendors/v", "vendors/v/bots/b")}
+        )
+        offer = CrawlOffer("publishers/p/offers/o", "publishers/p", 10_000, "USD", "ai-index",
+                           frozenset(), frozenset(), frozenset(), ())  # fmt: skip
+        booth = TollBooth(
+            TokenKeys(lambda: jwks), Active(), Works(), spool, "https://edge", signatures,
+            Offers(offer), Licensed(),
+        )  # fmt: skip
         for i in range(PAGES):  # the tokens a crawler already used
             booth.decide(f"https://news.example/{i}", {"authorization": f"License {seen[i]}"})
 
@@ -85,6 +113,32 @@ def main() -> None:
             )
             assert verdict.status == 401
 
+        signer = HTTPMessageSigner(
+            signature_algorithm=algorithms.ED25519,
+            key_resolver=MappingKeyResolver(public_keys={}, private_keys={"bot": bot_key}),
+        )
+        now = datetime.now(UTC)
+        signed = []
+        for i in range(5_000):  # each with its own nonce: a nonce opens content once
+            request = requests.Request(
+                "GET", f"https://news.example/{i % PAGES}",
+                headers={"User-Agent": "LabBot/1.0", "crawler-max-price": "USD 0.02"},
+            ).prepare()  # fmt: skip
+            signer.sign(
+                request,
+                key_id="bot",
+                created=now,
+                expires=now + timedelta(minutes=5),
+                nonce=f"n{i}",
+                tag="web-bot-auth",
+                covered_component_ids=("@authority", "@target-uri"),
+            )
+            signed.append({k.lower(): str(v) for k, v in request.headers.items()})
+
+        def paid_crawl(i: int) -> None:
+            verdict = booth.decide(f"https://news.example/{i % PAGES}", signed[i])
+            assert verdict.status == 200, verdict
+
         def person(i: int) -> None:
             verdict = booth.decide(
                 f"https://news.example/{i % PAGES}", {"user-agent": "Mozilla/5.0 Firefox/140"}
@@ -93,6 +147,7 @@ def main() -> None:
 
         measure("licensed crawl, token seen before (spooled)", licensed, 50_000)
         measure("licensed crawl, new token each time (spooled)", licensed_new_token, 20_000)
+        measure("signed crawler paying per crawl (a new signature each time)", paid_crawl, 5_000)
         measure("unsigned AI User-Agent (refused)", unsigned_ai, 50_000)
         measure("person (passed untouched)", person, 50_000)
         print(f"spool: {spool.backlog():,} crawls waiting (one per token and URL)")
