@@ -11,7 +11,8 @@ the publisher's license.xml, and one crawl metered under the token's license; a
 missing, invalid, expired or revoked token → 401 with `WWW-Authenticate: License
 error=...` and the Link; a valid token for other content → 403 `insufficient_scope`.
 An unsigned known AI User-Agent without a token gets the publisher's policy (`block`:
-401 pointing at the license; `allow`: passed, not metered).
+401 pointing at the license; `charge-only-if-signed`: 402 asking it to sign and pay;
+`allow`: passed, not metered).
 """
 
 from __future__ import annotations

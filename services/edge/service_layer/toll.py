@@ -143,6 +143,12 @@ class TollBooth:
             return Verdict(200, outcome="human")
         if policy == "allow":
             return Verdict(200, outcome="unverified-allowed", agent=agent)
+        if policy == "charge-only-if-signed":
+            return _crawler_error(
+                402, "CrawlerSignatureRequired", "sign your requests (Web Bot Auth, with keys "
+                "registered for your bot) to pay per crawl, or send a license token",
+                link, agent, "",
+            )  # fmt: skip
         challenge = toll.license_challenge(
             "invalid_request",
             "a license token is required for AI crawlers: get one from the license server "
