@@ -356,7 +356,7 @@ def test_a_later_batch_never_lands_before_the_one_sent_before_it(
         assert [v.version for v in history.versions] == [1, 2]
 
 
-def test_a_batch_after_a_failed_one_is_not_stored(
+def test_a_batch_revising_a_failed_one_is_not_stored(
     catalog: ServiceHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     original = ImportService._store
@@ -369,9 +369,10 @@ def test_a_batch_after_a_failed_one_is_not_stored(
 
     monkeypatch.setattr(ImportService, "_store", failing_first)
     acme = make_publisher(catalog, "acme")
+    revised = [article(i, body=f"Revised text of article {i}.") for i in range(5)]
     batches = [
         api.ImportWorksRequest(parent=acme.name, works=[article(i) for i in range(5)]),
-        api.ImportWorksRequest(parent=acme.name, works=[article(i) for i in range(5, 10)]),
+        api.ImportWorksRequest(parent=acme.name, works=revised),  # the same works
     ]
     with pytest.raises(grpc.RpcError):
         list(acme.client.ImportWorks(iter(batches)))

@@ -6,13 +6,15 @@ can re-send its whole archive safely.
 
 A batch is handled in two steps so that a stream can overlap them safely: `prepare`
 (access, validation, hashing and counting the bodies: no database) and `store` (one
-transaction). A stream prepares the next batch while the one before it is stored, and
-stores batches strictly one after the other, in the order they were sent.
+transaction). A stream prepares the next batch while the one before it is stored; a
+batch that writes a work of the one before it (the same external id or URL) is stored
+only after it, and batches of different works side by side.
 """
 
 from __future__ import annotations
 
 import contextvars
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -69,6 +71,15 @@ class ImportResult:
 
 
 @dataclass
+class _Step:
+    """One batch of a stream: its keys once prepared (None if preparing failed)."""
+
+    prepared: threading.Event = field(default_factory=threading.Event)
+    keys: frozenset[str] | None = None
+    future: Future[list[ImportResult]] | None = None
+
+
+@dataclass
 class PreparedBatch:
     """A batch checked and measured, ready for its transaction."""
 
@@ -78,6 +89,13 @@ class PreparedBatch:
     valid: dict[int, tuple[WorkFields, Measure]] = field(default_factory=dict)
     # index -> the answer already known (a work that failed validation)
     results: dict[int, ImportResult] = field(default_factory=dict)
+
+    @property
+    def keys(self) -> frozenset[str]:
+        """What identifies the works it writes: external ids and canonical URLs."""
+        ids = {f"id:{f.external_id}" for f, _ in self.valid.values()}
+        urls = {f"url:{canonical_url(f.canonical_url)}" for f, _ in self.valid.values()}
+        return frozenset(ids | urls) - {"url:"}
 
 
 class ImportService:
@@ -93,21 +111,26 @@ class ImportService:
         self, p: Principal, batches: Iterable[tuple[str, list[WorkFields]]]
     ) -> Iterator[list[ImportResult]]:
         """A stream's batches, answered in order. While batch n is stored, batch n+1 is
-        prepared; n+1 is stored only once n has committed (and not at all if n failed), so
-        a later batch's write to a work never lands before an earlier one's."""
+        prepared; n+1 touching any work of n (an external id or a URL in both) is stored
+        only once n has committed (and not at all if n failed), so a later batch's write
+        to a work never lands before an earlier one's. Batches of different works (a bulk
+        import of new works) are stored side by side."""
         with ThreadPoolExecutor(max_workers=2, thread_name_prefix="import") as pool:
             in_flight: deque[Future[list[ImportResult]]] = deque()
-            previous: Future[list[ImportResult]] | None = None
+            previous: _Step | None = None
             for parent, items in batches:
-                previous = pool.submit(
+                step = _Step()
+                step.future = pool.submit(
                     contextvars.copy_context().run,  # the call's trace and principal
                     self._after,
                     previous,
+                    step,
                     p,
                     parent,
                     items,
                 )
-                in_flight.append(previous)
+                in_flight.append(step.future)
+                previous = step
                 if len(in_flight) == 2:
                     yield in_flight.popleft().result()
             while in_flight:
@@ -115,14 +138,22 @@ class ImportService:
 
     def _after(
         self,
-        previous: Future[list[ImportResult]] | None,
+        previous: _Step | None,
+        step: _Step,
         p: Principal,
         parent: str,
         items: list[WorkFields],
     ) -> list[ImportResult]:
-        batch = self.prepare(p, parent, items)
+        try:
+            batch = self.prepare(p, parent, items)
+            step.keys = batch.keys
+        finally:
+            step.prepared.set()
         if previous is not None:
-            previous.result()  # committed first; if it failed, this batch is not stored
+            previous.prepared.wait()
+            if previous.keys is None or not previous.keys.isdisjoint(batch.keys):
+                assert previous.future is not None
+                previous.future.result()  # committed first; if it failed, this is not stored
         return self.store(batch)
 
     def prepare(self, p: Principal, parent: str, items: list[WorkFields]) -> PreparedBatch:
