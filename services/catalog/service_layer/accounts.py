@@ -6,6 +6,7 @@ import hmac
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from services.catalog.domain.model import ApiKey, OAuthClient, Publisher, Vendor
 from services.catalog.domain.validation import check_display_name, check_email
@@ -86,29 +87,11 @@ class AccountService:
     def create_api_key(
         self, p: Principal, parent: str, display_name: str, request_id: str
     ) -> tuple[ApiKey, str]:
-        _parse_account(parent)
-        access.manage_keys(p, parent)
-        v = Violations()
-        if len(display_name) > 200:
-            v.add("api_key.display_name", "must be at most 200 characters")
-        v.raise_if_any()
         secret = generate_api_key()
         key = ApiKey(
             resource_names.new_id("k"), parent, display_name, hash_api_key(secret), utc_now()
         )
-        with self._uow() as uow:
-            if not uow.accounts.account_exists(parent):
-                raise NotFound("ACCOUNT_NOT_FOUND", f"{parent} does not exist", resource=parent)
-            if request_id and uow.requests.resource_for(p.account, request_id):
-                # The secret cannot be shown twice; a retried create must not mint a second key.
-                raise AlreadyExists(
-                    "REQUEST_ALREADY_PROCESSED",
-                    "this request_id already created a key; its secret was shown once",
-                )
-            uow.accounts.add_api_key(key)
-            if request_id:
-                uow.requests.remember(p.account, request_id, key.name)
-            uow.commit()
+        self._add_credential(p, "api_key", key, request_id, lambda uow: uow.accounts.add_api_key)
         return key, secret
 
     def list_api_keys(
@@ -152,29 +135,45 @@ class AccountService:
         self, p: Principal, parent: str, display_name: str, request_id: str
     ) -> tuple[OAuthClient, str]:
         """Client credentials for the license server; the secret is returned once."""
-        _parse_account(parent)
-        access.manage_keys(p, parent)
-        v = Violations()
-        if len(display_name) > 200:
-            v.add("oauth_client.display_name", "must be at most 200 characters")
-        v.raise_if_any()
         secret = generate_client_secret()
         client = OAuthClient(
             resource_names.new_id("c"), parent, display_name, hash_api_key(secret), utc_now()
         )
+        self._add_credential(
+            p, "oauth_client", client, request_id, lambda uow: uow.accounts.add_oauth_client
+        )
+        return client, secret
+
+    def _add_credential(
+        self,
+        p: Principal,
+        field: str,
+        credential: ApiKey | OAuthClient,
+        request_id: str,
+        adder: Callable[[Any], Callable[[Any], bool]],
+    ) -> None:
+        """A new API key or OAuth client of an account, whose secret is shown once: a
+        retried create (same request_id) must not mint a second one."""
+        parent = credential.account
+        _parse_account(parent)
+        access.manage_keys(p, parent)
+        v = Violations()
+        if len(credential.display_name) > 200:
+            v.add(f"{field}.display_name", "must be at most 200 characters")
+        v.raise_if_any()
         with self._uow() as uow:
             if not uow.accounts.account_exists(parent):
                 raise NotFound("ACCOUNT_NOT_FOUND", f"{parent} does not exist", resource=parent)
             if request_id and uow.requests.resource_for(p.account, request_id):
                 raise AlreadyExists(
                     "REQUEST_ALREADY_PROCESSED",
-                    "this request_id already created a client; its secret was shown once",
+                    f"this request_id already created a {field.replace('_', ' ')}; its secret "
+                    "was shown once",
                 )
-            uow.accounts.add_oauth_client(client)
+            adder(uow)(credential)
             if request_id:
-                uow.requests.remember(p.account, request_id, client.name)
+                uow.requests.remember(p.account, request_id, credential.name)
             uow.commit()
-        return client, secret
 
     def list_oauth_clients(
         self, p: Principal, parent: str, page_size: int, page_token: str
