@@ -244,6 +244,7 @@ class PermissionIndex:
     def __init__(self) -> None:
         self._by_party: dict[tuple[str, str], tuple[Grant, ...]] = {}
         self._where: dict[str, tuple[str, str]] = {}
+        self._licenses: dict[str, License] = {}
 
     def load(self, licenses: list[License]) -> None:
         by_party: dict[tuple[str, str], list[Grant]] = {}
@@ -254,12 +255,18 @@ class PermissionIndex:
             where[lic.name] = key
         self._by_party = {k: tuple(v) for k, v in by_party.items()}
         self._where = where
+        self._licenses = {lic.name: lic for lic in licenses}
 
     def put(self, lic: License) -> None:
         key = (lic.vendor, lic.publisher)
         kept = tuple(g for g in self._by_party.get(key, ()) if g.license != lic.name)
         self._by_party = {**self._by_party, key: (*kept, Grant.of(lic))}
         self._where = {**self._where, lic.name: key}
+        self._licenses = {**self._licenses, lic.name: lic}
+
+    def license(self, name: str) -> License | None:
+        """The license as last loaded or fed (its state as fresh as the index)."""
+        return self._licenses.get(name)
 
     def grants(self, vendor: str, publisher: str) -> tuple[Grant, ...]:
         return self._by_party.get((vendor, publisher), ())

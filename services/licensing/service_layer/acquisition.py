@@ -144,6 +144,9 @@ class AcquisitionService:
                     for u in uses
                 )
             ):
+                held = self._permissions.index.license(decision.license)
+                if held is not None:
+                    return held
                 with self._uow(write=False) as uow:
                     return uow.licenses.get(decision.license.removeprefix("licenses/"))
         return None
