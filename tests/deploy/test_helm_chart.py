@@ -308,3 +308,13 @@ def test_services_call_each_other_through_headless_services(
         assert service["spec"]["clusterIP"] == "None"
         assert service["metadata"]["labels"]["app.kubernetes.io/component"] == name
         assert [p["port"] for p in service["spec"]["ports"]] == [int(port)]
+
+
+def test_the_chart_and_the_procfile_run_every_component_of_the_runtime() -> None:
+    """One list of components (services/runtime/config.py): the chart's values and the
+    Procfile must name each, or a component would silently not be deployed."""
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert sorted(values["services"]) == sorted(SERVICES)
+    assert all(values["services"][n].get("protocol", "grpc") == PROTOCOLS[n] for n in SERVICES)
+    procfile = (CHART.parents[2] / "Procfile").read_text().splitlines()
+    assert sorted(line.split(":")[0] for line in procfile if line.strip()) == sorted(SERVICES)
