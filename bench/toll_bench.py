@@ -54,6 +54,9 @@ class Offers:
 
 
 class Licensed:
+    def known(self, vendor: str, offer: CrawlOffer) -> str | None:
+        return "licenses/per-crawl"
+
     def license_for(self, vendor: str, offer: CrawlOffer, work: str) -> str:
         return "licenses/per-crawl"
 

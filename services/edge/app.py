@@ -14,6 +14,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from starlette.types import ASGIApp
 
 from services.edge.adapters.analytics import CrawlerAnalytics
+from services.edge.adapters.budgets import BudgetWatch
 from services.edge.adapters.caches import (
     LicenseStateCache,
     Poller,
@@ -69,13 +70,15 @@ def build_app(settings: Settings, tracer_provider: TracerProvider | None = None)
     ]
     analytics = CrawlerAnalytics(Path(settings.data_dir) / "edge" / "analytics.db")
     pollers.append(Poller("edge-analytics", analytics.flush, 1.0))
+    budgets = BudgetWatch(channels.channel("settlement"))
+    pollers.append(Poller("edge-budgets", budgets.refresh, settings.edge_feed_seconds * 5))
     metrics.gauge(
         "licentia_toll_spool_backlog", "Allowed crawls not yet counted by metering", NAME,
         lambda: float(spool.backlog()),
     )  # fmt: skip
     booth = TollBooth(
         keys, licenses, works, spool, public_url, signatures, board,
-        PerCrawlLicenses(LicensingClient(channels.channel("licensing"))), analytics,
+        PerCrawlLicenses(LicensingClient(channels.channel("licensing"))), analytics, budgets,
     )  # fmt: skip
 
     authz = grpc.server(ThreadPoolExecutor(max_workers=16, thread_name_prefix="ext-authz"))

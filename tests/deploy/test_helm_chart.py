@@ -28,7 +28,7 @@ CALLS = {
     ("provenance", "catalog"), ("provenance", "licensing"), ("provenance", "metering"),
     ("metering", "catalog"), ("metering", "licensing"), ("settlement", "catalog"),
     ("settlement", "licensing"), ("settlement", "metering"),
-    ("edge", "catalog"), ("edge", "licensing"),
+    ("edge", "catalog"), ("edge", "licensing"), ("edge", "metering"), ("edge", "settlement"),
 }  # fmt: skip
 REQUIRED = {
     "secrets": {

@@ -29,12 +29,16 @@ from licentia.licensing.v1 import resources_pb2 as lres
 from licentia.metering.v1 import metering_service_pb2 as mapi
 from licentia.metering.v1 import metering_service_pb2_grpc as mgrpc
 from licentia.metering.v1 import resources_pb2 as mres
+from licentia.settlement.v1 import resources_pb2 as sres
+from licentia.settlement.v1 import settlement_service_pb2 as sapi
+from licentia.settlement.v1 import settlement_service_pb2_grpc as sgrpc
 
 from services.edge import app as edge_app
 from services.runtime.ports import free_port
+from services.settlement import app as settlement_app
 from tests.api.helpers import article
 from tests.api.market import Market, start_metering, terms
-from tests.conftest import OPERATOR_KEY, Client, ServiceHarness
+from tests.conftest import OPERATOR_KEY, Client, ServiceHarness, start_service
 from tools.toll_site import nginx_binary, start_nginx, start_origin
 
 pytestmark = pytest.mark.skipif(
@@ -52,16 +56,22 @@ class Site:
     market: Market
     metering: ServiceHarness
     works: list[str]
+    settlement: ServiceHarness
 
 
 def start_edge(
-    market: Market, metering: ServiceHarness, port: int, authz_port: int = 0
+    market: Market,
+    metering: ServiceHarness,
+    port: int,
+    authz_port: int = 0,
+    settlement: ServiceHarness | None = None,
 ) -> uvicorn.Server:
     settings = market.catalog.settings.with_ports(
         catalog=market.catalog.server.port,
         licensing=market.licensing.server.port,
         metering=metering.server.port,
         edge=port,
+        **({"settlement": settlement.server.port} if settlement else {}),
     ).model_copy(update={"edge_feed_seconds": 0.1, "edge_authz_port": authz_port})
     server = uvicorn.Server(
         uvicorn.Config(
@@ -80,8 +90,9 @@ def start_edge(
 @pytest.fixture
 def site(market: Market, tmp_path: Path) -> Iterator[Site]:
     metering = start_metering(market)
+    settlement = start_service(settlement_app, metering.settings)
     edge_port, origin_port, nginx_port = free_port(), free_port(), free_port()
-    edge = start_edge(market, metering, edge_port)
+    edge = start_edge(market, metering, edge_port, settlement=settlement)
     origin = start_origin(origin_port)
     url = f"http://127.0.0.1:{nginx_port}"
     nginx = start_nginx(
@@ -101,14 +112,15 @@ def site(market: Market, tmp_path: Path) -> Iterator[Site]:
     )
     works = [r.work for response in imported for r in response.results]
     try:
-        yield Site(url, f"http://127.0.0.1:{edge_port}", market, metering, works)
+        yield Site(url, f"http://127.0.0.1:{edge_port}", market, metering, works, settlement)
     finally:
         nginx.terminate()
         nginx.wait(10)
         origin.shutdown()
         edge.should_exit = True
-        metering.channel.close()
-        metering.server.stop(0)
+        for harness in (settlement, metering):
+            harness.channel.close()
+            harness.server.stop(0)
 
 
 def token_for(site: Site, session: OAuth2Session, page: int) -> str:
@@ -322,3 +334,64 @@ def test_a_signed_crawler_pays_per_crawl_and_each_paid_crawl_counts_once(site: S
     wait_until(lambda: paid_crawls() == 5)
     time.sleep(0.3)
     assert paid_crawls() == 5
+
+
+def test_paid_crawls_stop_at_the_offers_cap_and_at_the_vendors_budget(site: Site) -> None:
+    m = site.market
+    m.offer(
+        m.pa,
+        terms(
+            permitted_uses=["ai-train"],
+            price=lres.Price(
+                model=lres.Price.MODEL_PER_CRAWL, currency="USD", amount_micros=10_000,
+                period_cap_micros=30_000,
+            ),
+        ),
+    )  # fmt: skip
+    key = Ed25519PrivateKey.generate()
+    jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(key.public_key()))
+    bot = m.vb.account.client.CreateBot(
+        capi.CreateBotRequest(
+            parent=m.vb.name,
+            bot=cres.Bot(
+                display_name="LabBot", user_agent="LabBot/", public_keys=[json.dumps(jwk)]
+            ),
+        )
+    )
+    [key_id] = bot.key_ids
+    session = requests.Session()
+    nonces = iter(range(10**6))
+
+    def crawl(page: int) -> requests.Response:
+        request = signed(
+            f"{site.url}/news/{page}", key, key_id, f"c{next(nonces)}",
+            **{"crawler-max-price": "USD 0.05"},
+        )  # fmt: skip
+        return session.send(request, timeout=5)
+
+    wait_until(lambda: crawl(0).status_code == 200)  # the edge has polled bots and offers
+    # Crawls go on until settlement's running charges reach the $0.03 cap (the edge polls
+    # them: a crawl or two may pass before it sees so), then every paid crawl is refused.
+    answers = [crawl(1)]
+    wait_until(lambda: answers.append(crawl(len(answers) + 1)) or answers[-1].status_code != 200)
+    refused = answers[-1]
+    assert refused.status_code == 402, refused.text
+    assert refused.headers["crawler-error"] == "CrawlerCapReached"
+    assert refused.headers["crawler-price"] == "USD 0.01"
+    assert crawl(40).status_code == 402  # stays refused
+    vendor = Client(site.settlement.channel, m.vb.account.key, sgrpc.SettlementServiceStub)
+    charges = vendor.GetRunningCharges(sapi.GetRunningChargesRequest())
+    assert [t.total for t in charges.totals] == [3]  # never past the cap
+
+    # A budget the vendor has already spent refuses its paid crawls, naming the budget.
+    vendor.SetBudget(
+        sapi.SetBudgetRequest(
+            budget=sres.Budget(
+                vendor=m.vb.name, currency="USD", amount=2, alert_threshold_bps=8_000
+            )
+        )
+    )
+    wait_until(lambda: crawl(41).headers.get("crawler-error") == "CrawlerBudgetExhausted")
+    assert crawl(42).status_code == 402
+    # People still read the pages.
+    assert requests.get(f"{site.url}/news/1", timeout=5).status_code == 200

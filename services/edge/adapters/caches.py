@@ -274,6 +274,7 @@ def crawl_offers(channel: grpc.Channel) -> Callable[[], dict[str, list[CrawlOffe
                         uses[0] if uses else "ai-index",
                         frozenset(o.terms.scope.works), frozenset(o.terms.scope.sections),
                         frozenset(o.terms.scope.tags), tuple(o.terms.scope.urls),
+                        price.period_cap_micros,
                     )
                 )  # fmt: skip
             token = page.next_page_token

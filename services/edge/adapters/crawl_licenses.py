@@ -31,6 +31,9 @@ class PerCrawlLicenses:
         self._known: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
 
+    def known(self, vendor: str, offer: CrawlOffer) -> str | None:
+        return self._known.get((vendor, offer.offer))
+
     def license_for(self, vendor: str, offer: CrawlOffer, work: str) -> str:
         known = self._known.get((vendor, offer.offer))
         if known is not None:

@@ -4,6 +4,8 @@ vendor, on content under the publisher's per-crawl offer, states the price it pa
 - no price header: 402 Payment Required with `crawler-price: USD 0.01`;
 - `crawler-exact-price: USD 0.01` equal to the price, or `crawler-max-price: USD x` at
   least the price: allowed, answered with `crawler-charged: USD 0.01`;
+- over the vendor's budget for the period (settlement's SetBudget), or past the offer's
+  per-period cap: 402 with `crawler-error` CrawlerBudgetExhausted or CrawlerCapReached;
 - otherwise a `crawler-error` code: ConflictingPriceHeaders (400, both headers),
   InvalidCrawlerExactPrice / InvalidCrawlerMaxPrice (400, unreadable), CrawlerPriceMismatch
   and CrawlerMaxPriceTooLow (402, with the price), CrawlerForbidden (403: no per-crawl
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from services.runtime.money_text import micros_text, parse_micros
+from services.runtime.money_text import micros_text, minor_digits, parse_micros
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,13 @@ class CrawlOffer:
     sections: frozenset[str]
     tags: frozenset[str]
     urls: tuple[str, ...]
+    # Most a vendor is charged per settlement period under this offer (0: no cap).
+    cap_micros: int = 0
+
+    @property
+    def cap_minor(self) -> int:
+        """The cap in minor units (rounded down, as settlement bills it)."""
+        return self.cap_micros * 10 ** minor_digits(self.currency) // 1_000_000
 
     @property
     def price_text(self) -> str:

@@ -24,6 +24,7 @@ from services.edge.domain.toll import (
     Verdict,
     WorkRef,
 )
+from services.runtime.money_text import micros_text
 from services.runtime.urls import url_matches
 
 
@@ -64,6 +65,10 @@ class CrawlOffers(Protocol):
 
 
 class CrawlLicenses(Protocol):
+    def known(self, vendor: str, offer: CrawlOffer) -> str | None:
+        """The vendor's per-crawl license under the offer, if it has taken one."""
+        ...
+
     def license_for(self, vendor: str, offer: CrawlOffer, work: str) -> str:
         """The vendor's per-crawl license under the offer (taken the first time);
         LicenseRefused when licensing refuses it."""
@@ -72,6 +77,16 @@ class CrawlLicenses(Protocol):
 
 class LicenseRefused(Exception):
     pass
+
+
+class Budgets(Protocol):
+    def watch(self, vendor: str) -> None: ...
+
+    def over_budget(self, vendor: str, currency: str) -> bool: ...
+
+    def charged(self, license_name: str) -> int:
+        """Minor units charged under the license in the open settlement period."""
+        ...
 
 
 class Counts(Protocol):
@@ -90,8 +105,10 @@ class TollBooth:
         offers: CrawlOffers | None = None,
         crawl_licenses: CrawlLicenses | None = None,
         analytics: Counts | None = None,
+        budgets: Budgets | None = None,
     ) -> None:
         self._analytics = analytics
+        self._budgets = budgets
         self._keys = keys
         self._licenses = licenses
         self._works = works
@@ -235,9 +252,14 @@ class TollBooth:
                 checked.status, checked.error, checked.description, (*extra, *link), bot,
                 signed.vendor,
             )  # fmt: skip
+        assert self._crawl_licenses is not None
+        spent = self._spent(signed.vendor, offer)
+        if spent:
+            return _crawler_error(
+                402, spent[0], spent[1], (*price, *link), bot, signed.vendor
+            )  # fmt: skip
         if not meter:  # the answer to a refused request: nothing is charged here
             return Verdict(200, link, "paid", bot, signed.vendor)
-        assert self._crawl_licenses is not None
         try:
             license_name = self._crawl_licenses.license_for(signed.vendor, offer, work.name)
         except LicenseRefused as refused:
@@ -252,6 +274,27 @@ class TollBooth:
         self._signatures.used(signed)
         charged = (("crawler-charged", offer.price_text),)
         return Verdict(200, (*charged, *link), "paid", bot, signed.vendor, crawl)
+
+    def _spent(self, vendor: str, offer: CrawlOffer) -> tuple[str, str] | None:
+        """Why a paid crawl is refused though its price is right: the vendor's budget for
+        the period is spent, or its charges under the offer reached the offer's cap."""
+        if self._budgets is None:
+            return None
+        self._budgets.watch(vendor)
+        if self._budgets.over_budget(vendor, offer.currency):
+            return "CrawlerBudgetExhausted", "your budget for this settlement period is spent"
+        assert self._crawl_licenses is not None
+        license_name = self._crawl_licenses.known(vendor, offer)
+        if (
+            offer.cap_micros
+            and license_name
+            and self._budgets.charged(license_name) >= offer.cap_minor
+        ):
+            return "CrawlerCapReached", (
+                f"this offer's cap for the period ({micros_text(offer.cap_micros)} "
+                f"{offer.currency}) is reached"
+            )
+        return None
 
     def _offer_for(self, work: WorkRef, url: str) -> CrawlOffer | None:
         if self._offers is None:

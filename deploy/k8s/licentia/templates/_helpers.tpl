@@ -77,7 +77,7 @@ licensing: [catalog]
 provenance: [catalog, licensing, metering]
 metering: [catalog, licensing]
 settlement: [catalog, licensing, metering]
-edge: [catalog, licensing]
+edge: [catalog, licensing, metering, settlement]
 {{- end }}
 
 {{/* Secret-backed environment every container gets. */}}
