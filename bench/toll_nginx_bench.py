@@ -7,7 +7,10 @@ edge) and the same proxy without it. A crawler with a license token reads the sa
 licensed page over and over through each, in the same run, from 8 keep-alive
 connections of a small asyncio client (the load generator shares the two cores):
 requests/s and p50/p99, and the toll's p99 as a multiple of the bare proxy's (target: at
-most 2x). Then 10,000 crawls while metering is stopped: the spool
+most 2x). Two floors in the same run say what any toll costs here: nginx asking nginx
+itself (the auth subrequest alone) and nginx asking a Python server that decides nothing
+(bench/floor_auth.py: uvicorn as the edge runs it), beside the same load generator.
+Then 10,000 crawls while metering is stopped: the spool
 holds them, and once metering is back each is counted exactly once.
 Skipped (said so) when nginx is not installed.
 """
@@ -41,6 +44,7 @@ def main() -> None:
     with running(["catalog", "licensing", "metering", "edge"]) as ports:
         edge = f"http://127.0.0.1:{ports['edge']}"
         origin_port, toll_port, bare_port = free_port(), free_port(), free_port()
+        sub_port, python_port, floor_port = free_port(), free_port(), free_port()
         with tempfile.TemporaryDirectory() as tmp:
             site = f"http://127.0.0.1:{toll_port}"
             url = f"{site}/news/1"
@@ -54,6 +58,16 @@ def main() -> None:
             args = (f"127.0.0.1:{ports['edge']}", f"127.0.0.1:{origin_port}", "publishers/p")
             toll = start_nginx(Path(tmp) / "toll", toll_port, *args, static_origin_port=origin_port)
             bare = start_nginx(Path(tmp) / "bare", bare_port, *args, toll=False)
+            floor = subprocess.Popen([sys.executable, "-m", "bench.floor_auth", str(floor_port)])
+            _wait_up(floor_port)
+            origin = f"127.0.0.1:{origin_port}"
+            nginx_auth = start_nginx(
+                Path(tmp) / "sub", sub_port, origin, origin, "publishers/p"
+            )  # the auth subrequest answered by nginx's static origin: 200, no decision
+            python_auth = start_nginx(
+                Path(tmp) / "python", python_port, f"127.0.0.1:{floor_port}", origin,
+                "publishers/p",
+            )  # fmt: skip
             try:
                 headers = {"Authorization": f"License {token}", "User-Agent": "GPTBot/1.0"}
                 _wait_licensed(url, headers)
@@ -61,14 +75,37 @@ def main() -> None:
                     "bare nginx, no toll", f"http://127.0.0.1:{bare_port}/news/1", headers
                 )
                 toll_p99 = closed_loop("nginx with the toll, licensed crawl", url, headers)
+                sub_p99 = closed_loop(
+                    "floor: nginx asking nginx (auth subrequest, no decision)",
+                    f"http://127.0.0.1:{sub_port}/news/1", headers,
+                )  # fmt: skip
+                python_p99 = closed_loop(
+                    "floor: nginx asking a Python server that decides nothing",
+                    f"http://127.0.0.1:{python_port}/news/1", headers,
+                )  # fmt: skip
                 print(
-                    f"the toll's p99 is {toll_p99 / bare_p99:.2f}x the bare proxy's (target <= 2x)"
+                    f"the toll's p99 is {toll_p99 / bare_p99:.2f}x the bare proxy's (target <= 2x);"
+                    f" floors: the subrequest alone {sub_p99 / bare_p99:.2f}x, a Python answerer "
+                    f"that decides nothing {python_p99 / bare_p99:.2f}x; the toll is "
+                    f"{toll_p99 / python_p99:.2f}x the Python floor"
                 )
             finally:
-                for process in (toll, bare):
+                for process in (toll, bare, nginx_auth, python_auth):
                     process.send_signal(signal.SIGQUIT)
                     process.wait(10)
+                floor.terminate()
+                floor.wait(10)
     spool_outage()
+
+
+def _wait_up(port: int) -> None:
+    for _ in range(200):
+        try:
+            requests.get(f"http://127.0.0.1:{port}/", timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    raise SystemExit("the floor server did not start")
 
 
 def _wait_licensed(url: str, headers: dict[str, str]) -> None:
