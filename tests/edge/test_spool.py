@@ -4,6 +4,7 @@ the same crawls decided again are not counted twice."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -128,3 +129,40 @@ def test_spooled_crawls_are_billed_at_the_per_crawl_price(market: Market, tmp_pa
         for harness in (settlement, metering):
             harness.channel.close()
             harness.server.stop(0)
+
+
+def test_a_stopping_edge_sends_what_it_spooled(market: Market, tmp_path: Path) -> None:
+    """A replica being replaced (SIGTERM) sends its backlog before it exits, so an
+    emptyDir spool leaves nothing behind while metering answers."""
+    metering = start_metering(market)
+    offer = market.offer(market.pa, terms(permitted_uses=["ai-index"]))
+    lic = market.license(market.va, offer)
+    now = datetime.now(UTC)
+    spool = CrawlSpool(tmp_path / "crawls.db")
+    channel = open_channel(f"127.0.0.1:{metering.server.port}", SERVICE_TOKEN)
+    try:
+        relay = SpoolRelay(spool, UsageReporter(channel), 60.0)
+        relay.start()  # a first round finds nothing, then the relay idles for a minute
+        time.sleep(0.3)
+        for i in range(25):
+            spool.add(
+                Crawl(crawl_id(f"s{i}", f"https://x/{i}"), market.va.name, lic.name,
+                      market.works_a[i % 4], "ai-index", now)
+            )  # fmt: skip
+        relay.stop()
+        assert spool.backlog() == 0
+        meter = Client(metering.channel, OPERATOR_KEY, mgrpc.MeteringServiceStub)
+        hour = now.replace(minute=0, second=0, microsecond=0)
+        rows = meter.GetUsageSummary(
+            mapi.GetUsageSummaryRequest(
+                start_time=Timestamp(seconds=int((hour - timedelta(hours=1)).timestamp())),
+                end_time=Timestamp(seconds=int((hour + timedelta(hours=2)).timestamp())),
+                license=lic.name,
+            )
+        ).rows
+        assert sum(r.quantity for r in rows) == 25
+    finally:
+        spool.close()
+        channel.close()
+        metering.channel.close()
+        metering.server.stop(0)
