@@ -267,17 +267,8 @@ def signed(
     return request
 
 
-def test_a_signed_crawler_pays_per_crawl_and_each_paid_crawl_counts_once(site: Site) -> None:
-    m = site.market
-    m.offer(
-        m.pa,
-        terms(
-            permitted_uses=["ai-train"],
-            price=lres.Price(
-                model=lres.Price.MODEL_PER_CRAWL, currency="USD", amount_micros=10_000
-            ),
-        ),
-    )
+def register_bot(m: Market) -> tuple[Ed25519PrivateKey, str]:
+    """Vendor B registers its crawler LabBot with a new Ed25519 key: the key and its id."""
     key = Ed25519PrivateKey.generate()
     jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(key.public_key()))
     bot = m.vb.account.client.CreateBot(
@@ -289,6 +280,21 @@ def test_a_signed_crawler_pays_per_crawl_and_each_paid_crawl_counts_once(site: S
         )
     )
     [key_id] = bot.key_ids
+    return key, key_id
+
+
+def test_a_signed_crawler_pays_per_crawl_and_each_paid_crawl_counts_once(site: Site) -> None:
+    m = site.market
+    m.offer(
+        m.pa,
+        terms(
+            permitted_uses=["ai-train"],
+            price=lres.Price(
+                model=lres.Price.MODEL_PER_CRAWL, currency="USD", amount_micros=10_000
+            ),
+        ),
+    )
+    key, key_id = register_bot(m)
     page = f"{site.url}/news/3"
     session = requests.Session()
 
@@ -348,17 +354,7 @@ def test_paid_crawls_stop_at_the_offers_cap_and_at_the_vendors_budget(site: Site
             ),
         ),
     )  # fmt: skip
-    key = Ed25519PrivateKey.generate()
-    jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(key.public_key()))
-    bot = m.vb.account.client.CreateBot(
-        capi.CreateBotRequest(
-            parent=m.vb.name,
-            bot=cres.Bot(
-                display_name="LabBot", user_agent="LabBot/", public_keys=[json.dumps(jwk)]
-            ),
-        )
-    )
-    [key_id] = bot.key_ids
+    key, key_id = register_bot(m)
     session = requests.Session()
     nonces = iter(range(10**6))
 
@@ -372,9 +368,15 @@ def test_paid_crawls_stop_at_the_offers_cap_and_at_the_vendors_budget(site: Site
     wait_until(lambda: crawl(0).status_code == 200)  # the edge has polled bots and offers
     # Crawls go on until settlement's running charges reach the $0.03 cap (the edge polls
     # them: a crawl or two may pass before it sees so), then every paid crawl is refused.
-    answers = [crawl(1)]
-    wait_until(lambda: answers.append(crawl(len(answers) + 1)) or answers[-1].status_code != 200)
+    answers: list[requests.Response] = []
+
+    def refused_now() -> bool:
+        answers.append(crawl(len(answers) + 1))
+        return answers[-1].status_code != 200
+
+    wait_until(refused_now)
     refused = answers[-1]
+    assert len(answers) >= 3  # crawl 0 and at least two more were paid before the cap
     assert refused.status_code == 402, refused.text
     assert refused.headers["crawler-error"] == "CrawlerCapReached"
     assert refused.headers["crawler-price"] == "USD 0.01"
