@@ -163,6 +163,11 @@ def _story(market, edge, site, fetch, how, console, ledger, lab) -> int:  # type
     for row in report["rows"]:
         outcomes[row["outcome"]] = outcomes.get(row["outcome"], 0) + row["requests"]
     console.print(f"   the Ledger's crawler analytics this hour: {outcomes}")
+    if outcomes.get("signature-invalid"):
+        console.print(
+            "   (signature-invalid: LabBot's requests signed before the edge had polled its "
+            "newly registered key; a payment-required answer was waited for)"
+        )
     try:
         _until(lambda: counted() >= 4)
     except RuntimeError:
