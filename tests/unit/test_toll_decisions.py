@@ -3,8 +3,14 @@ each policy, and the price headers of pay per crawl."""
 
 from __future__ import annotations
 
-import pytest
+import json
+import time
 
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from services.edge.adapters.caches import TokenKeys
 from services.edge.domain.pay_per_crawl import CrawlOffer, check_price
 from services.edge.domain.toll import Crawl, WorkRef, ai_agent_of
 from services.edge.service_layer.toll import TokenInvalid, TollBooth
@@ -90,3 +96,24 @@ def test_known_ai_agents_are_data() -> None:
 def test_price_headers(exact: str, maximum: str, status: int, error: str) -> None:
     checked = check_price(OFFER, exact, maximum)
     assert (checked.status, checked.error) == (status, error)
+
+
+def test_a_token_whose_license_names_url_patterns_covers_those_urls_only() -> None:
+    """A token not narrowed to one work carries its license's scope; RSL URL patterns in
+    it decide as works, sections and tags do (verified by the real key cache, PyJWT)."""
+    key = Ed25519PrivateKey.generate()
+    jwk = json.loads(jwt.algorithms.OKPAlgorithm.to_jwk(key.public_key()))
+    jwks = json.dumps({"keys": [{**jwk, "kid": "k1", "alg": "EdDSA", "use": "sig"}]})
+    claims = {
+        "sub": "vendors/v", "aud": "publishers/p", "lic": "licenses/l", "uses": ["ai-input"],
+        "exp": int(time.time()) + 600, "jti": "t1",
+        "scope": {"works": [], "sections": [], "tags": [], "urls": ["https://x/news/*"]},
+    }  # fmt: skip
+    token = jwt.encode(claims, key, algorithm="EdDSA", headers={"kid": "k1"})
+    spool = Spool()
+    toll = TollBooth(TokenKeys(lambda: jwks), Active(), Works(), spool, "https://edge")  # type: ignore[arg-type]
+    allowed = toll.decide("https://x/news/1", {"authorization": f"License {token}"})
+    assert (allowed.status, allowed.outcome, len(spool.crawls)) == (200, "licensed", 1)
+    elsewhere = toll.decide("https://x/sport/1", {"authorization": f"License {token}"})
+    assert (elsewhere.status, elsewhere.outcome) == (403, "token-out-of-scope")
+    assert len(spool.crawls) == 1

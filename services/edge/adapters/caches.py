@@ -91,6 +91,7 @@ class TokenKeys:
             scope_works=frozenset(scope.get("works", ())),
             scope_sections=frozenset(scope.get("sections", ())),
             scope_tags=frozenset(scope.get("tags", ())),
+            scope_urls=tuple(str(u) for u in scope.get("urls", ())),
             everything=not any(scope.get(k) for k in ("works", "sections", "tags", "urls")),
         )
 

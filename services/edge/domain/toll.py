@@ -23,6 +23,8 @@ from datetime import datetime
 from functools import cache
 from importlib import resources
 
+from services.runtime.urls import url_matches
+
 
 @dataclass(frozen=True)
 class WorkRef:
@@ -48,19 +50,35 @@ class TokenClaims:
     scope_works: frozenset[str] = frozenset()
     scope_sections: frozenset[str] = frozenset()
     scope_tags: frozenset[str] = frozenset()
+    scope_urls: tuple[str, ...] = ()
     everything: bool = False
 
-    def covers(self, work: WorkRef) -> bool:
+    def covers(self, work: WorkRef, url: str) -> bool:
         if work.publisher != self.publisher:
             return False
         if self.work:
             return self.work == work.name
-        return (
-            self.everything
-            or work.name in self.scope_works
-            or work.section in self.scope_sections
-            or not self.scope_tags.isdisjoint(work.tags)
+        return self.everything or in_scope(
+            work, url, self.scope_works, self.scope_sections, self.scope_tags, self.scope_urls
         )
+
+
+def in_scope(
+    work: WorkRef,
+    url: str,
+    works: frozenset[str],
+    sections: frozenset[str],
+    tags: frozenset[str],
+    urls: tuple[str, ...],
+) -> bool:
+    """Whether a license scope (or an offer's) names the work at `url`: by name, section,
+    tag or RSL URL pattern."""
+    return (
+        work.name in works
+        or work.section in sections
+        or not tags.isdisjoint(work.tags)
+        or any(url_matches(p, url) for p in urls)
+    )
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,6 @@ from services.edge.domain.toll import (
     WorkRef,
 )
 from services.runtime.money_text import micros_text
-from services.runtime.urls import url_matches
 
 
 class TokenInvalid(Exception):
@@ -195,7 +194,7 @@ class TollBooth:
         if work is None:
             # Not licensed content (the catalog has no work at this URL): served as is.
             return Verdict(200, link, "unlisted", agent, claims.vendor)
-        if not claims.covers(work):
+        if not claims.covers(work, url):
             challenge = toll.license_challenge(
                 "insufficient_scope", f"this token does not license {url[:200]}"
             )
@@ -300,12 +299,9 @@ class TollBooth:
         if self._offers is None:
             return None
         for offer in self._offers.of(work.publisher):
-            if (
-                not (offer.works or offer.sections or offer.tags or offer.urls)
-                or work.name in offer.works
-                or work.section in offer.sections
-                or not offer.tags.isdisjoint(work.tags)
-                or any(url_matches(p, url) for p in offer.urls)
+            everything = not (offer.works or offer.sections or offer.tags or offer.urls)
+            if everything or toll.in_scope(
+                work, url, offer.works, offer.sections, offer.tags, offer.urls
             ):
                 return offer
         return None
