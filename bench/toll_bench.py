@@ -3,7 +3,8 @@
 A TollBooth with its real parts but no network: license tokens verified by PyJWT
 (Ed25519) against a key set, the URL map and license states filled in memory, the crawl
 spool a real SQLite file (every allowed crawl is written before it is answered). Kinds:
-a licensed crawl with a token seen before (its signature checked once, then remembered),
+a licensed crawl re-reading a page with its token (signature checked once, then
+remembered; the crawl's id is already in the spool, so the write is a no-op),
 a licensed crawl with a new token each time (signature checked every time), a Web Bot
 Auth crawler paying per crawl (a new RFC 9421 signature, with its own nonce, checked each
 time), an unsigned AI User-Agent (refused), a person (passed). One thread, one core;
@@ -167,8 +168,10 @@ def main() -> None:
         measure("floor: one Ed25519 verification alone", verify_only, 20_000)
         measure("floor: one durable spool write alone", spool_only, 20_000)
         floor_spool.close()
-        measure("licensed crawl, token seen before (spooled)", licensed, 50_000)
-        measure("licensed crawl, new token each time (spooled)", licensed_new_token, 20_000)
+        measure("licensed re-read, token and page seen before", licensed, 50_000)
+        measure(
+            "licensed first read of a page, its new token (spooled)", licensed_new_token, 20_000
+        )
         measure("signed crawler paying per crawl (a new signature each time)", paid_crawl, 5_000)
         measure("unsigned AI User-Agent (refused)", unsigned_ai, 50_000)
         measure("person (passed untouched)", person, 50_000)

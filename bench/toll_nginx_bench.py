@@ -4,7 +4,9 @@ catalog, licensing, metering and the edge as processes (SQLite, or PostgreSQL wi
 TEST_DATABASE_URL), and two nginx servers from deploy/nginx in front of a static origin
 that nginx itself serves: one with the toll (every request an auth subrequest to the
 edge) and the same proxy without it. A crawler with a license token reads the same
-licensed page over and over through each, in the same run, from 8 keep-alive
+licensed page over and over through each, in the same run (re-reads: the token is
+verified once and the crawl counted once; a first read adds one Ed25519 verification and
+one spool write, see bench/toll_bench.py), from 8 keep-alive
 connections of a small asyncio client (the load generator shares the two cores):
 requests/s and p50/p99, and the toll's p99 as a multiple of the bare proxy's (target: at
 most 2x). Two floors in the same run say what any toll costs here: nginx asking nginx
