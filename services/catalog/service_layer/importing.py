@@ -102,11 +102,6 @@ class ImportService:
     def __init__(self, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
 
-    def import_batch(
-        self, p: Principal, parent: str, items: list[WorkFields]
-    ) -> list[ImportResult]:
-        return self.store(self.prepare(p, parent, items))
-
     def import_stream(
         self, p: Principal, batches: Iterable[tuple[str, list[WorkFields]]]
     ) -> Iterator[list[ImportResult]]:
