@@ -122,10 +122,39 @@ class Verdict:
     crawl: Crawl | None = field(default=None, compare=False)
     # The publisher whose content it was (the work's, else as the proxy says).
     publisher: str = ""
+    # A refusal's RFC 6750-style error and its description (in WWW-Authenticate too).
+    error: str = ""
+    description: str = ""
 
     @property
     def allowed(self) -> bool:
         return self.status == 200
+
+    def reason(self) -> dict[str, str]:
+        """A refusal as the JSON body the crawler reads beside the headers."""
+        body = {"error": self.error or self.outcome, "error_description": self.description}
+        crawler_error = dict(self.headers).get("crawler-error")
+        if crawler_error:
+            body["crawler_error"] = crawler_error
+        return body
+
+
+def refusal(
+    status: int,
+    error: str,
+    description: str,
+    extra: tuple[tuple[str, str], ...],
+    outcome: str,
+    agent: str,
+    vendor: str = "",
+) -> Verdict:
+    """A refused request: `WWW-Authenticate: License error=..., error_description=...`
+    and the `extra` headers (the Link, crawler-error, the price)."""
+    safe = description.replace('"', "'")[:300]
+    challenge = ("WWW-Authenticate", f'License error="{error}", error_description="{safe}"')
+    return Verdict(
+        status, (challenge, *extra), outcome, agent, vendor, error=error, description=safe
+    )
 
 
 def crawl_id(token_id: str, url: str) -> str:
@@ -152,8 +181,3 @@ def ai_agent_of(user_agent: str) -> str:
 
 def link_header(license_url: str) -> tuple[str, str]:
     return ("Link", f'<{license_url}>; rel="license"; type="application/rsl+xml"')
-
-
-def license_challenge(error: str, description: str) -> tuple[str, str]:
-    safe = description.replace('"', "'")[:300]
-    return ("WWW-Authenticate", f'License error="{error}", error_description="{safe}"')

@@ -6,7 +6,6 @@ response with the status (401, 402, 403, 400), the headers and a JSON reason."""
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import grpc
@@ -48,7 +47,7 @@ class ExternalAuthorization(authz_grpc.AuthorizationServicer):
             denied_response=authz.DeniedHttpResponse(
                 status=http_status_pb2.HttpStatus(code=verdict.status),
                 headers=[*_options(verdict), _header("Content-Type", "application/json")],
-                body=json.dumps(_reason(verdict)),
+                body=json.dumps(verdict.reason()),
             ),
         )
 
@@ -62,20 +61,6 @@ def _header(key: str, value: str) -> base_pb2.HeaderValueOption:
         header=base_pb2.HeaderValue(key=key, value=value),
         append_action=base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD,
     )
-
-
-def _reason(verdict: Verdict) -> dict[str, str]:
-    headers = dict(verdict.headers)
-    challenge = headers.get("WWW-Authenticate", "")
-    error = re.search(r'error="([^"]*)"', challenge)
-    description = re.search(r'error_description="([^"]*)"', challenge)
-    body = {
-        "error": error.group(1) if error else verdict.outcome,
-        "error_description": description.group(1) if description else "",
-    }
-    if "crawler-error" in headers:
-        body["crawler_error"] = headers["crawler-error"]
-    return body
 
 
 def add_to_server(booth: TollBooth, server: grpc.Server) -> None:

@@ -101,18 +101,8 @@ def build_http_app(
     async def toll_answer(request: Request) -> Response:
         """The crawler's answer to a refused request (nginx `error_page`)."""
         verdict = _toll(booth, request, meter=False)
-        challenge = dict(verdict.headers).get("WWW-Authenticate", "")
-        error = re.search(r'error="([^"]*)"', challenge)
-        description = re.search(r'error_description="([^"]*)"', challenge)
         link = re.search(r"<([^>]+)>", dict(verdict.headers).get("Link", ""))
-        body = {
-            "error": error.group(1) if error else verdict.outcome,
-            "error_description": description.group(1) if description else "",
-            "license": link.group(1) if link else "",
-        }
-        crawler_error = dict(verdict.headers).get("crawler-error")
-        if crawler_error:
-            body["crawler_error"] = crawler_error
+        body = {**verdict.reason(), "license": link.group(1) if link else ""}
         return JSONResponse(body, status_code=verdict.status, headers=dict(verdict.headers))
 
     async def toll_stats(request: Request) -> Response:

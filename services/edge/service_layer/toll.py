@@ -165,12 +165,12 @@ class TollBooth:
                 "registered for your bot) to pay per crawl, or send a license token",
                 link, agent, "",
             )  # fmt: skip
-        challenge = toll.license_challenge(
-            "invalid_request",
+        return toll.refusal(
+            401, "invalid_request",
             "a license token is required for AI crawlers: get one from the license server "
             "named in the linked license.xml and send Authorization: License <token>",
-        )
-        return Verdict(401, (challenge, *link), "unverified-blocked", agent)
+            link, "unverified-blocked", agent,
+        )  # fmt: skip
 
     def _with_token(
         self,
@@ -184,21 +184,23 @@ class TollBooth:
         try:
             claims = self._keys.claims(token)
         except TokenInvalid as invalid:
-            challenge = toll.license_challenge(invalid.error, invalid.description)
-            return Verdict(401, (challenge, *link), f"token-{invalid.error}", agent)
-        if self._licenses.is_inactive(claims.license):
-            challenge = toll.license_challenge(
-                "invalid_token", f"{claims.license} is no longer active (suspended or revoked)"
+            return toll.refusal(
+                401, invalid.error, invalid.description, link, f"token-{invalid.error}", agent
             )
-            return Verdict(401, (challenge, *link), "token-revoked", agent, claims.vendor)
+        if self._licenses.is_inactive(claims.license):
+            return toll.refusal(
+                401, "invalid_token",
+                f"{claims.license} is no longer active (suspended or revoked)",
+                link, "token-revoked", agent, claims.vendor,
+            )  # fmt: skip
         if work is None:
             # Not licensed content (the catalog has no work at this URL): served as is.
             return Verdict(200, link, "unlisted", agent, claims.vendor)
         if not claims.covers(work, url):
-            challenge = toll.license_challenge(
-                "insufficient_scope", f"this token does not license {url[:200]}"
-            )
-            return Verdict(403, (challenge, *link), "token-out-of-scope", agent, claims.vendor)
+            return toll.refusal(
+                403, "insufficient_scope", f"this token does not license {url[:200]}",
+                link, "token-out-of-scope", agent, claims.vendor,
+            )  # fmt: skip
         crawl = Crawl(
             toll.crawl_id(claims.token_id, url),
             claims.vendor,
@@ -226,9 +228,10 @@ class TollBooth:
         try:
             signed = self._signatures.verify(method, url, headers)
         except SignatureInvalid as invalid:
-            error = (("crawler-error", "InvalidSignature"),)
-            challenge = toll.license_challenge("invalid_request", invalid.description)
-            return Verdict(401, (*error, challenge, *link), "signature-invalid", agent)
+            return toll.refusal(
+                401, "invalid_request", invalid.description,
+                (("crawler-error", "InvalidSignature"), *link), "signature-invalid", agent,
+            )  # fmt: skip
         bot = signed.bot
         if work is None:
             return Verdict(200, link, "unlisted", bot, signed.vendor)
@@ -318,5 +321,7 @@ def _crawler_error(
     agent: str,
     vendor: str,
 ) -> Verdict:
-    headers = (("crawler-error", code), toll.license_challenge("invalid_request", description))
-    return Verdict(status, (*headers, *extra), f"refused-{code}", agent, vendor)
+    return toll.refusal(
+        status, "invalid_request", description, (("crawler-error", code), *extra),
+        f"refused-{code}", agent, vendor,
+    )  # fmt: skip
