@@ -101,6 +101,18 @@ def test_a_registered_work_is_found_with_spans_in_both_texts(
     assert body[span.work_start : span.work_end].split() == excerpt.split()
     assert match.license_status == res.LICENSE_STATUS_UNSPECIFIED  # the operator is no vendor
     assert 0 < match.work_coverage < 1 and 0 < match.text_coverage < 1
+    assert match.similarity == span.similarity == 1.0
+
+    # Reworded every fifth word and laid out as a numbered list: the same work, one
+    # aligned span, the edits and the similarity reported.
+    reworded = [w if i % 5 else "changed" for i, w in enumerate(words[100:200], 1)]
+    lines = [" ".join(reworded[i : i + 9]) for i in range(0, 100, 9)]
+    listed = "\n".join(f"{n}. {line}" for n, line in enumerate(lines, 1))
+    (match,) = matches_for(provenance, OPERATOR_KEY, f"{TEXTS.text(60)}\n{listed}")
+    assert match.work == name and match.match_type == res.MATCH_TYPE_EDITED
+    (span,) = match.spans
+    assert span.edited_words == 19 and span.matched_words >= 80
+    assert 0.75 < span.similarity == match.similarity < 0.85
 
 
 def test_deleted_and_updated_works_leave_the_index(

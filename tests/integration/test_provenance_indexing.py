@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from sqlalchemy import select
 
 from services.provenance import app as provenance_app
 from services.provenance.adapters import tables
@@ -163,3 +164,36 @@ def test_two_replicas_following_the_same_feed_agree(database: Database) -> None:
     first.catch_up()
     assert counts(first.index) == counts(second.index)
     assert postings(first.index, bodies) == postings(second.index, bodies)
+
+
+def test_migration_0002_rebuilds_stored_fingerprints_from_the_stored_words(
+    settings: Settings,
+) -> None:
+    """A database indexed under the 5-gram scheme comes out of the upgrade with exactly
+    the fingerprints indexing would give today, so a restarted replica finds reworded
+    excerpts in works it indexed before."""
+    database = provenance_app.open_database(settings)
+    try:
+        migrations.upgrade(database, provenance_app.MIGRATIONS, "0001")
+        catalog = FakeCatalog()
+        bodies = [GENERATOR.text(150 + i) for i in range(5)]
+        for i, body in enumerate(bodies):
+            catalog.register(f"publishers/p/works/m{i}", body)
+        old = indexer(database, catalog)
+        old.catch_up()
+        with database.write_transaction() as conn:  # as the old scheme stored them
+            conn.execute(tables.documents.update().values(fingerprints=b"\x00" * 20))
+        migrations.upgrade(database, provenance_app.MIGRATIONS)
+
+        replica = indexer(database, catalog)
+        with database.engine.connect() as conn:
+            stored = dict(conn.execute(
+                select(tables.documents.c.id, tables.documents.c.fingerprints)
+            ).all())  # fmt: skip
+        assert len(stored) == len(bodies)
+        assert sorted(bytes(f) for f in stored.values()) == sorted(
+            analyse(b).fingerprints().to_bytes() for b in bodies
+        )
+        assert counts(replica.index) == counts(old.index)
+    finally:
+        database.dispose()

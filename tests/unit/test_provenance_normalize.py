@@ -9,6 +9,7 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.provenance.domain import normalize
 from services.provenance.domain.normalize import tokenize
 
 WORDS = st.lists(
@@ -117,3 +118,98 @@ def test_the_fast_ascii_path_splits_as_the_general_one(text: str) -> None:
     general = [(m.start(), m.end()) for m in re.finditer(r"[a-z0-9]+", text.lower())]
     assert list(zip(tokens.starts.tolist(), tokens.ends.tolist(), strict=True)) == general
     assert tokens.words == [text[a:b].lower() for a, b in general]
+
+
+# -- markup that is not markup, list numbering, HTML and Markdown (what a reader sees) --
+
+ELEMENTS = set(normalize._ELEMENTS)
+BOOLEANS = set(normalize._BOOLEAN_ATTRIBUTES)
+PLAIN_WORDS = st.lists(
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", min_size=1,
+            max_size=10),
+    min_size=1,
+    max_size=12,
+)  # fmt: skip
+
+
+def _reads_as_a_tag(words: list[str]) -> bool:
+    """`<b>`, `<p hidden>`: a known element with valueless attributes HTML allows."""
+    return words[0].lower() in ELEMENTS and all(w.lower() in BOOLEANS for w in words[1:])
+
+
+@st.composite
+def rendered(draw: st.DrawFn) -> tuple[list[str], str]:
+    """Words a reader sees, rendered with angle brackets around plain text, numbered or
+    lettered list lines, HTML elements and Markdown."""
+    lines: list[str] = []
+    seen: list[str] = []
+    for number, words in enumerate(draw(st.lists(PLAIN_WORDS, min_size=1, max_size=6)), 1):
+        style = draw(st.sampled_from(["brackets", "list", "html", "markdown", "plain"]))
+        text = " ".join(words)
+        if style == "brackets" and not _reads_as_a_tag(words):
+            text = f"<{text}>"
+        elif style == "list":
+            marker = draw(
+                st.sampled_from([f"{number}.", f"{number})", f"({number})", "a)", "b.", "iv.",
+                                 "-", "*", "\u2022", "+"])
+            )  # fmt: skip
+            text = f"{draw(st.sampled_from(['', '  ', chr(9), '> ']))}{marker} {text}"
+        elif style == "html":
+            tag = draw(st.sampled_from(["b", "em", "li", "p", "span", "A", "td"]))
+            attributes = draw(st.sampled_from(["", ' class="lead"', " hidden", " href=/x?a=1"]))
+            text = f"<{tag}{attributes}>{text}</{tag}>"
+        elif style == "markdown":
+            text = draw(
+                st.sampled_from([f"**{text}**", f"_{text}_", f"# {text}", f"`{text}`",
+                                 f"[{text}](https://example.com/a_b)", f"![{text}](img.png)"])
+            )  # fmt: skip
+        lines.append(text)
+        seen.extend(words)
+    return seen, "\n".join(lines)
+
+
+@settings(max_examples=400, deadline=None)
+@given(rendered())
+def test_every_word_a_reader_sees_survives_with_its_offsets(case: tuple[list[str], str]) -> None:
+    words, text = case
+    tokens = tokenize(text)
+    assert tokens.words == [w.lower() for w in words]
+    for word, start, end in zip(tokens.words, tokens.starts, tokens.ends, strict=True):
+        assert text[start:end].lower() == word
+
+
+def test_text_in_angle_brackets_is_text_unless_it_is_a_tag() -> None:
+    text = "<Shearson Lehman Brothers Inc> bought <WY> and <A and W Brands Inc>"
+    assert tokenize(text).words == [
+        "shearson",
+        "lehman",
+        "brothers",
+        "inc",
+        "bought",
+        "wy",
+        "and",
+        "a",
+        "and",
+        "w",
+        "brands",
+        "inc",
+    ]
+    html = '<A HREF="/x">link</a> <p hidden>kept</p> <br/> <!DOCTYPE html> <img src=x.png>'
+    assert tokenize(html).words == ["link", "kept"]
+
+
+def test_list_numbers_are_not_words_but_numbers_in_sentences_are() -> None:
+    listed = "1. Prices rose\n2) sharply in\n(3) March\n iv. said\nb. the bank"
+    assert tokenize(listed).words == [
+        "prices",
+        "rose",
+        "sharply",
+        "in",
+        "march",
+        "said",
+        "the",
+        "bank",
+    ]
+    assert tokenize("It rose 2. 5 more on line 3) here").words == (
+        ["it", "rose", "2", "5", "more", "on", "line", "3", "here"]
+    )

@@ -1,7 +1,7 @@
 """A work version as provenance keeps it: fingerprints for the index, words for verifying.
 
 `Fingerprints` are what the in-memory index holds (hash and word position of each
-winnowed 5-gram). `WordRecord` is what verification reads for a candidate: a 32-bit
+winnowed 4-gram). `WordRecord` is what verification reads for a candidate: a 32-bit
 hash of every normalised word (to extend matches word by word) and each word's
 character offsets in the work (to report spans in the work's own text). Both serialise
 to compact bytes for the database.
@@ -69,7 +69,7 @@ class WordRecord:
 
 @dataclass(frozen=True)
 class AnalysedText:
-    """A text's words and 5-gram hashes, computed once for indexing or checking."""
+    """A text's words and 4-gram hashes, computed once for indexing or checking."""
 
     word_hashes: fp.Hashes
     grams: fp.Hashes
@@ -81,10 +81,7 @@ class AnalysedText:
         return len(self.word_hashes)
 
     def fingerprints(self) -> Fingerprints:
-        chosen = fp.winnow(self.grams)
-        return Fingerprints(
-            self.grams[chosen], (chosen % POSITION_MODULUS).astype(np.uint16, copy=False)
-        )
+        return _winnowed(self.grams)
 
     def word_record(self) -> WordRecord:
         return WordRecord(
@@ -92,6 +89,17 @@ class AnalysedText:
             self.starts.astype(np.uint32),
             self.ends.astype(np.uint32),
         )
+
+
+def _winnowed(grams: fp.Hashes) -> Fingerprints:
+    chosen = fp.winnow(grams)
+    return Fingerprints(grams[chosen], (chosen % POSITION_MODULUS).astype(np.uint16, copy=False))
+
+
+def fingerprints_of(record: WordRecord) -> Fingerprints:
+    """A stored document's fingerprints, rebuilt from its stored words alone (what a
+    migration does when the fingerprint scheme changes)."""
+    return _winnowed(fp.stored_gram_hashes(record.words))
 
 
 def analyse(text: str) -> AnalysedText:

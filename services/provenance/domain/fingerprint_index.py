@@ -2,7 +2,7 @@
 
 Layout (14 bytes per fingerprint): the 64-bit hash, the document id (uint32) and the
 word position modulo 2**16 (uint16), in three parallel arrays sorted by hash. A lookup
-is two binary searches per query 5-gram.
+is two binary searches per query 4-gram.
 
 - `main` holds the bulk; `delta` takes each indexed batch (merged in linear time);
   when the delta grows past an eighth of main, the two are merged and postings of
@@ -165,14 +165,14 @@ class _Directory:
 
 @dataclass(frozen=True)
 class Hits:
-    """Index postings matching a text's 5-grams (one row per posting)."""
+    """Index postings matching a text's 4-grams (one row per posting)."""
 
     query_positions: npt.NDArray[np.int64]
     docs: DocIds
     doc_positions: npt.NDArray[np.uint16]
     # How many postings the matched hash has in the whole index (rarity of the phrase).
     frequencies: npt.NDArray[np.int64]
-    # Per query 5-gram: +1 when the index holds it as boilerplate (too many postings),
+    # Per query 4-gram: +1 when the index holds it as boilerplate (too many postings),
     # -1 when it holds it as a rare phrase, 0 when it does not hold it.
     rarity: npt.NDArray[np.int8]
 

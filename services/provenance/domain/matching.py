@@ -1,20 +1,26 @@
-"""From index hits to verified matches: candidates, word-by-word extension, spans.
+"""From index hits to verified matches: candidates, seed-and-extend, aligned spans.
 
-1. Candidates: documents with two or more hits, or one hit on a rare phrase (a 25-word
+1. Candidates: documents with two or more hits, or one hit on a rare phrase (a short
    excerpt may hold a single fingerprint). Ranked by hits, at most `max_candidates`.
-2. Verification: each hit is checked against the document's words and extended left and
-   right while the words agree, giving exact runs. Hits inside a run already found are
-   skipped.
-3. Spans: runs that follow each other in both texts with at most `max_gap` differing
-   words between them join into one span (an edited passage). A span is reported when it
-   holds at least `min_span_words` matching words and a run of at least `min_run_words`;
-   that rule, not the number of hits, decides precision.
+2. Verification: each hit (a 4-word seed) is checked against the document's words and
+   extended left and right while the words agree, giving exact runs; from each run's
+   ends the alignment carries on through changed, dropped or added words (at most
+   `max_gap` on either side) wherever four words agree again. Hits inside a run already
+   found are skipped.
+3. Spans: runs that follow each other in order in both texts, at most `max_gap` words
+   apart, join into one aligned span. A span is reported when it holds an unbroken run
+   of `min_run_words` (a quote), or when it holds `min_edited_words` matching words with
+   an edit similarity of at least `min_similarity` (a lightly reworded passage): both
+   mean real shared text, which is what decides precision, not the number of hits.
+   A span most of whose indexed phrases are boilerplate (bylines, legal notices shared
+   by many works) is not reported.
 
-Match types: EXACT when every span is one unbroken run of (normalised) words;
-NEAR_EXACT when spans were joined across edits amounting to at most one word in 25;
-EDITED otherwise. Formatting, case and punctuation never count as edits.
-Score (0..1): the share of span words that match, scaled down for short evidence
-(longest run below the 25-word winnowing guarantee).
+Edit similarity: matched words / (matched words + edits), where edits are the words
+changed, dropped or added inside the span. Match types: EXACT when every span is one
+unbroken run of (normalised) words; NEAR_EXACT when edits amount to at most one word in
+25; EDITED otherwise. Formatting, case and punctuation never count as edits.
+Score (0..1): the edit similarity, scaled down for short evidence (fewer than 25
+matched words).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
+from functools import cache
 
 import numpy as np
 import numpy.typing as npt
@@ -48,8 +55,14 @@ class MatchRules:
     # A single hit makes a candidate only when its phrase is this rare in the index.
     single_hit_max_postings: int = 4
     max_gap: int = 3
-    min_span_words: int = 12
+    # A quote: an unbroken run this long.
     min_run_words: int = 12
+    # A reworded passage: this many matching words at this edit similarity or better.
+    min_edited_words: int = 20
+    min_similarity: float = 0.7
+
+
+FULL_EVIDENCE_WORDS = 25
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,11 @@ class Span:
     edits: int
     longest_run: int
 
+    @property
+    def similarity(self) -> float:
+        """Matched words over matched words plus edits (1.0: unchanged)."""
+        return self.matched_words / (self.matched_words + self.edits)
+
 
 @dataclass(frozen=True)
 class Match:
@@ -87,6 +105,7 @@ class Match:
     longest_run: int
     match_type: MatchType
     score: float
+    similarity: float
 
 
 @dataclass
@@ -126,8 +145,7 @@ def verify(
             hits.doc_positions[mine].tolist(),
             rules.max_gap,
         )
-        runs = [r for r in runs if not _boilerplate(r, hits.rarity)]
-        match = _match(text, document, runs, rules)
+        match = _match(text, document, runs, hits.rarity, rules)
         if match is not None:
             matches.append(match)
     matches.sort(key=lambda m: (-m.score, -m.matched_words, m.document.work))
@@ -159,14 +177,16 @@ def _runs(
     return list({(r.q_start, r.d_start): r for r in runs}.values())
 
 
-def _boilerplate(run: _Run, rarity: npt.NDArray[np.int8]) -> bool:
-    """Of the run's 5-grams the index holds, most are shared by too many works
+def _boilerplate(group: list[_Run], rarity: npt.NDArray[np.int8]) -> bool:
+    """Of the span's 4-grams the index holds, most are shared by too many works
     (bylines, legal notices): winnowing may still have kept a few of them as rare."""
-    return int(rarity[run.q_start : max(run.q_start, run.q_end - fp.GRAM + 1)].sum()) > 0
+    return (
+        sum(int(rarity[r.q_start : max(r.q_start, r.q_end - fp.GRAM + 1)].sum()) for r in group) > 0
+    )
 
 
 def _exact_position(query: list[int], work: list[int], q: int, d_mod: int) -> int | None:
-    """The word position in the work whose 5-gram equals the query's at q."""
+    """The word position in the work whose 4-gram equals the query's at q."""
     gram = query[q : q + fp.GRAM]
     for d in range(d_mod, len(work) - fp.GRAM + 1, POSITION_MODULUS):
         if work[d : d + fp.GRAM] == gram:
@@ -194,14 +214,24 @@ def _through_edits(
     `max_gap` on either side), found by trying each small skip, smallest first."""
     found: list[_Run] = []
     q, d = (run.q_end, run.d_end) if step > 0 else (run.q_start - 1, run.d_start - 1)
-    skips = sorted(
-        ((a, b) for a in range(max_gap + 1) for b in range(max_gap + 1) if a or b),
-        key=lambda skip: (skip[0] + skip[1], skip),
-    )
+    skips = _skips(max_gap)
     while True:
         for skip_q, skip_d in skips:
             qs, ds = q + step * skip_q, d + step * skip_d
-            if _common_length(query, work, qs, ds, step) >= _RESUME_WORDS:
+            if step > 0:
+                agree = qs + _RESUME_WORDS <= len(query) and (
+                    query[qs : qs + _RESUME_WORDS] == work[ds : ds + _RESUME_WORDS]
+                )
+            else:
+                agree = (
+                    qs >= _RESUME_WORDS - 1
+                    and ds >= _RESUME_WORDS - 1
+                    and (
+                        query[qs - _RESUME_WORDS + 1 : qs + 1]
+                        == work[ds - _RESUME_WORDS + 1 : ds + 1]
+                    )
+                )
+            if agree:
                 length = _common_length(query, work, qs, ds, step)
                 if step > 0:
                     found.append(_Run(qs, qs + length, ds, ds + length))
@@ -213,14 +243,27 @@ def _through_edits(
             return found
 
 
+@cache
+def _skips(max_gap: int) -> list[tuple[int, int]]:
+    """Words to skip in the query and in the work after an edit, smallest first."""
+    return sorted(
+        ((a, b) for a in range(max_gap + 1) for b in range(max_gap + 1) if a or b),
+        key=lambda skip: (skip[0] + skip[1], skip),
+    )
+
+
 def _match(
-    text: AnalysedText, document: IndexedDocument, runs: list[_Run], rules: MatchRules
+    text: AnalysedText,
+    document: IndexedDocument,
+    runs: list[_Run],
+    rarity: npt.NDArray[np.int8],
+    rules: MatchRules,
 ) -> Match | None:
     spans = [
         span
         for group in _join(runs, rules.max_gap)
-        if (span := _span(text, document.words, group)).matched_words >= rules.min_span_words
-        and span.longest_run >= rules.min_run_words
+        if _shares_text(span := _span(text, document.words, group), rules)
+        and not _boilerplate(group, rarity)
     ]
     if not spans:
         return None
@@ -233,7 +276,8 @@ def _match(
         kind = MatchType.NEAR_EXACT
     else:
         kind = MatchType.EDITED
-    evidence = min(1.0, longest / fp.GUARANTEE_WORDS)
+    similarity = matched / (matched + edits)
+    evidence = min(1.0, matched / FULL_EVIDENCE_WORDS)
     return Match(
         document=document,
         spans=spans,
@@ -242,8 +286,16 @@ def _match(
         work_coverage=min(1.0, matched / max(1, len(document.words))),
         longest_run=longest,
         match_type=kind,
-        score=round(evidence * matched / (matched + edits), 4),
+        score=round(evidence * similarity, 4),
+        similarity=round(similarity, 4),
     )
+
+
+def _shares_text(span: Span, rules: MatchRules) -> bool:
+    """A quote, or a passage reworded lightly enough to still be the work's text."""
+    if span.longest_run >= rules.min_run_words:
+        return True
+    return span.matched_words >= rules.min_edited_words and span.similarity >= rules.min_similarity
 
 
 def _join(runs: list[_Run], max_gap: int) -> list[list[_Run]]:

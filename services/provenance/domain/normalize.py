@@ -2,8 +2,14 @@
 
 The same function runs on a work when it is indexed and on every text checked against
 the index, so formatting can never make the two sides disagree:
-- HTML: tags (and script/style content, comments) become word breaks, entities are decoded;
-  Markdown link targets are dropped (the markers themselves are punctuation);
+- HTML: tags of known elements (well formed: a name HTML defines, attributes as HTML
+  writes them), script/style content, comments and doctypes become word breaks, and
+  entities are decoded. Any other text between angle brackets is text: wire copy writes
+  `<Shearson Lehman Brothers Inc>` and tickers as `<WY>`, and a quote wrapped that way
+  must still be found;
+- Markdown: link targets are dropped (the markers themselves are punctuation);
+- list markers at the start of a line (`1.`, `2)`, `(3)`, `a)`, `iv.`; bullets and
+  dashes are punctuation anyway) are not words, so numbering a quote's lines hides nothing;
 - invisible characters (zero-width, soft hyphen, word joiners, BOM, variation selectors)
   are removed, so a word split by one is still one word;
 - words are runs of letters and digits (with combining marks), Unicode NFKC, casefolded;
@@ -52,15 +58,53 @@ _INVISIBLE = (
     "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
     "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\U000e0000-\U000e0fff"
 )
+
+
+def _names(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+# Elements HTML defines (and a few it used to): only their tags are markup.
+_ELEMENTS = _names(
+    "a abbr acronym address area article aside audio b base bdi bdo big blockquote body "
+    "br button canvas caption center cite code col colgroup data datalist dd del details "
+    "dfn dialog div dl dt em embed fieldset figcaption figure font footer form frame "
+    "frameset h1 h2 h3 h4 h5 h6 head header hgroup hr html i iframe img input ins kbd "
+    "label legend li link main map mark menu meta meter nav nobr noscript object ol "
+    "optgroup option output p param picture pre progress q rp rt ruby s samp script "
+    "section select slot small source span strike strong style sub summary sup svg table "
+    "tbody td template textarea tfoot th thead time title tr track tt u ul var video wbr"
+)
+# Attributes HTML allows without a value; any other attribute must have one, which is
+# what tells `<a href="x">` from `<A and W Brands Inc>`.
+_BOOLEAN_ATTRIBUTES = _names(
+    "allowfullscreen async autofocus autoplay checked controls default defer disabled "
+    "download formnovalidate hidden inert ismap itemscope loop multiple muted nomodule "
+    "novalidate open playsinline readonly required reversed selected nowrap"
+)
+_NAME = "|".join(sorted(_ELEMENTS, key=len, reverse=True))
+_ATTRIBUTE = (
+    r"[a-z_:][-a-z0-9_:.]{0,60}\s*=\s*"  # name=value: quoted, or unquoted as HTML allows
+    r"(?:\"[^\"]{0,2000}\"|'[^']{0,2000}'|[^\s\"'<>=`][^\s\"'<>`]{0,2000})"
+    rf"|(?:{'|'.join(sorted(_BOOLEAN_ATTRIBUTES))})(?=[\s/>])"
+)
+_TAG = rf"<(?:{_NAME})(?:\s+(?:{_ATTRIBUTE}))*\s*/?>|</(?:{_NAME})\s*>"
+_ROMAN = "i|ii|iii|iv|v|vi|vii|viii|ix|x|xi|xii"
+# A list item's number or letter at the start of a line (after any blockquote marks).
+_MARKER = rf"^[ \t>]*(?:\((?:\d{{1,3}}|[a-z]|{_ROMAN})\)|(?:\d{{1,3}}|[a-z]|{_ROMAN})[.)])(?=[ \t])"
 _EDITS = re.compile(
-    r"(?P<block><(script|style)\b.*?</\2\s*>|<!--.*?-->)"
-    r"|(?P<tag></?[a-zA-Z][^<>]{0,2000}>)"
+    r"(?P<block><(script|style)\b[^<>]{0,2000}>.*?</\2\s*>|<!--.*?-->|<!doctype[^<>]{0,200}>)"
+    rf"|(?P<tag>{_TAG})"
+    rf"|(?P<marker>{_MARKER})"
     r"|(?P<entity>&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z][a-zA-Z0-9]{1,31});)"
     rf"|(?P<invisible>[{_INVISIBLE}]+)"
     r"|(?P<link>\]\([^()\s]{0,2000}\))",
-    re.DOTALL | re.IGNORECASE,
+    re.DOTALL | re.IGNORECASE | re.MULTILINE,
 )
 _QUICK_CHECK = re.compile(rf"[<&\]{_INVISIBLE}]")
+# Checks for list markers that scan for line breaks first (a literal prefix: fast).
+_FIRST_LINE_MARKER = re.compile(_MARKER, re.IGNORECASE)
+_LINE_MARKER = re.compile("\n" + _MARKER[1:], re.IGNORECASE)
 
 Offsets = npt.NDArray[np.int64]
 
@@ -129,9 +173,10 @@ def _fold(word: str) -> str:
 def _clean(text: str) -> tuple[str, Offsets | None, Offsets | None]:
     """Apply the edits; map each cleaned character to its original start and end."""
     if text.isascii():
-        if "<" not in text and "&" not in text and "](" not in text:
-            return text, None, None
-    elif not _QUICK_CHECK.search(text):
+        markup = "<" in text or "&" in text or "](" in text
+    else:
+        markup = _QUICK_CHECK.search(text) is not None
+    if not markup and not _FIRST_LINE_MARKER.match(text) and not _LINE_MARKER.search(text):
         return text, None, None
     pieces: list[str] = []
     starts: list[int] = []

@@ -46,6 +46,7 @@ def work_match(checked: CheckedMatch) -> res.WorkMatch:
                 work_end=s.work_end,
                 matched_words=s.matched_words,
                 edited_words=s.edits,
+                similarity=round(s.similarity, 4),
             )
             for s in m.spans
         ],
@@ -55,6 +56,7 @@ def work_match(checked: CheckedMatch) -> res.WorkMatch:
         matched_words=m.matched_words,
         match_type=_MATCH_TYPES[m.match_type],
         score=m.score,
+        similarity=m.similarity,
         usage_event=checked.usage_event,
     )
     answer = checked.license
