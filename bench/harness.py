@@ -30,6 +30,7 @@ class Ports(dict[str, int]):
     def __init__(self, replicas: dict[str, list[int]]) -> None:
         super().__init__({name: ports[0] for name, ports in replicas.items()})
         self.replicas = replicas
+        self.pids: dict[str, list[int]] = {name: [] for name in replicas}
 
 
 @contextmanager
@@ -74,6 +75,7 @@ def running(
                 processes.append(
                     subprocess.Popen([sys.executable, "-m", "services.cli", "serve", name], env=own)
                 )
+                ports.pids[name].append(processes[-1].pid)
                 started = time.perf_counter()
                 wait_healthy(name, port)
                 label = name if replica == 1 else f"{name} (replica {replica})"

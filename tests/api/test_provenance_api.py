@@ -234,6 +234,9 @@ def test_a_restarted_replica_loads_the_same_index(
     assert eventually(caught_up)
     before = operator.GetIndexStats(api.GetIndexStatsRequest())
     assert before.works >= live and before.last_event_sequence > 0
+    # Caught up: nothing behind the catalog's feed, which the replica knows the end of.
+    assert before.catalog_last_sequence == before.last_event_sequence
+    assert (before.works_behind, before.seconds_behind) == (0, 0)
 
     replica = start_provenance(market)  # a second replica: loads from the database
     try:

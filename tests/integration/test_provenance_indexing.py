@@ -4,6 +4,8 @@ idempotent events, a crash mid-batch replayed, a rebuild equal to incremental in
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -13,7 +15,7 @@ from services.provenance import app as provenance_app
 from services.provenance.adapters import tables
 from services.provenance.domain.documents import analyse
 from services.provenance.domain.fingerprint_index import FingerprintIndex
-from services.provenance.domain.works import WorkChange, WorkText
+from services.provenance.domain.works import FeedPage, WorkChange, WorkText
 from services.provenance.service_layer.indexing import IndexingService
 from services.provenance.service_layer.unit_of_work import UnitOfWorkFactory
 from services.runtime import migrations
@@ -33,8 +35,9 @@ class FakeCatalog:
         self.current: dict[str, WorkText] = {}
         self.fail_texts = False
 
-    def changes(self, after_sequence: int, limit: int) -> list[WorkChange]:
-        return [e for e in self.events if e.sequence > after_sequence][:limit]
+    def changes(self, after_sequence: int, limit: int) -> FeedPage:
+        page = [e for e in self.events if e.sequence > after_sequence][:limit]
+        return FeedPage(page, len(self.events))
 
     def texts(self, works: list[str]) -> dict[str, WorkText]:
         if self.fail_texts:
@@ -197,3 +200,22 @@ def test_migration_0002_rebuilds_stored_fingerprints_from_the_stored_words(
         assert counts(replica.index) == counts(old.index)
     finally:
         database.dispose()
+
+
+def test_the_lag_behind_the_catalog_is_known_while_catching_up(database: Database) -> None:
+    catalog = FakeCatalog()
+    for i in range(1_200):
+        catalog.register(f"publishers/p/works/lag{i}", GENERATOR.text(40))
+    waiting_since = datetime.now(UTC) - timedelta(seconds=90)
+    catalog.events = [replace(e, occur_time=waiting_since) for e in catalog.events]
+    service = indexer(database, catalog)
+
+    assert service.catch_up(batches=1) == 500
+    position = service.position
+    assert (position.sequence, position.head_sequence, position.works_behind) == (500, 1_200, 700)
+    assert 90 <= position.seconds_behind(datetime.now(UTC)) < 120
+
+    service.catch_up()
+    position = service.position
+    assert position.works_behind == 0 and position.seconds_behind(datetime.now(UTC)) == 0
+    assert service.index.stats().documents == 1_200

@@ -78,7 +78,6 @@ def test_a_single_rare_hit_makes_a_candidate_but_a_single_common_one_does_not() 
     hits = Hits(
         query_positions=np.array([0, 5, 9, 12, 20], dtype=np.int64),
         docs=np.array([9, 3, 7, 3, 8], dtype=np.uint32),
-        doc_positions=np.zeros(5, dtype=np.uint16),
         frequencies=np.array([30, 2, 1, 5, 4], dtype=np.int64),
         rarity=np.zeros(25, dtype=np.int8),
     )
@@ -232,8 +231,8 @@ def test_incremental_batches_and_merges_equal_one_bulk_load(
     assert incremental.stats().documents == bulk.stats().documents == 117
     grams = np.concatenate([f.hashes for _, f in documents])
     a, b = incremental.lookup(grams), bulk.lookup(grams)
-    order_a = np.lexsort((a.doc_positions, a.docs, a.query_positions))
-    order_b = np.lexsort((b.doc_positions, b.docs, b.query_positions))
+    order_a = np.lexsort((a.docs, a.query_positions))
+    order_b = np.lexsort((b.docs, b.query_positions))
     assert np.array_equal(a.docs[order_a], b.docs[order_b])
     assert np.array_equal(a.query_positions[order_a], b.query_positions[order_b])
     assert not set(a.docs.tolist()) & removed
@@ -263,19 +262,50 @@ def test_stored_words_rebuild_the_same_fingerprints(seed: int) -> None:
     assert rebuilt.to_bytes() == text.fingerprints().to_bytes()
 
 
-def test_the_bucket_directory_finds_what_a_binary_search_finds() -> None:
+@pytest.mark.parametrize("size", [0, 1_000, 300_000, 2_500_000])
+def test_the_compact_main_layer_finds_what_a_binary_search_finds(size: int) -> None:
+    """Keys stored as their low 32 bits under a directory of their top bits: every lookup
+    equals a binary search over the full keys, crowded buckets included, and a merge
+    bucket range by bucket range equals sorting everything again."""
     rng = np.random.default_rng(4)
-    hashes = np.sort(rng.integers(0, 2**63, size=300_000, dtype=np.uint64) * np.uint64(2))
-    hashes[1000:1200] = hashes[1000]  # a crowded bucket (boilerplate)
-    hashes = np.sort(hashes)
-    layer = fingerprint_index._Layer(
-        hashes, np.zeros(len(hashes), np.uint32), np.zeros(len(hashes), np.uint16)
+    keys = np.sort(rng.integers(0, 2**48, size=size, dtype=np.uint64))
+    if size:
+        keys[size // 3 : size // 3 + 200] = keys[size // 3]  # a crowded bucket (boilerplate)
+        keys = np.sort(keys)
+    docs = rng.integers(1, 500, size=size, dtype=np.uint32)
+    main = fingerprint_index._Main.of_sorted(keys, docs)
+    probes = np.concatenate(
+        [rng.choice(keys, 500) if size else keys, rng.integers(0, 2**48, 500, dtype=np.uint64)]
     )
-    grams = np.concatenate(
-        [rng.choice(hashes, 500), rng.integers(0, 2**64 - 1, 500, dtype=np.uint64), hashes[:1]]
-    )
-    left, counts = layer.directory.find(hashes, grams)
-    expected_left = np.searchsorted(hashes, grams, side="left")
-    expected_right = np.searchsorted(hashes, grams, side="right")
-    assert np.array_equal(left, expected_left)
-    assert np.array_equal(counts, expected_right - expected_left)
+    left, counts = main.find(probes)
+    assert np.array_equal(left, np.searchsorted(keys, probes, side="left"))
+    assert np.array_equal(counts, np.searchsorted(keys, probes, side="right") - left)
+    assert np.array_equal(main.keys(0, 1 << main.bits), keys)
+
+    extra = np.sort(rng.integers(0, 2**48, size=size // 2 + 10, dtype=np.uint64))
+    extra_docs = rng.integers(1, 500, size=len(extra), dtype=np.uint32)
+    live = np.ones(500, dtype=np.uint16)
+    live[7] = 0  # removed: its postings go in the merge
+    merged = main.merge(fingerprint_index._Delta(extra, extra_docs), live)
+    every = np.concatenate([keys, extra])
+    every_docs = np.concatenate([docs, extra_docs])
+    kept = every_docs != 7
+    order = np.argsort(every[kept], kind="stable")
+    assert np.array_equal(merged.keys(0, 1 << merged.bits), every[kept][order])
+    pairs = zip(merged.keys(0, 1 << merged.bits).tolist(), merged.docs.tolist(), strict=True)
+    expected = zip(every[kept].tolist(), every_docs[kept].tolist(), strict=True)
+    assert sorted(pairs) == sorted(expected)
+    assert merged.bits == fingerprint_index._bits_for(len(every))
+
+
+def test_the_query_index_costs_about_eight_bytes_per_fingerprint() -> None:
+    index = FingerprintIndex()
+    rng = np.random.default_rng(9)
+    documents = [
+        (d, Fingerprints(rng.integers(0, 2**63, 60, dtype=np.uint64), np.zeros(60, np.uint16)))
+        for d in range(1, 20_001)
+    ]
+    index.load((d, f.to_bytes()) for d, f in documents)
+    stats = index.stats()
+    assert stats.fingerprints == 1_200_000
+    assert 8.0 <= (stats.memory_bytes - 20_001 * 2) / stats.fingerprints <= 8.6

@@ -294,12 +294,12 @@ class CatalogServicer(api_grpc.CatalogServiceServicer):
     def ListWorkEvents(
         self, request: api.ListWorkEventsRequest, context: Context
     ) -> api.ListWorkEventsResponse:
-        events = self._events.list_events(
+        events, head = self._events.list_events(
             current_principal(), request.after_sequence, request.page_size
         )
         last = events[-1].sequence if events else request.after_sequence
         return api.ListWorkEventsResponse(
-            events=[cv.work_event(e) for e in events], last_sequence=last
+            events=[cv.work_event(e) for e in events], last_sequence=last, head_sequence=head
         )
 
 

@@ -12,7 +12,14 @@ class EventFeedService:
     def __init__(self, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
 
-    def list_events(self, p: Principal, after_sequence: int, page_size: int) -> list[OutboxEvent]:
+    def list_events(
+        self, p: Principal, after_sequence: int, page_size: int
+    ) -> tuple[list[OutboxEvent], int]:
+        """A page of events after `after_sequence`, and the newest sequence now."""
         access.trusted_only(p, "read the work event feed")
         with self._uow(write=False) as uow:
-            return OUTBOX.read_page(uow.connection, after_sequence, page_size)
+            events = OUTBOX.read_page(uow.connection, after_sequence, page_size)
+            full = events and len(events) >= (page_size or 1)
+            head = OUTBOX.last_sequence(uow.connection) if full else None
+        last = events[-1].sequence if events else after_sequence
+        return events, max(head or 0, last)

@@ -48,52 +48,55 @@ class IndexRepository:
                 found[row.work] = WorkState(row.work, row.version, row.document_id, row.deleted)
         return found
 
-    def add_document(
-        self,
-        work: str,
-        version: int,
-        text: AnalysedText,
-        fingerprints: Fingerprints,
-        now: datetime,
-    ) -> int:
-        return int(
-            self._conn.execute(
-                insert(t.documents).returning(t.documents.c.id),
-                {
-                    "work": work,
-                    "version": version,
-                    "word_count": text.word_count,
-                    "fingerprints": fingerprints.to_bytes(),
-                    "words": text.word_record().to_bytes(),
-                    "create_time": now,
-                },
-            ).scalar_one()
-        )
+    def add_documents(
+        self, documents: list[tuple[str, int, AnalysedText, Fingerprints]], now: datetime
+    ) -> list[int]:
+        """Store new document versions in one statement; their ids, in order."""
+        if not documents:
+            return []
+        rows = self._conn.execute(
+            insert(t.documents).returning(t.documents.c.id, sort_by_parameter_order=True),
+            [
+                {"work": work, "version": version, "word_count": text.word_count,
+                 "fingerprints": prints.to_bytes(), "words": text.word_record().to_bytes(),
+                 "create_time": now}
+                for work, version, text, prints in documents
+            ],
+        )  # fmt: skip
+        return [int(doc_id) for doc_id in rows.scalars()]
 
-    def set_state(self, state: WorkState, sequence: int, now: datetime) -> None:
+    def set_states(self, states: list[tuple[WorkState, int]], now: datetime) -> None:
+        """Record each work's new state (and the feed event that set it), in one
+        statement; older versions keep their row (replicas drop them from memory by id)
+        but not their data."""
+        if not states:
+            return
         self._conn.execute(
             update(t.indexed_works)
-            .where(t.indexed_works.c.work == state.work)
+            .where(t.indexed_works.c.work == bindparam("w"))
             .values(
-                version=state.version,
-                document_id=state.document_id,
-                deleted=state.deleted,
-                event_sequence=sequence,
+                version=bindparam("v"),
+                document_id=bindparam("d"),
+                deleted=bindparam("x"),
+                event_sequence=bindparam("s"),
                 update_time=now,
             )
-        )
-        # Older versions keep their row (replicas drop them from memory by id) but not
-        # their data.
-        self._conn.execute(
-            update(t.documents)
-            .where(t.documents.c.work == state.work, t.documents.c.word_count > 0)
-            .where(
-                t.documents.c.id != state.document_id
-                if state.document_id is not None
-                else t.documents.c.id.is_not(None)
+            .execution_options(synchronize_session=False),
+            [
+                {"w": state.work, "v": state.version, "d": state.document_id,
+                 "x": state.deleted, "s": sequence}
+                for state, sequence in states
+            ],
+        )  # fmt: skip
+        current = [s.document_id for s, _ in states if s.document_id is not None]
+        works = sorted(s.work for s, _ in states)
+        for chunk in _chunks(works):
+            query = update(t.documents).where(
+                t.documents.c.work.in_(chunk), t.documents.c.word_count > 0
             )
-            .values(fingerprints=b"", words=b"", word_count=0)
-        )
+            if current:
+                query = query.where(t.documents.c.id.not_in(current))
+            self._conn.execute(query.values(fingerprints=b"", words=b"", word_count=0))
 
     def document_ids(self, works: Iterable[str]) -> dict[str, list[int]]:
         """Every document id (current or not) of each work."""

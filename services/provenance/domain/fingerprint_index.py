@@ -1,18 +1,25 @@
-"""The in-memory query index: sorted numpy arrays, a small delta, and a liveness map.
+"""The in-memory query index: a compact sorted main layer, a small delta, a liveness map.
 
-Layout (14 bytes per fingerprint): the 64-bit hash, the document id (uint32) and the
-word position modulo 2**16 (uint16), in three parallel arrays sorted by hash. A lookup
-is two binary searches per query 4-gram.
+A posting is a fingerprint's key and the document holding it. The key is the top 48 bits
+of the 64-bit 4-gram hash (a false match in 48 bits is about one query in ten million at
+a billion postings, and verification rejects it anyway).
 
-- `main` holds the bulk; `delta` takes each indexed batch (merged in linear time);
-  when the delta grows past an eighth of main, the two are merged and postings of
-  removed documents are dropped.
-- Removing a document flips its byte in `live`; lookups drop dead postings at once, so
+- `main` keeps 8 bytes per posting: the key's low 32 bits (uint32) and the document id
+  (uint32), sorted by key. The key's top bits are not stored: a directory of where each
+  bucket of keys (their top `bits` bits, at least 16) starts says which bucket an entry
+  is in, with about 16 entries per bucket (a quarter of a byte per posting more). A
+  lookup reads two directory entries and one short run of keys.
+- `delta` takes each indexed batch, as full keys (sorted arrays, merged in linear time);
+  when it grows past an eighth of main, the two are merged bucket range by bucket range
+  into a new main, dropping postings of removed documents, so the merge needs little
+  memory beyond the old and the new main.
+- Removing a document flips its entry in `live`; lookups drop dead postings at once, so
   a deletion takes effect immediately, before any merge.
 - One writer (the indexing thread) builds new arrays and swaps a single reference;
   readers take the reference once per lookup and never lock.
 Document ids are the database's ids of work versions: never reused, so a dead id can
-never come back to life.
+never come back to life. Where a fingerprint sits in its document is not kept:
+verification finds it in the document's words.
 """
 
 from __future__ import annotations
@@ -20,7 +27,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -29,138 +35,183 @@ import numpy.typing as npt
 from services.provenance.domain.documents import Fingerprints
 
 DocIds = npt.NDArray[np.uint32]
+Keys = npt.NDArray[np.uint64]
 MIN_DELTA_MERGE = 200_000
+KEY_BITS = 48
+_KEY_SHIFT = np.uint64(64 - KEY_BITS)
+_LOW = np.uint64(0xFFFFFFFF)
+_MIN_BITS = KEY_BITS - 32  # the directory holds at least the bits the arrays do not
+_PER_BUCKET = 16
+_WINDOW_LIMIT = 96
+_MERGE_CHUNKS = 64
+
+
+def keys_of(hashes: npt.NDArray[np.uint64]) -> Keys:
+    return hashes >> _KEY_SHIFT
 
 
 @dataclass(frozen=True)
-class _Layer:
-    hashes: npt.NDArray[np.uint64]
+class _Delta:
+    """Recent postings as full keys, sorted: small, searched by bisection."""
+
+    keys: Keys
     docs: DocIds
-    positions: npt.NDArray[np.uint16]
 
     @staticmethod
-    def empty() -> _Layer:
-        return _Layer(np.empty(0, np.uint64), np.empty(0, np.uint32), np.empty(0, np.uint16))
+    def empty() -> _Delta:
+        return _Delta(np.empty(0, np.uint64), np.empty(0, np.uint32))
 
     @staticmethod
-    def of(documents: Sequence[tuple[int, Fingerprints]]) -> _Layer:
+    def of(documents: Sequence[tuple[int, Fingerprints]]) -> _Delta:
         if not documents:
-            return _Layer.empty()
-        hashes = np.concatenate([f.hashes for _, f in documents])
-        positions = np.concatenate([f.positions for _, f in documents])
+            return _Delta.empty()
+        keys = keys_of(np.concatenate([f.hashes for _, f in documents]))
         docs = np.repeat(
             np.fromiter((d for d, _ in documents), np.uint32, len(documents)),
             [len(f) for _, f in documents],
         )
-        order = np.argsort(hashes, kind="stable")
-        return _Layer(hashes[order], docs[order], positions[order])
+        order = np.argsort(keys, kind="stable")
+        return _Delta(keys[order], docs[order])
 
     def __len__(self) -> int:
-        return len(self.hashes)
+        return len(self.keys)
 
     @property
     def nbytes(self) -> int:
-        directory = self.__dict__.get("directory")
-        extra = directory.starts.nbytes if directory is not None else 0
-        return self.hashes.nbytes + self.docs.nbytes + self.positions.nbytes + extra
+        return self.keys.nbytes + self.docs.nbytes
 
-    def merge(self, other: _Layer) -> _Layer:
-        """Both sorted by hash; linear time."""
+    def merge(self, other: _Delta) -> _Delta:
+        """Both sorted by key; linear time."""
         if len(other) == 0:
             return self
         if len(self) == 0:
             return other
-        slots = np.searchsorted(self.hashes, other.hashes, side="right")
-        slots += np.arange(len(other))
-        theirs = np.zeros(len(self) + len(other), dtype=bool)
-        theirs[slots] = True
-        arrays = []
-        for mine, their in (
-            (self.hashes, other.hashes),
-            (self.docs, other.docs),
-            (self.positions, other.positions),
-        ):
-            out = np.empty(len(theirs), dtype=mine.dtype)
-            out[theirs] = their
-            out[~theirs] = mine
-            arrays.append(out)
-        return _Layer(arrays[0], arrays[1], arrays[2])
+        keys, docs = _merge_sorted(self.keys, self.docs, other.keys, other.docs)
+        return _Delta(keys, docs)
 
-    def keep_live(self, live: npt.NDArray[np.uint16]) -> _Layer:
-        alive = live[self.docs].astype(bool)
-        if alive.all():
-            return self
-        return _Layer(self.hashes[alive], self.docs[alive], self.positions[alive])
-
-    def warm(self) -> None:
-        """Build the directory before readers see the layer."""
-        if len(self) >= _DIRECTORY_FROM:
-            _ = self.directory
-
-    @cached_property
-    def directory(self) -> _Directory:
-        return _Directory.of(self.hashes)
-
-    def find(
-        self, grams: npt.NDArray[np.uint64]
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """For each gram: where its postings start, and how many there are."""
-        if len(self) == 0:
-            empty = np.zeros(len(grams), dtype=np.int64)
-            return empty, empty
-        if len(self) < _DIRECTORY_FROM:
-            left = np.searchsorted(self.hashes, grams, side="left")
-            return left, np.searchsorted(self.hashes, grams, side="right") - left
-        return self.directory.find(self.hashes, grams)
+    def find(self, keys: Keys) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        left = np.searchsorted(self.keys, keys, side="left")
+        return left, np.searchsorted(self.keys, keys, side="right") - left
 
 
-_DIRECTORY_FROM = 100_000  # below this a binary search is as fast
-_WINDOW_LIMIT = 64
+def _merge_sorted(
+    keys_a: Keys, docs_a: DocIds, keys_b: Keys, docs_b: DocIds
+) -> tuple[Keys, DocIds]:
+    slots = np.searchsorted(keys_a, keys_b, side="right") + np.arange(len(keys_b))
+    theirs = np.zeros(len(keys_a) + len(keys_b), dtype=bool)
+    theirs[slots] = True
+    keys = np.empty(len(theirs), dtype=np.uint64)
+    docs = np.empty(len(theirs), dtype=np.uint32)
+    keys[theirs], keys[~theirs] = keys_b, keys_a
+    docs[theirs], docs[~theirs] = docs_b, docs_a
+    return keys, docs
+
+
+def _bits_for(postings: int) -> int:
+    return max(_MIN_BITS, int(np.ceil(np.log2(max(1, postings) / _PER_BUCKET))))
 
 
 @dataclass(frozen=True)
-class _Directory:
-    """Where each bucket of hashes (their top bits) starts in the sorted array.
+class _Main:
+    """The bulk: low 32 bits of each key and its document, bucketed by the key's top bits."""
 
-    A binary search over tens of millions of hashes misses the cache at almost every
-    step; with about 8 hashes per bucket, a lookup reads two directory entries and one
-    short run of hashes instead (4x faster at 35 million fingerprints). Costs 4 bytes
-    per 8 fingerprints.
-    """
-
-    shift: np.uint64
-    starts: npt.NDArray[np.uint32]
-    window: int
+    low: npt.NDArray[np.uint32]
+    docs: DocIds
+    bits: int
+    starts: npt.NDArray[np.uint32]  # 2**bits + 1: where each bucket starts
+    window: int  # entries a lookup scans in a bucket (crowded buckets are bisected)
 
     @staticmethod
-    def of(hashes: npt.NDArray[np.uint64]) -> _Directory:
-        bits = max(1, int(np.log2(max(16, len(hashes)) / 8)))
-        shift = np.uint64(64 - bits)
-        counts = np.bincount((hashes >> shift).astype(np.int64), minlength=1 << bits)
-        starts = np.zeros((1 << bits) + 1, dtype=np.int64)
+    def of_sorted(keys: Keys, docs: DocIds, bits: int | None = None) -> _Main:
+        bits = bits or _bits_for(len(keys))
+        counts = np.bincount(
+            (keys >> np.uint64(KEY_BITS - bits)).astype(np.int64), minlength=1 << bits
+        )
+        return _Main._with_counts((keys & _LOW).astype(np.uint32), docs, bits, counts)
+
+    @staticmethod
+    def _with_counts(
+        low: npt.NDArray[np.uint32], docs: DocIds, bits: int, counts: npt.NDArray[np.int64]
+    ) -> _Main:
+        starts = np.zeros((1 << bits) + 1, dtype=np.uint32)
         np.cumsum(counts, out=starts[1:])
         # The window covers all but the rarest, crowded buckets (a phrase repeated across
-        # many works fills one); lookups there fall back to a binary search.
-        window = int(np.percentile(counts, 99.99)) + 1
-        return _Directory(shift, starts.astype(np.uint32), min(window, _WINDOW_LIMIT))
+        # many works fills one); lookups there bisect instead.
+        window = int(np.percentile(counts, 99.99)) + 1 if len(low) else 1
+        return _Main(low, docs, bits, starts, min(window, _WINDOW_LIMIT))
 
-    def find(
-        self, hashes: npt.NDArray[np.uint64], grams: npt.NDArray[np.uint64]
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        bucket = (grams >> self.shift).astype(np.int64)
+    @staticmethod
+    def empty() -> _Main:
+        return _Main.of_sorted(np.empty(0, np.uint64), np.empty(0, np.uint32))
+
+    def __len__(self) -> int:
+        return len(self.low)
+
+    @property
+    def nbytes(self) -> int:
+        return self.low.nbytes + self.docs.nbytes + self.starts.nbytes
+
+    def keys(self, first_bucket: int, last_bucket: int) -> Keys:
+        """Full keys of the entries in buckets [first, last)."""
+        sizes = np.diff(self.starts[first_bucket : last_bucket + 1]).astype(np.int64)
+        top = np.repeat(np.arange(first_bucket, last_bucket, dtype=np.uint64), sizes)
+        lo, hi = int(self.starts[first_bucket]), int(self.starts[last_bucket])
+        shift = np.uint64(KEY_BITS - self.bits)
+        # The bucket gives the key's top bits, the stored value its low 32 (they overlap
+        # when the directory holds more than 16 bits).
+        return ((top << shift) & ~_LOW) | self.low[lo:hi].astype(np.uint64)
+
+    def find(self, keys: Keys) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """For each key: where its postings start, and how many there are."""
+        if len(self) == 0:
+            empty = np.zeros(len(keys), dtype=np.int64)
+            return empty, empty
+        bucket = (keys >> np.uint64(KEY_BITS - self.bits)).astype(np.int64)
         lo = self.starts[bucket].astype(np.int64)
         size = self.starts[bucket + 1].astype(np.int64) - lo
+        needles = (keys & _LOW).astype(np.uint32)[:, None]
         steps = np.arange(self.window)
-        window = hashes[np.minimum(lo[:, None] + steps, len(hashes) - 1)]
+        window = self.low[np.minimum(lo[:, None] + steps, len(self.low) - 1)]
         inside = steps < size[:, None]
-        needles = grams[:, None]
         left = lo + ((window < needles) & inside).sum(axis=1)
         right = lo + ((window <= needles) & inside).sum(axis=1)
-        crowded = np.flatnonzero(size > self.window)  # boilerplate buckets: search them
-        if len(crowded):
-            left[crowded] = np.searchsorted(hashes, grams[crowded], side="left")
-            right[crowded] = np.searchsorted(hashes, grams[crowded], side="right")
+        for i in np.flatnonzero(size > self.window):  # boilerplate buckets: bisect them
+            a, b = int(lo[i]), int(lo[i] + size[i])
+            run = self.low[a:b]
+            left[i] = a + np.searchsorted(run, needles[i, 0], side="left")
+            right[i] = a + np.searchsorted(run, needles[i, 0], side="right")
         return left, right - left
+
+    def merge(self, delta: _Delta, live: npt.NDArray[np.uint16]) -> _Main:
+        """A new main holding both, without removed documents' postings, built one
+        range of buckets at a time (little memory beyond the old and the new main)."""
+        total = len(self) + len(delta)
+        bits = _bits_for(total)
+        low = np.empty(total, dtype=np.uint32)
+        docs = np.empty(total, dtype=np.uint32)
+        counts = np.zeros(1 << bits, dtype=np.int64)
+        written = 0
+        buckets = 1 << self.bits
+        step = max(1, buckets // _MERGE_CHUNKS)
+        shift = KEY_BITS - self.bits
+        for first in range(0, buckets, step):
+            last = min(buckets, first + step)
+            lo, hi = int(self.starts[first]), int(self.starts[last])
+            bounds = np.array([first << shift, last << shift], dtype=np.uint64)
+            d_lo, d_hi = np.searchsorted(delta.keys, bounds)
+            keys, chunk_docs = _merge_sorted(
+                self.keys(first, last), self.docs[lo:hi],
+                delta.keys[d_lo:d_hi], delta.docs[d_lo:d_hi],
+            )  # fmt: skip
+            alive = live[chunk_docs] != 0
+            keys, chunk_docs = keys[alive], chunk_docs[alive]
+            end = written + len(keys)
+            low[written:end] = keys & _LOW
+            docs[written:end] = chunk_docs
+            written = end
+            ids, sizes = np.unique(keys >> np.uint64(KEY_BITS - bits), return_counts=True)
+            counts[ids.astype(np.int64)] += sizes
+        return _Main._with_counts(low[:written], docs[:written], bits, counts)
 
 
 @dataclass(frozen=True)
@@ -169,7 +220,6 @@ class Hits:
 
     query_positions: npt.NDArray[np.int64]
     docs: DocIds
-    doc_positions: npt.NDArray[np.uint16]
     # How many postings the matched hash has in the whole index (rarity of the phrase).
     frequencies: npt.NDArray[np.int64]
     # Per query 4-gram: +1 when the index holds it as boilerplate (too many postings),
@@ -189,8 +239,8 @@ class IndexStats:
 
 @dataclass(frozen=True)
 class _State:
-    main: _Layer
-    delta: _Layer
+    main: _Main
+    delta: _Delta
 
 
 class FingerprintIndex:
@@ -198,7 +248,7 @@ class FingerprintIndex:
         # A hash held by more postings than this is boilerplate ("all rights reserved",
         # bylines, wire credits) and ignored: it says nothing about where a text came from.
         self.max_postings = max_postings
-        self._state = _State(_Layer.empty(), _Layer.empty())
+        self._state = _State(_Main.empty(), _Delta.empty())
         # Per document id: 0 when absent or removed, else 1 + its fingerprint count.
         self._live = np.zeros(1024, dtype=np.uint16)
         self._documents = 0
@@ -215,34 +265,27 @@ class FingerprintIndex:
             self._live = np.zeros(1024, dtype=np.uint16)
             self._documents = 0
             self._fingerprints = 0
-            parts: list[_Layer] = []
+            parts: list[_Delta] = []
             ids: list[int] = []
             sizes: list[int] = []
             hashes: list[bytes] = []
-            positions: list[bytes] = []
             for doc_id, data in documents:
                 count = len(data) // 10
                 ids.append(doc_id)
                 sizes.append(count)
                 hashes.append(data[: 8 * count])
-                positions.append(data[8 * count :])
                 if len(ids) >= chunk:
-                    parts.append(self._decode(ids, sizes, hashes, positions))
-                    ids, sizes, hashes, positions = [], [], [], []
-            parts.append(self._decode(ids, sizes, hashes, positions))
-            all_hashes = np.concatenate([part.hashes for part in parts])
-            order = np.argsort(all_hashes)
-            main = _Layer(
-                all_hashes[order],
-                np.concatenate([part.docs for part in parts])[order],
-                np.concatenate([part.positions for part in parts])[order],
-            )
-            main.warm()
-            self._state = _State(main, _Layer.empty())
+                    parts.append(self._decode(ids, sizes, hashes))
+                    ids, sizes, hashes = [], [], []
+            parts.append(self._decode(ids, sizes, hashes))
+            keys = np.concatenate([part.keys for part in parts])
+            docs = np.concatenate([part.docs for part in parts])
+            del parts
+            order = np.argsort(keys)
+            main = _Main.of_sorted(keys[order], docs[order])
+            self._state = _State(main, _Delta.empty())
 
-    def _decode(
-        self, ids: list[int], sizes: list[int], hashes: list[bytes], positions: list[bytes]
-    ) -> _Layer:
+    def _decode(self, ids: list[int], sizes: list[int], hashes: list[bytes]) -> _Delta:
         doc_ids = np.array(ids, dtype=np.uint32)
         counts = np.array(sizes, dtype=np.int64)
         if len(ids):
@@ -250,11 +293,8 @@ class FingerprintIndex:
             self._live[doc_ids] = np.minimum(counts, 65_534) + 1
             self._documents += len(ids)
             self._fingerprints += int(counts.sum())
-        return _Layer(
-            np.frombuffer(b"".join(hashes), dtype="<u8").astype(np.uint64),
-            np.repeat(doc_ids, counts),
-            np.frombuffer(b"".join(positions), dtype="<u2").astype(np.uint16),
-        )
+        keys = keys_of(np.frombuffer(b"".join(hashes), dtype="<u8").astype(np.uint64))
+        return _Delta(keys, np.repeat(doc_ids, counts))
 
     def _grow(self, highest: int) -> None:
         if highest >= len(self._live):
@@ -274,13 +314,11 @@ class FingerprintIndex:
                     self._live[doc] = 0
                     self._documents -= 1
             if len(delta) > max(MIN_DELTA_MERGE, len(state.main) // 8):
-                main = state.main.merge(delta).keep_live(self._live)
-                main.warm()
-                self._state = _State(main, _Layer.empty())
+                self._state = _State(state.main.merge(delta, self._live), _Delta.empty())
             else:
                 self._state = _State(state.main, delta)
 
-    def _mark_live(self, documents: Sequence[tuple[int, Fingerprints]]) -> _Layer:
+    def _mark_live(self, documents: Sequence[tuple[int, Fingerprints]]) -> _Delta:
         if documents:
             self._grow(max(doc for doc, _ in documents))
             for doc, prints in documents:
@@ -288,7 +326,7 @@ class FingerprintIndex:
                     self._live[doc] = 1 + min(len(prints), 65_534)
                     self._documents += 1
                     self._fingerprints += len(prints)
-        return _Layer.of(documents)
+        return _Delta.of(documents)
 
     # -- reading (any thread, no locks) ----------------------------------------------
 
@@ -299,30 +337,25 @@ class FingerprintIndex:
     def lookup(self, grams: npt.NDArray[np.uint64]) -> Hits:
         state = self._state
         live = self._live
-        main_left, main_counts = state.main.find(grams)
-        delta_left, delta_counts = state.delta.find(grams)
+        keys = keys_of(grams)
+        main_left, main_counts = state.main.find(keys)
+        delta_left, delta_counts = state.delta.find(keys)
         frequencies = main_counts + delta_counts
         wanted = (frequencies > 0) & (frequencies <= self.max_postings)
         parts = [
-            _expand(state.main, main_left, main_counts, wanted, frequencies),
-            _expand(state.delta, delta_left, delta_counts, wanted, frequencies),
+            _expand(state.main.docs, main_left, main_counts, wanted, frequencies),
+            _expand(state.delta.docs, delta_left, delta_counts, wanted, frequencies),
         ]
         rarity = np.where(frequencies > self.max_postings, 1, np.where(wanted, -1, 0))
-        columns = [np.concatenate([part[i] for part in parts]) for i in range(4)]
-        hits = Hits(columns[0], columns[1], columns[2], columns[3], rarity.astype(np.int8))
+        columns = [np.concatenate([part[i] for part in parts]) for i in range(3)]
+        hits = Hits(columns[0], columns[1], columns[2], rarity.astype(np.int8))
         docs = hits.docs
         alive = np.zeros(len(docs), dtype=bool)
         in_range = docs < len(live)
         alive[in_range] = live[docs[in_range]].astype(bool)
         if alive.all():
             return hits
-        return Hits(
-            hits.query_positions[alive],
-            docs[alive],
-            hits.doc_positions[alive],
-            hits.frequencies[alive],
-            hits.rarity,
-        )
+        return Hits(hits.query_positions[alive], docs[alive], hits.frequencies[alive], hits.rarity)
 
     def stats(self) -> IndexStats:
         state = self._state
@@ -334,7 +367,7 @@ class FingerprintIndex:
 
 
 def _expand(
-    layer: _Layer,
+    docs: DocIds,
     left: npt.NDArray[np.int64],
     counts: npt.NDArray[np.int64],
     wanted: npt.NDArray[np.bool_],
@@ -349,7 +382,6 @@ def _expand(
     entries = offsets + np.arange(total)
     return (
         np.repeat(rows, per_row).astype(np.int64),
-        layer.docs[entries],
-        layer.positions[entries],
+        docs[entries],
         np.repeat(frequencies[rows], per_row),
     )

@@ -1,7 +1,8 @@
 """From index hits to verified matches: candidates, seed-and-extend, aligned spans.
 
-1. Candidates: documents with two or more hits, or one hit on a rare phrase (a short
-   excerpt may hold a single fingerprint). Ranked by hits, at most `max_candidates`.
+1. Candidates: documents with two or more hits, or one hit on a phrase no other work
+   holds (a short excerpt may hold a single fingerprint). Ranked by hits, at most
+   `max_candidates`.
 2. Verification: each hit (a 4-word seed) is checked against the document's words and
    extended left and right while the words agree, giving exact runs; from each run's
    ends the alignment carries on through changed, dropped or added words (at most
@@ -28,14 +29,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
-from functools import cache
+from functools import cache, cached_property
 
 import numpy as np
 import numpy.typing as npt
 
 from services.provenance.domain import fingerprints as fp
 from services.provenance.domain.documents import (
-    POSITION_MODULUS,
     AnalysedText,
     WordRecord,
     short_hashes,
@@ -52,8 +52,11 @@ class MatchType(Enum):
 @dataclass(frozen=True)
 class MatchRules:
     max_candidates: int = 32
-    # A single hit makes a candidate only when its phrase is this rare in the index.
-    single_hit_max_postings: int = 4
+    # A single hit makes a candidate only when its phrase is this rare in the index. Four
+    # words is a short phrase: at 4 postings a same-topic text made eight candidates,
+    # at 1 it makes half as many, and the excerpts found with one seed hold a phrase
+    # only their work has.
+    single_hit_max_postings: int = 1
     max_gap: int = 3
     # A quote: an unbroken run this long.
     min_run_words: int = 12
@@ -73,6 +76,12 @@ class IndexedDocument:
     work: str
     version: int
     words: WordRecord
+
+    @cached_property
+    def gram_keys(self) -> npt.NDArray[np.uint32]:
+        """The top half of its 4-gram hashes: where verification finds the index's hits
+        in it (words are compared after, so a collision in 32 bits costs nothing)."""
+        return _gram_keys(fp.stored_gram_hashes(self.words.words))
 
     @property
     def publisher(self) -> str:
@@ -137,14 +146,8 @@ def verify(
     query_words = short_hashes(text.word_hashes).tolist()
     matches = []
     for doc_id, document in documents.items():
-        mine = hits.docs == doc_id
-        runs = _runs(
-            query_words,
-            document.words.words.tolist(),
-            hits.query_positions[mine].tolist(),
-            hits.doc_positions[mine].tolist(),
-            rules.max_gap,
-        )
+        seeds = _seeds(text.grams, hits.query_positions[hits.docs == doc_id], document)
+        runs = _runs(query_words, document.words.words.tolist(), seeds, rules.max_gap)
         match = _match(text, document, runs, hits.rarity, rules)
         if match is not None:
             matches.append(match)
@@ -152,19 +155,31 @@ def verify(
     return matches
 
 
+def _seeds(
+    query_grams: fp.Hashes, query_positions: npt.NDArray[np.int64], document: IndexedDocument
+) -> list[tuple[int, int]]:
+    """(query position, document position) of each shared 4-gram the index hit on."""
+    grams = document.gram_keys
+    positions = np.unique(query_positions)
+    return [
+        (q, d)
+        for q, g in zip(positions.tolist(), _gram_keys(query_grams[positions]), strict=True)
+        for d in np.flatnonzero(grams == g).tolist()
+    ]
+
+
+def _gram_keys(grams: fp.Hashes) -> npt.NDArray[np.uint32]:
+    return (grams >> np.uint64(32)).astype(np.uint32)
+
+
 def _runs(
-    query: list[int],
-    work: list[int],
-    query_positions: list[int],
-    doc_positions: list[int],
-    max_gap: int,
+    query: list[int], work: list[int], seeds: list[tuple[int, int]], max_gap: int
 ) -> list[_Run]:
-    """Exact runs around each hit, then onwards through small edits."""
+    """Exact runs around each seed, then onwards through small edits."""
     runs: list[_Run] = []
-    for q, d_mod in sorted(zip(query_positions, doc_positions, strict=True)):
-        d = _exact_position(query, work, q, d_mod)
-        if d is None:
-            continue  # a hash collision, or a stale hit: the words do not agree
+    for q, d in sorted(seeds):
+        if query[q : q + fp.GRAM] != work[d : d + fp.GRAM]:
+            continue  # a hash collision: the words do not agree
         if any(r.q_start <= q < r.q_end and r.d_start - r.q_start == d - q for r in runs):
             continue  # inside a run already found
         left = _common_length(query, work, q - 1, d - 1, -1)
@@ -173,7 +188,7 @@ def _runs(
         runs.append(run)
         runs.extend(_through_edits(query, work, run, max_gap, 1))
         runs.extend(_through_edits(query, work, run, max_gap, -1))
-    # Extensions from different hits can find the same run twice.
+    # Extensions from different seeds can find the same run twice.
     return list({(r.q_start, r.d_start): r for r in runs}.values())
 
 
@@ -183,15 +198,6 @@ def _boilerplate(group: list[_Run], rarity: npt.NDArray[np.int8]) -> bool:
     return (
         sum(int(rarity[r.q_start : max(r.q_start, r.q_end - fp.GRAM + 1)].sum()) for r in group) > 0
     )
-
-
-def _exact_position(query: list[int], work: list[int], q: int, d_mod: int) -> int | None:
-    """The word position in the work whose 4-gram equals the query's at q."""
-    gram = query[q : q + fp.GRAM]
-    for d in range(d_mod, len(work) - fp.GRAM + 1, POSITION_MODULUS):
-        if work[d : d + fp.GRAM] == gram:
-            return d
-    return None
 
 
 def _common_length(query: list[int], work: list[int], q: int, d: int, step: int) -> int:
@@ -245,10 +251,18 @@ def _through_edits(
 
 @cache
 def _skips(max_gap: int) -> list[tuple[int, int]]:
-    """Words to skip in the query and in the work after an edit, smallest first."""
+    """Words to skip in the query and in the work after an edit, smallest first. A skip
+    of -1 steps back into the run: a run can overshoot an edit by a word when the word
+    beside the edit happens to equal the edited one ("had had", an added "the"), and
+    the passage then resumes one word earlier on one side."""
     return sorted(
-        ((a, b) for a in range(max_gap + 1) for b in range(max_gap + 1) if a or b),
-        key=lambda skip: (skip[0] + skip[1], skip),
+        (
+            (a, b)
+            for a in range(-1, max_gap + 1)
+            for b in range(-1, max_gap + 1)
+            if (a, b) not in ((0, 0), (-1, -1))
+        ),
+        key=lambda skip: (abs(skip[0]) + abs(skip[1]), skip),
     )
 
 

@@ -19,6 +19,14 @@ class WorkChange:
 
 
 @dataclass(frozen=True)
+class FeedPage:
+    """Changes after a position, and the newest position the feed holds now."""
+
+    changes: list[WorkChange]
+    head_sequence: int
+
+
+@dataclass(frozen=True)
 class WorkText:
     work: str
     version: int

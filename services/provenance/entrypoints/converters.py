@@ -10,6 +10,7 @@ from services.provenance.domain.matching import MatchType
 from services.provenance.service_layer.checking import CheckedMatch, CheckResult
 from services.provenance.service_layer.indexing import FeedPosition
 from services.runtime.proto_time import timestamp
+from services.runtime.sqltypes import utc_now
 
 _MATCH_TYPES = {
     MatchType.EXACT: res.MATCH_TYPE_EXACT,
@@ -80,4 +81,7 @@ def index_stats(stats: IndexStats, position: FeedPosition) -> res.IndexStats:
         memory_bytes=stats.memory_bytes,
         last_event_sequence=position.sequence,
         last_event_time=timestamp(position.change.occur_time) if position.change else None,
+        catalog_last_sequence=max(position.head_sequence, position.sequence),
+        works_behind=position.works_behind,
+        seconds_behind=round(position.seconds_behind(utc_now()), 3),
     )

@@ -14,11 +14,18 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
-from services.provenance.domain.documents import Fingerprints, analyse
+from services.provenance.domain.documents import analyse
 from services.provenance.domain.fingerprint_index import FingerprintIndex
-from services.provenance.domain.works import DELETED, WorkChange, WorkState, WorkText
+from services.provenance.domain.works import (
+    DELETED,
+    FeedPage,
+    WorkChange,
+    WorkState,
+    WorkText,
+)
 from services.provenance.service_layer.unit_of_work import UnitOfWorkFactory
 from services.runtime.event_relay import CursorStore, EventRelay, MemoryCursor
 from services.runtime.memory import release_free_memory
@@ -28,7 +35,7 @@ log = logging.getLogger(__name__)
 
 
 class WorkSource(Protocol):
-    def changes(self, after_sequence: int, limit: int) -> list[WorkChange]: ...
+    def changes(self, after_sequence: int, limit: int) -> FeedPage: ...
     def texts(self, works: list[str]) -> dict[str, WorkText]: ...
 
 
@@ -36,6 +43,21 @@ class WorkSource(Protocol):
 class FeedPosition:
     sequence: int
     change: WorkChange | None
+    # The newest position the catalog's feed held when last asked.
+    head_sequence: int = 0
+    # When the oldest change not applied yet happened in the catalog (None: none waits).
+    oldest_pending: datetime | None = None
+
+    @property
+    def works_behind(self) -> int:
+        """Work changes the catalog has made that this replica has not applied yet."""
+        return max(0, self.head_sequence - self.sequence)
+
+    def seconds_behind(self, now: datetime) -> float:
+        """How long the oldest change not applied yet has been waiting."""
+        if not self.works_behind or self.oldest_pending is None:
+            return 0.0
+        return max(0.0, (now - self.oldest_pending).total_seconds())
 
 
 class _ReplicaCursor(MemoryCursor):
@@ -64,9 +86,11 @@ class IndexingService:
         self.index = index
         self._shared_cursor = shared_cursor
         self._cursor = _ReplicaCursor(shared_cursor)
+        self._head = 0
+        self._oldest_pending: datetime | None = None
         self._relay = EventRelay(
             "catalog-works",
-            catalog.changes,
+            self._fetch,
             self.apply,
             lambda change: change.sequence,
             self._cursor,
@@ -96,16 +120,24 @@ class IndexingService:
     def stop(self) -> None:
         self._relay.stop()
 
-    def catch_up(self) -> int:
-        """Apply everything the feed holds now (tests, tools); returns events applied."""
+    def catch_up(self, batches: int | None = None) -> int:
+        """Apply everything the feed holds now, or its next `batches` batches (tests,
+        tools); returns events applied."""
         total = 0
-        while applied := self._relay.run_once():
+        while (batches is None or batches > 0) and (applied := self._relay.run_once()):
             total += applied
+            batches = None if batches is None else batches - 1
         return total
 
     @property
     def position(self) -> FeedPosition:
-        return FeedPosition(self._cursor.position, self._last)
+        return FeedPosition(self._cursor.position, self._last, self._head, self._oldest_pending)
+
+    def _fetch(self, after_sequence: int, limit: int) -> list[WorkChange]:
+        page = self._catalog.changes(after_sequence, limit)
+        self._head = max(self._head, page.head_sequence)
+        self._oldest_pending = page.changes[0].occur_time if page.changes else None
+        return page.changes
 
     def apply(self, changes: Sequence[WorkChange]) -> None:
         with self._lock:
@@ -129,24 +161,32 @@ class IndexingService:
         analysed = {work: analyse(text.body) for work, text in texts.items()}
 
         now = utc_now()
-        written: dict[int, Fingerprints] = {}
         with self._uow() as uow:
             states = uow.index.states(latest, lock=True, now=now)  # locked until commit
+            new: list[tuple[str, int]] = []
+            gone: list[str] = []
             for work, change in latest.items():
                 state = states[work]
                 if state.deleted:
                     continue
                 if change.kind == DELETED or (work in wanted and work not in texts):
-                    states[work] = WorkState(work, state.version, None, True)
+                    gone.append(work)
                 elif work in texts and texts[work].version > state.version:
-                    version = texts[work].version
-                    prints = analysed[work].fingerprints()
-                    doc = uow.index.add_document(work, version, analysed[work], prints, now)
-                    written[doc] = prints
-                    states[work] = WorkState(work, version, doc, False)
-                else:
-                    continue
-                uow.index.set_state(states[work], change.sequence, now)
+                    new.append((work, texts[work].version))
+            # One statement for all new documents, one for all state changes.
+            prints = {work: analysed[work].fingerprints() for work, _ in new}
+            ids = uow.index.add_documents(
+                [(work, version, analysed[work], prints[work]) for work, version in new], now
+            )
+            written = {doc: prints[work] for (work, _), doc in zip(new, ids, strict=True)}
+            for (work, version), doc in zip(new, ids, strict=True):
+                states[work] = WorkState(work, version, doc, False)
+            for work in gone:
+                states[work] = WorkState(work, states[work].version, None, True)
+            uow.index.set_states(
+                [(states[work], latest[work].sequence) for work in [*gone, *(w for w, _ in new)]],
+                now,
+            )
             # What memory must now hold for these works, whoever wrote it.
             current = {s.document_id for s in states.values() if s.document_id is not None}
             every = uow.index.document_ids(latest)
