@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -70,6 +71,16 @@ class Launcher:
         for name in self._services:
             if self._pid(name) is not None:
                 continue  # already up
+            if _accepting(self._address(name)):
+                # A health check there would answer for someone else's process while
+                # ours fails to bind: refuse before starting anything.
+                raise LaunchError(
+                    f"{name}: {self._address(name)} is already in use by a process `licentia "
+                    f"up` did not start; stop it, or set LICENTIA_{name.upper()}_PORT"
+                )
+        for name in self._services:
+            if self._pid(name) is not None:
+                continue  # already up
             with open(self.log_dir / f"{name}.log", "ab") as log:
                 process = subprocess.Popen(
                     [sys.executable, "-m", "services.cli", "serve", name],
@@ -84,11 +95,12 @@ class Launcher:
         waiting = set(self._services)
         while waiting:
             for name in sorted(waiting):
+                # Our own child first: a process that exited is a failure, whatever answers.
+                if self._pid(name) is None:
+                    raise LaunchError(f"{name} exited while starting:\n{self.log_tail(name)}")
                 if self._health(name) == "SERVING":
                     waiting.discard(name)
                     on_ready(name, time.monotonic() - started)
-                elif self._pid(name) is None:
-                    raise LaunchError(f"{name} exited while starting:\n{self.log_tail(name)}")
             if waiting and time.monotonic() - started > timeout:
                 names = ", ".join(sorted(waiting))
                 raise LaunchError(f"not serving after {timeout:.0f} s: {names}")
@@ -175,6 +187,16 @@ def health_of(address: str, timeout: float = 1.0) -> str:
         except grpc.RpcError:
             return "UNREACHABLE"
     return str(health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status))
+
+
+def _accepting(address: str) -> bool:
+    """Whether something already listens at host:port."""
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host or "127.0.0.1", int(port)), timeout=0.5):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def _alive(pid: int) -> bool:

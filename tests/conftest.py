@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -159,3 +160,15 @@ def field_violations(error: grpc.RpcError) -> list[str]:
         if detail.Unpack(bad):
             fields += [v.field for v in bad.field_violations]
     return fields
+
+
+def eventually(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Polls `condition` until it returns something truthy (returned) or `timeout`
+    passes (its last value returned): for what the services do asynchronously, such as
+    sequencing an outbox or following a feed."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(0.05)

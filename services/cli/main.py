@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Sequence
+from importlib.metadata import version
+from typing import Annotated
 
 import grpc
 import typer
@@ -19,11 +21,30 @@ app = typer.Typer(
     name="licentia",
     help="Licentia: run the marketplace's services and use them from a terminal.",
     no_args_is_help=True,
-    add_completion=False,
     pretty_exceptions_enable=False,
 )
 processes.register(app)
 parties.register(app)
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        print(f"licentia {version('licentia')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Licentia: run the marketplace's services and use them from a terminal.
+
+    Shell completion: `licentia --install-completion` (bash, zsh, fish, PowerShell)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:

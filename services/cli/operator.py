@@ -16,7 +16,7 @@ app = typer.Typer(
 )
 
 
-@app.command("create-publisher")
+@app.command("create-publisher", help="Register a publisher account and print its first API key.")
 def create_publisher(
     publisher_id: Annotated[str, typer.Argument(help="e.g. harbour-gazette")],
     name: Annotated[str, typer.Option(help="display name")],
@@ -32,7 +32,7 @@ def create_publisher(
     emit_json(as_dict(created)) if as_json else console.print(f"created {created.name}")
 
 
-@app.command("create-vendor")
+@app.command("create-vendor", help="Register an AI vendor account and print its first API key.")
 def create_vendor(
     vendor_id: Annotated[str, typer.Argument(help="e.g. answer-engine")],
     name: Annotated[str, typer.Option(help="display name")],
@@ -62,7 +62,7 @@ def create_key(
         console.print("[dim]the key is shown once: store it now[/]")
 
 
-@app.command("accounts")
+@app.command("accounts", help="Every publisher and vendor account.")
 def accounts(profile: ProfileOption = None, as_json: JsonOption = False) -> None:
     with connect(profile) as lic:
         publishers = list(

@@ -60,7 +60,11 @@ def serve_command(
     serve(create_server(settings, app, provider, port=port))
 
 
-def migrate_command(service: Annotated[str | None, typer.Argument()] = None) -> None:
+def migrate_command(
+    service: Annotated[
+        str | None, typer.Argument(help=f"one of {', '.join(SERVICE_NAMES)}; default: all")
+    ] = None,
+) -> None:
     settings = Settings()
     configure_logging("migrate", settings.log_level)
     for name in [service] if service else SERVICE_NAMES:

@@ -113,13 +113,15 @@ def _batches(publisher: str, works: Iterator[object]) -> Iterator[capi.ImportWor
         yield capi.ImportWorksRequest(parent=publisher, works=batch)  # type: ignore[arg-type]
 
 
-@app.command("create-offer")
+@app.command(
+    "create-offer", help="Create an offer (a draft unless --publish) with its price and terms."
+)
 def create_offer(
     publisher: Annotated[str, typer.Option(help="publishers/{p}")],
     name: Annotated[str, typer.Option(help="display name")],
     model: Annotated[str, typer.Option(help=f"one of {', '.join(MODELS)}")],
     price: Annotated[str, typer.Option(help="in currency units, e.g. 0.005")] = "0",
-    currency: str = "USD",
+    currency: Annotated[str, typer.Option(help="ISO 4217 code of the price")] = "USD",
     share: Annotated[float, typer.Option(help="revenue share, percent of the pool")] = 0.0,
     use: Annotated[
         list[str], typer.Option(help="permitted use (repeat): ai-input, ai-train...")
@@ -157,7 +159,7 @@ def create_offer(
     )
 
 
-@app.command("offers")
+@app.command("offers", help="A publisher's offers, drafts included.")
 def offers(
     publisher: Annotated[str, typer.Option(help="publishers/{p}")],
     profile: ProfileOption = None,
@@ -276,11 +278,11 @@ def proposals(profile: ProfileOption = None, as_json: JsonOption = False) -> Non
     )  # fmt: skip
 
 
-@app.command("counter")
+@app.command("counter", help="Answer a vendor's proposal with another price.")
 def counter(
     proposal: Annotated[str, typer.Argument(help="proposals/{id}")],
     price: Annotated[str, typer.Option(help="the price you offer instead (currency units)")],
-    note: str = "",
+    note: Annotated[str, typer.Option(help="a note the vendor reads with it")] = "",
     profile: ProfileOption = None,
 ) -> None:
     with connect(profile) as lic:
@@ -294,7 +296,7 @@ def counter(
     console.print(f"countered {proposal} at {price}: the vendor's turn")
 
 
-@app.command("accept")
+@app.command("accept", help="Accept a vendor's proposal: the license is granted.")
 def accept(
     proposal: Annotated[str, typer.Argument(help="proposals/{id}")], profile: ProfileOption = None
 ) -> None:
@@ -305,7 +307,7 @@ def accept(
     console.print(f"accepted: {answer.license.name}")
 
 
-@app.command("reject")
+@app.command("reject", help="Reject a vendor's proposal.")
 def reject(
     proposal: Annotated[str, typer.Argument(help="proposals/{id}")], profile: ProfileOption = None
 ) -> None:

@@ -27,7 +27,7 @@ def moment(value: str) -> datetime:
     return moment
 
 
-@app.command("close")
+@app.command("close", help="Close settlement periods up to an hour: invoices, statements, payouts.")
 def close(
     end: Annotated[str, typer.Option(help="period end, on the hour, ISO 8601")],
     start: Annotated[str | None, typer.Option(help="the first period's start")] = None,
@@ -48,7 +48,7 @@ def close(
     )
 
 
-@app.command("invoices")
+@app.command("invoices", help="Invoices of closed periods, per vendor.")
 def invoices(
     vendor: Annotated[str, typer.Option(help="vendors/{v}; empty: all you may see")] = "",
     profile: ProfileOption = None,
@@ -67,7 +67,9 @@ def invoices(
           [(i.name, i.vendor, i.period, money(i.total, i.currency)) for i in found])  # fmt: skip
 
 
-@app.command("trial-balance")
+@app.command(
+    "trial-balance", help="The ledger's trial balance: every account, debits equal credits."
+)
 def trial_balance(profile: ProfileOption = None, as_json: JsonOption = False) -> None:
     with connect(profile) as lic:
         answer = lic.settlement.GetTrialBalance(sapi.GetTrialBalanceRequest())
@@ -84,7 +86,7 @@ def trial_balance(profile: ProfileOption = None, as_json: JsonOption = False) ->
         raise typer.Exit(1)
 
 
-@app.command("export-payouts")
+@app.command("export-payouts", help="Payouts owed to publishers, as CSV.")
 def export_payouts(
     out: Annotated[Path | None, typer.Option(help="write the CSV here (default: stdout)")] = None,
     profile: ProfileOption = None,

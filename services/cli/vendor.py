@@ -82,7 +82,7 @@ def propose(
 app.command("proposals", help="Your negotiations and whose turn it is.")(publisher.proposals)
 
 
-@app.command("accept")
+@app.command("accept", help="Accept a publisher's counter-proposal: the license is granted.")
 def accept(
     proposal: Annotated[str, typer.Argument(help="proposals/{id}")],
     profile: ProfileOption = None,
@@ -95,7 +95,7 @@ def accept(
     emit_json(as_dict(answer)) if as_json else console.print(f"licensed: {answer.license.name}")
 
 
-@app.command("licenses")
+@app.command("licenses", help="The licenses you hold, with their state and terms.")
 def licenses(profile: ProfileOption = None, as_json: JsonOption = False) -> None:
     with connect(profile) as lic:
         found = list(lic.paged(lic.licensing.ListLicenses, lapi.ListLicensesRequest(), "licenses"))

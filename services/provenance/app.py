@@ -32,6 +32,7 @@ from services.runtime.database import Database
 from services.runtime.event_relay import SqlCursorStore
 from services.runtime.lenient_decoding import add_leniently
 from services.runtime.server import ServiceApp
+from services.runtime.sqltypes import utc_now
 from services.runtime.usage_reporting import UsageReporter
 
 NAME = "provenance"
@@ -57,10 +58,15 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
         settings.provenance_poll_seconds,
     )
     indexing.load()
+    permissions = LicensingPermissions(
+        channels.channel("licensing"),
+        settings.license_refresh_seconds,
+        max_age_seconds=settings.work_cache_ttl_seconds,
+    )
     checks = CheckService(
         index,
         DocumentCache(uow, settings.provenance_document_cache),
-        LicensingPermissions(channels.channel("licensing")),
+        permissions,
         UsageReporter(channels.channel("metering")),
     )
     servicer = ProvenanceServicer(checks, indexing)
@@ -79,8 +85,8 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
         grpc_service_names=(GRPC_SERVICE,),
         register=register,
         authenticator=authenticator,
-        on_start=[indexing.start],
-        on_stop=[database.dispose, channels.close, indexing.stop],
+        on_start=[indexing.start, permissions.start],
+        on_stop=[database.dispose, channels.close, indexing.stop, permissions.stop],
         gauges={
             "licentia_provenance_index_works": (
                 "Works in this replica's index",
@@ -97,6 +103,14 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
             "licentia_provenance_feed_sequence": (
                 "The last catalog work event this replica applied (index freshness)",
                 lambda: float(indexing.position.sequence),
+            ),
+            "licentia_provenance_works_behind": (
+                "Work changes in the catalog this replica has not applied yet",
+                lambda: float(indexing.position.works_behind),
+            ),
+            "licentia_provenance_seconds_behind": (
+                "How long the oldest change not applied yet has waited",
+                lambda: indexing.position.seconds_behind(utc_now()),
             ),
         },
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import grpc
@@ -19,7 +18,7 @@ from services.catalog.app import open_database
 from services.runtime.proto_time import timestamp
 from tests.api.market import Market, start_metering, terms
 from tests.api.test_licensing_api import fails
-from tests.conftest import Client
+from tests.conftest import Client, eventually
 
 
 def fetch(vendor, work: str, use: str = "ai-input", **kw) -> capi.WorkContent:  # type: ignore[no-untyped-def]
@@ -126,12 +125,3 @@ def usage_states(market: Market) -> list[str]:
             return list(conn.execute(select(d.c.usage_state).order_by(d.c.seq)).scalars())
     finally:
         database.dispose()
-
-
-def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True

@@ -20,7 +20,7 @@ from licentia.licensing.v1 import resources_pb2 as res
 from services.licensing import app as licensing_app
 from services.runtime.config import Settings
 from tests.api.market import Market, Party, terms
-from tests.conftest import Client, error_reason, field_violations, start_service
+from tests.conftest import Client, error_reason, eventually, field_violations, start_service
 
 PER_USE = res.Price.MODEL_PER_USE
 
@@ -319,8 +319,14 @@ def test_suspend_resume_revoke_take_effect_at_once(market: Market) -> None:
         market.pa.lic.ResumeLicense,
         api.ResumeLicenseRequest(name=lic.name),
     )
-    events = market.operator.ListLicenseEvents(api.ListLicenseEventsRequest())
-    assert [e.kind for e in events.events] == ["GRANTED", "SUSPENDED", "RESUMED", "REVOKED"]
+    # The license event feed is sequenced after the changes commit, asynchronously.
+    expected = ["GRANTED", "SUSPENDED", "RESUMED", "REVOKED"]
+
+    def kinds() -> list[str]:
+        events = market.operator.ListLicenseEvents(api.ListLicenseEventsRequest())
+        return [e.kind for e in events.events]
+
+    assert eventually(lambda: kinds() == expected)
 
 
 def test_permission_check_answers_with_price_or_reason(market: Market) -> None:

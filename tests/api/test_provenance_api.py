@@ -3,15 +3,14 @@ PostgreSQL: outbox-driven indexing, CheckText, license status, bad input, restar
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import grpc
 import pytest
 from licentia.catalog.v1 import catalog_service_pb2 as capi
 from licentia.catalog.v1 import resources_pb2 as cres
+from licentia.licensing.v1 import licensing_service_pb2 as lapi
 from licentia.licensing.v1 import resources_pb2 as lres
 from licentia.metering.v1 import metering_service_pb2 as mapi
 from licentia.metering.v1 import metering_service_pb2_grpc as mapi_grpc
@@ -19,8 +18,11 @@ from licentia.metering.v1 import resources_pb2 as mres
 from licentia.provenance.v1 import provenance_service_pb2 as api
 from licentia.provenance.v1 import provenance_service_pb2_grpc as api_grpc
 from licentia.provenance.v1 import resources_pb2 as res
+from opentelemetry.sdk.trace import TracerProvider
 
 from services.provenance import app as provenance_app
+from services.provenance.adapters.licensing_client import LicensingPermissions
+from services.runtime.clients import ServiceChannels
 from services.runtime.proto_time import timestamp
 from services.samples.articles import ArticleGenerator
 from tests.api.helpers import article
@@ -30,6 +32,7 @@ from tests.conftest import (
     Client,
     ServiceHarness,
     error_reason,
+    eventually,
     send_invalid_utf8,
     start_service,
 )
@@ -58,15 +61,6 @@ def provenance(market: Market) -> Iterator[ServiceHarness]:
 
 def client(harness: ServiceHarness, key: str | None) -> Client:
     return Client(harness.channel, key, api_grpc.ProvenanceServiceStub)
-
-
-def eventually(condition: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value or time.monotonic() > deadline:
-            return value
-        time.sleep(0.05)
 
 
 def create_work(market: Market, body: str, n: int) -> str:
@@ -298,3 +292,34 @@ def test_licensed_matches_are_recorded_as_attribution_usage_once(
     with pytest.raises(grpc.RpcError) as down:  # metering stopped: retry later, nothing lost
         vendor.CheckText(api.CheckTextRequest(text=answer, record_usage=True, request_id="a-2"))
     assert down.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def test_license_answers_are_kept_until_a_license_changes(market: Market) -> None:
+    """Provenance's view of licensing, against the real licensing server: a vendor's
+    repeated checks of the same works ask licensing nothing; a suspension reaches the
+    view through the license feed and the next check asks again."""
+    settings = market.catalog.settings.with_ports(licensing=market.licensing.server.port)
+    channels = ServiceChannels(settings, TracerProvider())
+    view = LicensingPermissions(channels.channel("licensing"), refresh_seconds=0.05)
+    try:
+        work = create_work(market, TEXTS.text(120), 30)
+        offer = market.offer(
+            market.pa, terms(scope=lres.Scope(works=[work]), permitted_uses=["ai-input"])
+        )
+        granted = market.license(market.va, offer)
+        view.follow()
+        vendor = market.va.name
+
+        first = view.answers(vendor, [work], "ai-input")
+        assert first[work].allowed is True and first[work].license == granted.name
+        for _ in range(5):
+            assert view.answers(vendor, [work], "ai-input") == first
+        assert view.calls == 1
+
+        market.pa.lic.SuspendLicense(lapi.SuspendLicenseRequest(name=granted.name, reason="unpaid"))
+        assert eventually(lambda: view.follow() > 0)
+        suspended = view.answers(vendor, [work], "ai-input")[work]
+        assert suspended.allowed is False and "suspend" in suspended.explanation.lower()
+        assert view.calls == 2
+    finally:
+        channels.close()

@@ -1,39 +1,161 @@
-"""Asking licensing, in one call per checked text, which matched works a vendor may use."""
+"""Which matched works a vendor may use: licensing's answers, kept in this replica.
+
+A checked text asks licensing (one BatchCheckPermissions call) only about the matched
+works this replica holds no current answer for. Licensing states the span of time over
+which each answer holds (no license of that vendor from that publisher starts or ends
+within it); the answer is kept for that span, and dropped at once when licensing's
+license event feed reports a change for that vendor and publisher (a grant, suspension,
+resumption or revocation; the feed is polled every `refresh_seconds`, the documented
+bound on how long a change can go unseen here) or after `max_age_seconds` (an answer
+also depends on the work's metadata). So a vendor checking texts that quote the same
+works asks licensing nothing on its hot path.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
 import grpc
 from licentia.licensing.v1 import licensing_service_pb2 as api
 from licentia.licensing.v1 import licensing_service_pb2_grpc as api_grpc
+from licentia.licensing.v1 import resources_pb2 as res
 
 from services.provenance.domain.works import LicenseAnswer
+from services.runtime.event_relay import EventRelay, MemoryCursor
+from services.runtime.proto_time import from_timestamp
+from services.runtime.sqltypes import utc_now
 
 log = logging.getLogger(__name__)
 
-
 UNKNOWN = LicenseAnswer(None, explanation="the licensing service did not answer")
+MAX_ENTRIES = 500_000
+BATCH_CHECKS = 1_000  # BatchCheckPermissions' limit
+
+
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    answer: LicenseAnswer
+    since: datetime | None
+    until: datetime | None
+    expires: float  # time.monotonic()
+
+    def holds(self, at: datetime, now: float) -> bool:
+        return (
+            now < self.expires
+            and (self.since is None or self.since <= at)
+            and (self.until is None or at < self.until)
+        )
 
 
 class LicensingPermissions:
-    def __init__(self, channel: grpc.Channel, timeout_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        channel: grpc.Channel,
+        refresh_seconds: float = 1.0,
+        max_age_seconds: float = 60.0,
+        timeout_seconds: float = 1.0,
+    ) -> None:
         self._stub = api_grpc.LicensingServiceStub(channel)
         self._timeout = timeout_seconds
+        self._max_age = max_age_seconds
+        # (vendor, publisher) -> (work, use) -> the answer kept for it.
+        self._kept: dict[tuple[str, str], dict[tuple[str, str], _Kept]] = {}
+        self._size = 0
+        self._generation = 0  # counts invalidations: answers asked before one are not kept
+        self._lock = threading.Lock()
+        self.calls = 0  # BatchCheckPermissions calls made (for tests and benchmarks)
+        self._relay = EventRelay(
+            "license-answers",
+            self._license_events,
+            self._invalidate,
+            lambda e: e.sequence,
+            MemoryCursor(),
+            idle_seconds=refresh_seconds,
+        )
+
+    def start(self) -> None:
+        self._relay.start()
+
+    def stop(self) -> None:
+        self._relay.stop()
+
+    def follow(self) -> int:
+        """Apply the license changes the feed holds now (tests, tools)."""
+        total = 0
+        while applied := self._relay.run_once():
+            total += applied
+        return total
 
     def answers(self, vendor: str, works: list[str], use: str) -> dict[str, LicenseAnswer]:
         if not works:
             return {}
-        request = api.BatchCheckPermissionsRequest(
-            requests=[api.CheckPermissionRequest(vendor=vendor, work=w, use=use) for w in works]
+        at, now = utc_now(), time.monotonic()
+        found: dict[str, LicenseAnswer] = {}
+        missing: list[str] = []
+        with self._lock:
+            for work in works:
+                kept = self._kept.get((vendor, _publisher(work)), {}).get((work, use))
+                if kept is not None and kept.holds(at, now):
+                    found[work] = kept.answer
+                else:
+                    missing.append(work)
+        if missing:
+            found.update(self._ask(vendor, missing, use, now))
+        return found
+
+    def _ask(self, vendor: str, works: list[str], use: str, now: float) -> dict[str, LicenseAnswer]:
+        with self._lock:
+            generation = self._generation
+        fresh: dict[str, _Kept] = {}
+        for start in range(0, len(works), BATCH_CHECKS):
+            chunk = works[start : start + BATCH_CHECKS]
+            request = api.BatchCheckPermissionsRequest(
+                requests=[api.CheckPermissionRequest(vendor=vendor, work=w, use=use) for w in chunk]
+            )
+            try:
+                self.calls += 1
+                response = self._stub.BatchCheckPermissions(request, timeout=self._timeout)
+            except grpc.RpcError as error:
+                # A slow or failing licensing service must not fail provenance checks.
+                log.warning("license check failed: %s", error.code())
+                return {**{w: k.answer for w, k in fresh.items()}, **{w: UNKNOWN for w in works}}
+            for work, r in zip(chunk, response.responses, strict=True):
+                answer = LicenseAnswer(r.allowed, r.license, "" if r.allowed else r.explanation)
+                fresh[work] = _Kept(
+                    answer,
+                    from_timestamp(r, "valid_from"),
+                    from_timestamp(r, "valid_until"),
+                    now + self._max_age,
+                )
+        with self._lock:
+            if generation == self._generation:  # no license changed meanwhile
+                if self._size > MAX_ENTRIES:  # bounded memory: start over
+                    self._kept.clear()
+                    self._size = 0
+                for work, kept in fresh.items():
+                    entries = self._kept.setdefault((vendor, _publisher(work)), {})
+                    self._size += (work, use) not in entries
+                    entries[work, use] = kept
+        return {work: kept.answer for work, kept in fresh.items()}
+
+    def _license_events(self, after: int, limit: int) -> list[res.LicenseEvent]:
+        response = self._stub.ListLicenseEvents(
+            api.ListLicenseEventsRequest(after_sequence=after, page_size=limit),
+            timeout=self._timeout,
         )
-        try:
-            response = self._stub.BatchCheckPermissions(request, timeout=self._timeout)
-        except grpc.RpcError as error:
-            # A slow or failing licensing service must not fail provenance checks.
-            log.warning("license check failed: %s", error.code())
-            return {w: UNKNOWN for w in works}
-        return {
-            w: LicenseAnswer(r.allowed, r.license, "" if r.allowed else r.explanation)
-            for w, r in zip(works, response.responses, strict=True)
-        }
+        return list(response.events)
+
+    def _invalidate(self, events: Sequence[res.LicenseEvent]) -> None:
+        with self._lock:
+            self._generation += 1
+            for event in events:
+                self._size -= len(self._kept.pop((event.vendor, event.publisher), {}))
+
+
+def _publisher(work: str) -> str:
+    return work.split("/works/")[0]
