@@ -71,6 +71,9 @@ bench: setup
 	$(BIN)/python -m bench.provenance_accuracy
 	$(BIN)/python -m bench.provenance_bench
 	$(BIN)/python -m bench.provenance_freshness
+	$(BIN)/python -m bench.provenance_vendor_path
+	$(BIN)/python -m bench.provenance_bulk_import
+	$(BIN)/python -m bench.provenance_scale
 	$(BIN)/python -m bench.metering_bench
 	$(BIN)/python -m bench.settlement_bench
 

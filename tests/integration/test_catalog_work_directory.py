@@ -11,6 +11,7 @@ from typing import Any
 
 import grpc
 import pytest
+from licentia.catalog.v1 import catalog_service_pb2 as api
 from licentia.catalog.v1 import catalog_service_pb2_grpc as api_grpc
 from licentia.catalog.v1 import resources_pb2 as res
 
@@ -23,13 +24,25 @@ class Catalog(api_grpc.CatalogServiceServicer):
     def __init__(self) -> None:
         self.section = "politics"
         self.calls = 0
+        self.batch_calls = 0
         self.gate = threading.Event()
         self.gate.set()
 
     def GetWork(self, request: Any, context: grpc.ServicerContext) -> res.Work:
         self.calls += 1
         self.gate.wait(10)
+        if request.name.endswith("/gone"):
+            context.abort(grpc.StatusCode.NOT_FOUND, "no such work")
         return res.Work(name=request.name, section=self.section)
+
+    def BatchGetWorks(self, request: Any, context: grpc.ServicerContext) -> Any:
+        self.batch_calls += 1
+        return api.BatchGetWorksResponse(
+            works=[
+                res.Work(name=n, section=self.section) for n in request.names if "gone" not in n
+            ],
+            missing=[n for n in request.names if "gone" in n],
+        )
 
 
 @pytest.fixture
@@ -74,4 +87,24 @@ def test_an_expired_work_is_answered_from_cache_and_refreshed_once_in_the_backgr
         assert servicer.calls == 2  # one refresh for all those checks
     finally:
         servicer.gate.set()
+        works.close()
+
+
+def test_a_batch_of_works_never_seen_costs_one_catalog_call(
+    catalog: tuple[Catalog, grpc.Channel],
+) -> None:
+    """Permission checks over many new works (provenance asks about every work a text
+    quotes) wait for one BatchGetWorks, not one GetWork per work."""
+    servicer, channel = catalog
+    works = CatalogWorkDirectory(channel, ttl_seconds=60)
+    try:
+        names = [f"publishers/pa/works/n{i}" for i in range(1_500)] + ["publishers/pa/works/gone"]
+        works.prefetch(names)
+        assert servicer.batch_calls == 2  # BatchGetWorks takes 1,000 names a call
+        assert all(works.get(n) is not None for n in names[:-1])
+        assert works.get("publishers/pa/works/gone") is None
+        assert servicer.calls == 0
+        works.prefetch(names)  # all known now: no call
+        assert servicer.batch_calls == 2
+    finally:
         works.close()

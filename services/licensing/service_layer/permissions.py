@@ -46,6 +46,9 @@ class WorkDirectory(Protocol):
 
     def get(self, name: str) -> WorkRef | None: ...
 
+    def prefetch(self, names: list[str]) -> None:
+        """Learn many works at once ahead of `get`s (a hint: may do nothing)."""
+
 
 class PermissionService:
     def __init__(
@@ -125,6 +128,9 @@ class PermissionService:
                 f"at most {MAX_BATCH_CHECKS} checks per call",
                 [FieldViolation("requests", f"{len(queries)} given")],
             )
+        self._works.prefetch(
+            [q.work for q in queries if resource_names.matches(q.work, ("publishers", "works"))]
+        )
         decisions = []
         for i, q in enumerate(queries):
             try:
