@@ -73,6 +73,9 @@ def batches(publisher: str, last_body: list[str]) -> Iterator[capi.ImportWorksRe
 
 
 def main() -> None:
+    # Analysis in worker processes: one per core (LICENTIA_PROVENANCE_INDEX_WORKERS).
+    workers = os.environ.setdefault("LICENTIA_PROVENANCE_INDEX_WORKERS", "2")
+    print(f"provenance analysing in {workers} worker processes")
     with running(["catalog", "licensing", "provenance"]) as ports:
         options = [("grpc.max_send_message_length", 64 << 20)]
         catalog = capi_grpc.CatalogServiceStub(

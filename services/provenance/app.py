@@ -14,6 +14,7 @@ from licentia.provenance.v1 import provenance_service_pb2_grpc as api_grpc
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.provenance.adapters import tables
+from services.provenance.adapters.analysis_pool import AnalysisPool
 from services.provenance.adapters.catalog_feed import CatalogFeed
 from services.provenance.adapters.licensing_client import LicensingPermissions
 from services.provenance.domain.fingerprint_index import FingerprintIndex
@@ -50,12 +51,14 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
     channels = ServiceChannels(settings, tracer_provider)
     uow = UnitOfWorkFactory(database)
     index = FingerprintIndex(settings.provenance_max_postings)
+    analysis = AnalysisPool(settings.provenance_index_workers)
     indexing = IndexingService(
         uow,
         CatalogFeed(channels.channel("catalog")),
         index,
         SqlCursorStore(database, tables.event_cursors, "catalog-works"),
         settings.provenance_poll_seconds,
+        analysis.analyse,
     )
     indexing.load()
     permissions = LicensingPermissions(
@@ -86,7 +89,7 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
         register=register,
         authenticator=authenticator,
         on_start=[indexing.start, permissions.start],
-        on_stop=[database.dispose, channels.close, indexing.stop, permissions.stop],
+        on_stop=[database.dispose, channels.close, analysis.close, indexing.stop, permissions.stop],
         gauges={
             "licentia_provenance_index_works": (
                 "Works in this replica's index",

@@ -109,6 +109,9 @@ class Settings(BaseSettings):
     provenance_document_cache: int = Field(default=20_000, ge=0)
     # A fingerprint held by more works than this is boilerplate and ignored.
     provenance_max_postings: int = Field(default=64, ge=2)
+    # Processes analysing works to index (0: in the serving process). Catching up after a
+    # bulk import is mostly analysis: one per spare core.
+    provenance_index_workers: int = Field(default=0, ge=0, le=64)
 
     # Per-caller token bucket: sustained calls per second and burst size.
     rate_limit_per_second: float = Field(default=2000.0, gt=0)

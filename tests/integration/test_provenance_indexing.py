@@ -3,9 +3,11 @@ idempotent events, a crash mid-batch replayed, a rebuild equal to incremental in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +15,8 @@ from sqlalchemy import select
 
 from services.provenance import app as provenance_app
 from services.provenance.adapters import tables
-from services.provenance.domain.documents import analyse
+from services.provenance.adapters.analysis_pool import AnalysisPool
+from services.provenance.domain.documents import AnalysedText, analyse
 from services.provenance.domain.fingerprint_index import FingerprintIndex
 from services.provenance.domain.works import FeedPage, WorkChange, WorkText
 from services.provenance.service_layer.indexing import IndexingService
@@ -63,13 +66,18 @@ def database(settings: Settings) -> Iterator[Database]:
     database.dispose()
 
 
-def indexer(database: Database, catalog: FakeCatalog) -> IndexingService:
+def indexer(
+    database: Database,
+    catalog: FakeCatalog,
+    analyse_many: Callable[[list[str]], list[AnalysedText]] | None = None,
+) -> IndexingService:
     service = IndexingService(
         UnitOfWorkFactory(database),
         catalog,
         FingerprintIndex(),
         SqlCursorStore(database, tables.event_cursors, "catalog-works"),
         poll_seconds=0.05,
+        analyse_many=analyse_many,
     )
     service.load()
     return service
@@ -219,3 +227,56 @@ def test_the_lag_behind_the_catalog_is_known_while_catching_up(database: Databas
     position = service.position
     assert position.works_behind == 0 and position.seconds_behind(datetime.now(UTC)) == 0
     assert service.index.stats().documents == 1_200
+
+
+def test_works_analysed_in_worker_processes_index_as_in_process(tmp_path: Path) -> None:
+    """(Analysis does not touch the database: one store is enough.)"""
+    catalog = FakeCatalog()
+    bodies = [GENERATOR.text(200 + i) for i in range(120)]
+    for i, body in enumerate(bodies):
+        catalog.register(f"publishers/p/works/pool{i}", body)
+    pool = AnalysisPool(2)
+    databases = [
+        provenance_app.open_database(Settings(data_dir=tmp_path / name))
+        for name in ("inline", "pooled")
+    ]
+    try:
+        services = []
+        for database, analyse_many in zip(databases, (None, pool.analyse), strict=True):
+            migrations.upgrade(database, provenance_app.MIGRATIONS)
+            service = indexer(database, catalog, analyse_many)
+            assert service.catch_up() == len(bodies)
+            services.append(service)
+        inline, pooled = services
+        assert counts(pooled.index) == counts(inline.index) == (120, counts(inline.index)[1])
+        assert postings(pooled.index, bodies) == postings(inline.index, bodies)
+    finally:
+        pool.close()
+        for database in databases:
+            database.dispose()
+
+
+def test_the_next_page_and_its_texts_are_read_while_a_page_is_applied(
+    database: Database,
+) -> None:
+    class Recording(FakeCatalog):
+        def __init__(self) -> None:
+            super().__init__()
+            self.readers: list[str] = []
+
+        def texts(self, works: list[str]) -> dict[str, WorkText]:
+            self.readers.append(threading.current_thread().name)
+            return super().texts(works)
+
+    catalog = Recording()
+    for i in range(1_200):
+        catalog.register(f"publishers/p/works/ahead{i}", GENERATOR.text(40))
+    catalog.delete("publishers/p/works/ahead700")  # in the second page, after its text
+    service = indexer(database, catalog)
+    assert service.catch_up() == 1_201
+    # Pages two and three were read ahead with their texts; here, only page one's and
+    # the text of the work deleted since (missing from the read-ahead: asked again).
+    ahead = [r for r in catalog.readers if r.startswith("feed-read-ahead")]
+    assert len(ahead) == 2 and len(catalog.readers) == 4
+    assert service.index.stats().documents == 1_199
+    service.stop()

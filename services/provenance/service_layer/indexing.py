@@ -10,14 +10,16 @@ loading the database: events committed while it loads are replayed, harmlessly.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from services.provenance.domain.documents import analyse
+from services.provenance.domain.documents import AnalysedText, analyse
 from services.provenance.domain.fingerprint_index import FingerprintIndex
 from services.provenance.domain.works import (
     DELETED,
@@ -80,8 +82,11 @@ class IndexingService:
         index: FingerprintIndex,
         shared_cursor: CursorStore,
         poll_seconds: float,
+        analyse_many: Callable[[list[str]], list[AnalysedText]] | None = None,
     ) -> None:
         self._uow = uow
+        # How works' texts are analysed: in this process, or split across worker processes.
+        self._analyse_many = analyse_many or (lambda bodies: [analyse(b) for b in bodies])
         self._catalog = catalog
         self.index = index
         self._shared_cursor = shared_cursor
@@ -98,6 +103,11 @@ class IndexingService:
         )
         self._last: WorkChange | None = None
         self._lock = threading.Lock()
+        # Read-ahead: while a full page is being applied, the next page and its texts are
+        # read from the catalog (its work and ours then overlap, on two cores).
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="feed-read-ahead")
+        self._ahead: tuple[int, Future[tuple[FeedPage, dict[str, WorkText]]]] | None = None
+        self._texts_ahead: dict[str, WorkText] = {}
 
     def load(self) -> None:
         """Fill memory from the database; the feed is then followed from the saved cursor."""
@@ -119,6 +129,7 @@ class IndexingService:
 
     def stop(self) -> None:
         self._relay.stop()
+        self._reader.shutdown(wait=False, cancel_futures=True)
 
     def catch_up(self, batches: int | None = None) -> int:
         """Apply everything the feed holds now, or its next `batches` batches (tests,
@@ -134,10 +145,37 @@ class IndexingService:
         return FeedPosition(self._cursor.position, self._last, self._head, self._oldest_pending)
 
     def _fetch(self, after_sequence: int, limit: int) -> list[WorkChange]:
-        page = self._catalog.changes(after_sequence, limit)
+        ahead, self._ahead = self._ahead, None
+        page: FeedPage | None = None
+        texts: dict[str, WorkText] = {}
+        if ahead is not None and ahead[0] == after_sequence:
+            with contextlib.suppress(Exception):  # a failed read-ahead is read again here
+                page, texts = ahead[1].result()
+        if page is None:
+            page = self._catalog.changes(after_sequence, limit)
+        self._texts_ahead = texts
         self._head = max(self._head, page.head_sequence)
         self._oldest_pending = page.changes[0].occur_time if page.changes else None
+        if len(page.changes) >= limit:  # more waits: read it while this page is applied
+            after = page.changes[-1].sequence
+            with contextlib.suppress(RuntimeError):  # stopping: no more read-ahead
+                self._ahead = (after, self._reader.submit(self._read_ahead, after, limit))
         return page.changes
+
+    def _read_ahead(self, after_sequence: int, limit: int) -> tuple[FeedPage, dict[str, WorkText]]:
+        page = self._catalog.changes(after_sequence, limit)
+        works = sorted({c.work for c in page.changes if c.kind != DELETED})
+        return page, self._catalog.texts(works) if works else {}
+
+    def _texts(self, wanted: list[str]) -> dict[str, WorkText]:
+        """Current texts of the works: read ahead, or now. (A text read ahead is at least
+        as new as the event that asked for it; versions decide what is indexed.)"""
+        ready = self._texts_ahead
+        texts = {w: ready[w] for w in wanted if w in ready}
+        rest = [w for w in wanted if w not in ready]
+        if rest:
+            texts.update(self._catalog.texts(rest))
+        return texts
 
     def apply(self, changes: Sequence[WorkChange]) -> None:
         with self._lock:
@@ -157,8 +195,10 @@ class IndexingService:
             for work, change in latest.items()
             if change.kind != DELETED and _needs_text(known.get(work), change.version)
         ]
-        texts = self._catalog.texts(wanted) if wanted else {}
-        analysed = {work: analyse(text.body) for work, text in texts.items()}
+        texts = self._texts(wanted) if wanted else {}
+        analysed = dict(
+            zip(texts, self._analyse_many([t.body for t in texts.values()]), strict=True)
+        )
 
         now = utc_now()
         with self._uow() as uow:
