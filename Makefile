@@ -8,13 +8,13 @@ export PATH := $(abspath $(BIN)):$(abspath node_modules/.bin):$(PATH)
 SERVICE ?= catalog
 PYTEST_ARGS ?=
 
-.PHONY: help setup proto proto-check test lint bench simulate fuzz serve migrate demo clean
+.PHONY: help setup proto proto-check proto-breaking test lint bench simulate fuzz serve migrate demo clean
 
 help:
 	@echo "make setup     venv, pinned dependencies, buf, generated protobuf code (idempotent)"
 	@echo "make demo      the marketplace end to end: all five services, the whole story"
 	@echo "make test      the whole test suite (PostgreSQL tests need TEST_DATABASE_URL or Docker)"
-	@echo "make lint      ruff, mypy, buf lint"
+	@echo "make lint      ruff, mypy, buf lint, buf breaking against the last contracts-v* tag"
 	@echo "make bench     benchmarks, printing their figures"
 	@echo "make simulate  settlement's seeded simulation over many seeds (SEEDS=5000)"
 	@echo "make fuzz      every RPC fuzzed at length (FUZZ_EXAMPLES=1500 per RPC and store)"
@@ -61,6 +61,16 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	buf lint
+	$(MAKE) --no-print-directory proto-breaking
+
+# The last released contract is the newest tag named contracts-v*: `buf breaking` checks
+# the protos against it (FILE rules: nothing removed, renamed, renumbered or retyped).
+CONTRACT_TAG = $(shell git describe --tags --abbrev=0 --match 'contracts-v*' 2>/dev/null)
+proto-breaking: node_modules/.bin/buf
+	@if [ -n "$(CONTRACT_TAG)" ]; then \
+		buf breaking protos --against '.git#tag=$(CONTRACT_TAG),subdir=protos' \
+		&& echo "buf breaking: compatible with $(CONTRACT_TAG)"; \
+	else echo "buf breaking: no contracts-v* tag in this clone, nothing to compare with"; fi
 
 bench: setup
 	$(BIN)/python -m bench.catalog_bench

@@ -28,6 +28,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services.runtime.clients import ClientTls, secure_or_plain
 from services.runtime.config import COMPONENT_NAMES, PROTOCOLS, Settings
 
 
@@ -68,6 +69,12 @@ class Launcher:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         started = time.monotonic()
+        if self._settings.tls_cert_file and not self._settings.tls_ca_file:
+            raise LaunchError(
+                "the services would serve TLS (LICENTIA_TLS_CERT_FILE) but nothing says which "
+                "CA to trust to reach them: set LICENTIA_TLS_CA_FILE (for a self-signed "
+                "certificate, the certificate itself)"
+            )
         for name in self._services:
             if self._pid(name) is not None:
                 continue  # already up
@@ -165,7 +172,7 @@ class Launcher:
     def _health(self, name: str) -> str:
         if PROTOCOLS.get(name) == "http":
             return http_health_of(self._address(name))
-        return health_of(self._address(name))
+        return health_of(self._address(name), tls=ClientTls.from_settings(self._settings))
 
 
 def http_health_of(address: str, timeout: float = 1.0) -> str:
@@ -177,9 +184,9 @@ def http_health_of(address: str, timeout: float = 1.0) -> str:
         return "UNREACHABLE"
 
 
-def health_of(address: str, timeout: float = 1.0) -> str:
+def health_of(address: str, timeout: float = 1.0, tls: ClientTls | None = None) -> str:
     """SERVING, NOT_SERVING... as grpc.health.v1 answers, or UNREACHABLE."""
-    with grpc.insecure_channel(address) as channel:
+    with secure_or_plain(address, tls) as channel:
         try:
             answer = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(), timeout=timeout

@@ -7,13 +7,14 @@ import logging
 import sys
 from collections.abc import Sequence
 from importlib.metadata import version
+from pathlib import Path
 from typing import Annotated
 
 import grpc
 import typer
 from pydantic import ValidationError
 
-from services.cli import parties, processes
+from services.cli import parties, processes, profile
 from services.cli.output import api_error_line
 from services.runtime.config import Settings
 
@@ -41,10 +42,18 @@ def root(
             "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
         ),
     ] = False,
+    tls_ca: Annotated[
+        Path | None, typer.Option(help="TLS: the CA certificate to trust (PEM)")
+    ] = None,
+    tls_cert: Annotated[
+        Path | None, typer.Option(help="mutual TLS: the client certificate to present (PEM)")
+    ] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="mutual TLS: its private key (PEM)")] = None,
 ) -> None:
     """Licentia: run the marketplace's services and use them from a terminal.
 
     Shell completion: `licentia --install-completion` (bash, zsh, fish, PowerShell)."""
+    profile.set_tls_flags(tls_ca, tls_cert, tls_key)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

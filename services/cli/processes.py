@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from services.cli.output import console, emit_json, table
+from services.cli.profile import client_tls
 from services.launcher import Launcher, health_of, http_health_of
 from services.runtime import migrations
 from services.runtime.config import COMPONENT_NAMES, PROTOCOLS, SERVICE_NAMES, Settings
@@ -118,18 +119,30 @@ def down_command() -> None:
 
 def health_command(
     addresses: Annotated[
-        list[str],
-        typer.Argument(help="host:port of each gRPC service; http://host:port of an HTTP one"),
-    ],
+        list[str] | None,
+        typer.Argument(
+            help="host:port of each gRPC service, http://host:port of an HTTP one "
+            "(default: every configured service)"
+        ),
+    ] = None,
     timeout: Annotated[float, typer.Option(help="seconds to wait for each")] = 5.0,
 ) -> None:
-    """For probes and `helm test`: every address must answer SERVING."""
+    """For probes and `helm test`: every address must answer SERVING. gRPC addresses are
+    asked over TLS when a CA is given (--tls-ca before the command, or
+    LICENTIA_TLS_CA_FILE)."""
+    settings = Settings()
+    if not addresses:
+        addresses = [
+            f"http://{settings.address_of(n)}" if PROTOCOLS[n] == "http" else settings.address_of(n)
+            for n in COMPONENT_NAMES
+        ]
+    tls = client_tls()
     failing = 0
     for address in addresses:
         if address.startswith("http://"):
             answer = http_health_of(address.removeprefix("http://"), timeout)
         else:
-            answer = health_of(address, timeout)
+            answer = health_of(address, timeout, tls)
         console.print(f"{address:<40} {answer}")
         failing += answer != "SERVING"
     if failing:

@@ -6,9 +6,15 @@ Profiles live in `~/.config/licentia/profiles.toml` (or LICENTIA_CONFIG):
     api_key = "..."
     host = "licentia.example"          # every service at host:50051..50055, or:
     catalog = "catalog.example:443"    # one address per service
+    tls_ca = "/etc/licentia/ca.pem"    # TLS: the CA to trust (optional)
+    tls_cert = "client.pem"            # mutual TLS: the certificate to present...
+    tls_key = "client-key.pem"         # ...and its key
 
 `--profile NAME` (or LICENTIA_PROFILE) picks one; LICENTIA_API_KEY and the usual
 LICENTIA_* addresses work without a file. The operator's key is LICENTIA_OPERATOR_API_KEY.
+TLS: `licentia --tls-ca ca.pem [--tls-cert c.pem --tls-key k.pem] ...` before the
+command, else the profile's keys, else LICENTIA_TLS_CA_FILE (LICENTIA_TLS_CERT_FILE,
+LICENTIA_TLS_KEY_FILE); none of them: plaintext.
 """
 
 from __future__ import annotations
@@ -20,13 +26,38 @@ from typing import Annotated
 
 import typer
 
-from services.client import Endpoints, Licentia
+from services.client import ClientTls, Endpoints, Licentia
 from services.runtime.config import DEFAULT_PORTS, SERVICE_NAMES, Settings
 
 ProfileOption = Annotated[
     str | None, typer.Option("--profile", "-p", help="profile name in the config file")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+# Set by the root command's --tls-* options; they win over profiles and the environment.
+_tls_flags: ClientTls | None = None
+
+
+def set_tls_flags(ca: Path | None, cert: Path | None, key: Path | None) -> None:
+    global _tls_flags
+    if cert is not None or key is not None or ca is not None:
+        if (cert is None) != (key is None):
+            raise typer.BadParameter("--tls-cert and --tls-key go together (mutual TLS)")
+        _tls_flags = ClientTls(ca, cert, key)
+    else:
+        _tls_flags = None
+
+
+def client_tls(entry: dict[str, str] | None = None) -> ClientTls | None:
+    """The TLS to speak: flags, else the profile's keys, else LICENTIA_TLS_*."""
+    if _tls_flags is not None:
+        return _tls_flags
+    if entry is not None and any(k in entry for k in ("tls_ca", "tls_cert", "tls_key")):
+        paths = [Path(entry[k]).expanduser() if k in entry else None
+                 for k in ("tls_ca", "tls_cert", "tls_key")]  # fmt: skip
+        return ClientTls(*paths)
+    return ClientTls.from_settings(Settings())
 
 
 def config_path() -> Path:
@@ -43,7 +74,7 @@ def connect(profile: str | None) -> Licentia:
             "no API key: set LICENTIA_API_KEY (or LICENTIA_OPERATOR_API_KEY), "
             f"or pick a profile from {config_path()} with --profile"
         )
-    return Licentia(key, Endpoints.from_settings(Settings()))
+    return Licentia(key, Endpoints.from_settings(Settings()), tls=client_tls())
 
 
 def _from_profile(name: str) -> Licentia:
@@ -62,4 +93,4 @@ def _from_profile(name: str) -> Licentia:
         raise typer.BadParameter(f"profile {name!r} has no api_key")
     host = entry.get("host", "127.0.0.1")
     endpoints = Endpoints(**{s: entry.get(s, f"{host}:{DEFAULT_PORTS[s]}") for s in SERVICE_NAMES})
-    return Licentia(entry["api_key"], endpoints)
+    return Licentia(entry["api_key"], endpoints, tls=client_tls(entry))

@@ -19,7 +19,7 @@ from licentia.provenance.v1 import provenance_service_pb2_grpc as provenance
 from licentia.settlement.v1 import settlement_service_pb2_grpc as settlement
 from opentelemetry.sdk.trace import TracerProvider
 
-from services.runtime.clients import open_channel
+from services.runtime.clients import ClientTls, open_channel
 from services.runtime.config import SERVICE_NAMES, Settings
 
 
@@ -53,11 +53,14 @@ class Licentia:
         endpoints: Endpoints | None = None,
         timeout_seconds: float = 30.0,
         tracer_provider: TracerProvider | None = None,
+        tls: ClientTls | None = None,
     ) -> None:
+        """`tls`: the CA to trust (and a client certificate for mutual TLS); None speaks
+        plaintext, as a marketplace on one machine does."""
         self.endpoints = endpoints or Endpoints.from_settings()
         self._channels = {
             name: open_channel(
-                getattr(self.endpoints, name), api_key, tracer_provider, timeout_seconds
+                getattr(self.endpoints, name), api_key, tracer_provider, timeout_seconds, tls=tls
             )
             for name in SERVICE_NAMES
         }

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -65,28 +67,67 @@ class _BearerCredentials(
     intercept_stream_stream = _intercept
 
 
+@dataclass(frozen=True)
+class ClientTls:
+    """How a client speaks TLS: the CA it trusts (None: the system's roots), and for
+    mutual TLS the certificate and key it presents."""
+
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    @staticmethod
+    def from_settings(settings: Settings) -> ClientTls | None:
+        """LICENTIA_TLS_CA_FILE (and, for mutual TLS, LICENTIA_TLS_CERT_FILE and
+        LICENTIA_TLS_KEY_FILE); None when no CA is set (plaintext)."""
+        if settings.tls_ca_file is None:
+            return None
+        return ClientTls(settings.tls_ca_file, settings.tls_cert_file, settings.tls_key_file)
+
+    def credentials(self) -> grpc.ChannelCredentials:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("mutual TLS needs both a client certificate and its key")
+        return grpc.ssl_channel_credentials(
+            _read(self.ca_file), _read(self.key_file), _read(self.cert_file)
+        )
+
+
+def _read(path: Path | None) -> bytes | None:
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise ValueError(f"cannot read {path}: {error.strerror}") from None
+
+
+def secure_or_plain(
+    address: str, tls: ClientTls | None, options: list[tuple[str, Any]] | None = None
+) -> grpc.Channel:
+    if tls is None:
+        return grpc.insecure_channel(address, options=options)
+    return grpc.secure_channel(address, tls.credentials(), options=options)
+
+
 def open_channel(
     address: str,
     credential: str | None,
     tracer_provider: TracerProvider | None = None,
     timeout_seconds: float = 10.0,
     settings: Settings | None = None,
+    tls: ClientTls | None = None,
 ) -> grpc.Channel:
-    options = [
+    """A channel with deadlines, retries and the credential on every call; TLS from
+    `tls`, else from the service's `settings` (LICENTIA_TLS_*)."""
+    options: list[tuple[str, Any]] = [
         ("grpc.enable_retries", 1),
         ("grpc.service_config", service_config(timeout_seconds)),
         ("grpc.max_receive_message_length", 32 * 1024 * 1024),
         ("grpc.max_send_message_length", 32 * 1024 * 1024),
     ]
-    if settings is not None and settings.tls_ca_file:
-        client_key = settings.tls_key_file.read_bytes() if settings.tls_key_file else None
-        client_cert = settings.tls_cert_file.read_bytes() if settings.tls_cert_file else None
-        creds = grpc.ssl_channel_credentials(
-            settings.tls_ca_file.read_bytes(), client_key, client_cert
-        )
-        channel = grpc.secure_channel(address, creds, options=options)
-    else:
-        channel = grpc.insecure_channel(address, options=options)
+    if tls is None and settings is not None:
+        tls = ClientTls.from_settings(settings)
+    channel = secure_or_plain(address, tls, options)
     if credential:
         channel = grpc.intercept_channel(channel, _BearerCredentials(credential))
     if tracer_provider is not None:

@@ -34,7 +34,7 @@ from licentia.licensing.v1 import resources_pb2 as res
 
 from services.metering.domain.decisions import Decision
 from services.runtime.errors import Unavailable
-from services.runtime.event_relay import EventRelay, MemoryCursor
+from services.runtime.license_feed import LicenseFeed
 from services.runtime.pricing import METERED_UNITS, MeteredPrice
 from services.runtime.proto_time import timestamp
 
@@ -81,20 +81,15 @@ class LicensingDecisions:
         # Counts invalidations: answers asked for before one are used, not cached.
         self._generation = 0
         self._lock = threading.Lock()
-        self._relay = EventRelay(
-            "license-decisions",
-            self._license_events,
-            self._invalidate,
-            lambda e: e.sequence,
-            MemoryCursor(),
-            idle_seconds=refresh_seconds,
+        self._feed = LicenseFeed(
+            self._stub, "license-decisions", self._invalidate, refresh_seconds, self._timeout
         )
 
     def start(self) -> None:
-        self._relay.start()
+        self._feed.start()
 
     def stop(self) -> None:
-        self._relay.stop()
+        self._feed.stop()
 
     def decide(self, vendor: str, queries: Sequence[Query]) -> list[Decision]:
         found: list[Decision | None] = [None] * len(queries)
@@ -173,13 +168,6 @@ class LicensingDecisions:
                 self._size += len(kept) + 1 - len(spans)
                 spans[:] = [*kept, span]
         return answers
-
-    def _license_events(self, after: int, limit: int) -> list[res.LicenseEvent]:
-        response = self._stub.ListLicenseEvents(
-            api.ListLicenseEventsRequest(after_sequence=after, page_size=limit),
-            timeout=self._timeout,
-        )
-        return list(response.events)
 
     def _invalidate(self, events: Sequence[res.LicenseEvent]) -> None:
         with self._lock:

@@ -26,7 +26,7 @@ from licentia.licensing.v1 import licensing_service_pb2_grpc as api_grpc
 from licentia.licensing.v1 import resources_pb2 as res
 
 from services.provenance.domain.works import LicenseAnswer
-from services.runtime.event_relay import EventRelay, MemoryCursor
+from services.runtime.license_feed import LicenseFeed
 from services.runtime.proto_time import from_timestamp
 from services.runtime.sqltypes import utc_now
 
@@ -69,27 +69,19 @@ class LicensingPermissions:
         self._generation = 0  # counts invalidations: answers asked before one are not kept
         self._lock = threading.Lock()
         self.calls = 0  # BatchCheckPermissions calls made (for tests and benchmarks)
-        self._relay = EventRelay(
-            "license-answers",
-            self._license_events,
-            self._invalidate,
-            lambda e: e.sequence,
-            MemoryCursor(),
-            idle_seconds=refresh_seconds,
+        self._feed = LicenseFeed(
+            self._stub, "license-answers", self._invalidate, refresh_seconds, self._timeout
         )
 
     def start(self) -> None:
-        self._relay.start()
+        self._feed.start()
 
     def stop(self) -> None:
-        self._relay.stop()
+        self._feed.stop()
 
     def follow(self) -> int:
         """Apply the license changes the feed holds now (tests, tools)."""
-        total = 0
-        while applied := self._relay.run_once():
-            total += applied
-        return total
+        return self._feed.follow()
 
     def answers(self, vendor: str, works: list[str], use: str) -> dict[str, LicenseAnswer]:
         if not works:
@@ -142,13 +134,6 @@ class LicensingPermissions:
                     self._size += (work, use) not in entries
                     entries[work, use] = kept
         return {work: kept.answer for work, kept in fresh.items()}
-
-    def _license_events(self, after: int, limit: int) -> list[res.LicenseEvent]:
-        response = self._stub.ListLicenseEvents(
-            api.ListLicenseEventsRequest(after_sequence=after, page_size=limit),
-            timeout=self._timeout,
-        )
-        return list(response.events)
 
     def _invalidate(self, events: Sequence[res.LicenseEvent]) -> None:
         with self._lock:
