@@ -62,6 +62,36 @@ def create_key(
         console.print("[dim]the key is shown once: store it now[/]")
 
 
+@app.command("keys", help="An account's API keys (names and state; never the secrets).")
+def keys(
+    account: Annotated[str, typer.Argument(help="publishers/{p} or vendors/{v}")],
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    request = api.ListApiKeysRequest(parent=account)
+    with connect(profile) as lic:
+        found = list(lic.paged(lic.catalog.ListApiKeys, request, "api_keys"))
+    if as_json:
+        emit_json([as_dict(k) for k in found])
+        return
+    table(
+        "API keys",
+        ["key", "created", "revoked"],
+        [(k.name, k.create_time.ToJsonString(),
+          k.revoke_time.ToJsonString() if k.HasField("revoke_time") else "-") for k in found],
+    )  # fmt: skip
+
+
+@app.command("revoke-key", help="Revoke an API key: calls with it fail from now on.")
+def revoke_key(
+    key: Annotated[str, typer.Argument(help="the key's name, as `keys` lists it")],
+    profile: ProfileOption = None,
+) -> None:
+    with connect(profile) as lic:
+        revoked = lic.catalog.RevokeApiKey(api.RevokeApiKeyRequest(name=key))
+    console.print(f"revoked {revoked.name}")
+
+
 @app.command("accounts", help="Every publisher and vendor account.")
 def accounts(profile: ProfileOption = None, as_json: JsonOption = False) -> None:
     with connect(profile) as lic:

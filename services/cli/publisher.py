@@ -314,3 +314,87 @@ def reject(
     with connect(profile) as lic:
         lic.licensing.RejectProposal(lapi.RejectProposalRequest(name=proposal))
     console.print(f"rejected {proposal}")
+
+
+# -- offers and licenses after the fact ------------------------------------------------
+
+Name = Annotated[str, typer.Argument(help="the resource's name")]
+Reason = Annotated[str, typer.Option(help="why, for the vendor and the record")]
+
+
+def _offer_change(call: str, offer: str, profile: str | None, as_json: bool) -> None:
+    with connect(profile) as lic:
+        current = lic.licensing.GetOffer(lapi.GetOfferRequest(name=offer))
+        request = getattr(lapi, f"{call}Request")(name=offer, etag=current.etag)
+        changed = getattr(lic.licensing, call)(request)
+    if as_json:
+        emit_json(as_dict(changed))
+    else:
+        console.print(f"{changed.name}: {enum_name(lres.Offer.State, changed.state)}")
+
+
+@app.command("publish", help="Publish a draft offer: vendors see it and may take it.")
+def publish(offer: Name, profile: ProfileOption = None, as_json: JsonOption = False) -> None:
+    _offer_change("PublishOffer", offer, profile, as_json)
+
+
+@app.command("withdraw", help="Withdraw an offer: no new licenses (granted ones stay).")
+def withdraw(offer: Name, profile: ProfileOption = None, as_json: JsonOption = False) -> None:
+    _offer_change("WithdrawOffer", offer, profile, as_json)
+
+
+def _license_change(license_name: str, profile: str | None, as_json: bool, **how: str) -> None:
+    call, request = {
+        "suspend": ("SuspendLicense", lapi.SuspendLicenseRequest),
+        "resume": ("ResumeLicense", lapi.ResumeLicenseRequest),
+        "revoke": ("RevokeLicense", lapi.RevokeLicenseRequest),
+    }[how.pop("action")]
+    with connect(profile) as lic:
+        changed = getattr(lic.licensing, call)(request(name=license_name, **how))
+    if as_json:
+        emit_json(as_dict(changed))
+    else:
+        console.print(f"{changed.name}: {enum_name(lres.License.State, changed.state)}")
+
+
+@app.command("suspend", help="Suspend a license at once (e.g. an unpaid invoice).")
+def suspend(
+    license_name: Annotated[str, typer.Argument(metavar="LICENSE", help="licenses/{id}")],
+    reason: Reason,
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    _license_change(license_name, profile, as_json, action="suspend", reason=reason)
+
+
+@app.command("resume", help="Resume a suspended license.")
+def resume(
+    license_name: Annotated[str, typer.Argument(metavar="LICENSE", help="licenses/{id}")],
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    _license_change(license_name, profile, as_json, action="resume")
+
+
+@app.command("revoke", help="Revoke a license for good (a breach of its terms).")
+def revoke(
+    license_name: Annotated[str, typer.Argument(metavar="LICENSE", help="licenses/{id}")],
+    reason: Reason,
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    _license_change(license_name, profile, as_json, action="revoke", reason=reason)
+
+
+@app.command("rsl", help="Your terms as RSL 1.0 (license.xml), with the robots.txt line.")
+def rsl(
+    publisher: Annotated[str, typer.Option(help="publishers/{p}")],
+    site: Annotated[str, typer.Option(help="your site's base URL, for <content url>")] = "",
+    profile: ProfileOption = None,
+) -> None:
+    with connect(profile) as lic:
+        document = lic.licensing.GetRslDocument(
+            lapi.GetRslDocumentRequest(publisher=publisher, site_url=site)
+        )
+    print(document.rsl_xml)
+    errors.print(f"[dim]robots.txt: {document.robots_txt_line}[/]", highlight=False)

@@ -76,6 +76,8 @@ def trial_balance(profile: ProfileOption = None, as_json: JsonOption = False) ->
     if as_json:
         emit_json(as_dict(answer))
         return
+    if not answer.currencies:
+        console.print("the ledger is empty: nothing has been billed yet")
     for c in answer.currencies:
         table(
             f"trial balance, {c.currency} (balanced: {c.balanced})",

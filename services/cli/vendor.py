@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+from itertools import islice
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from google.protobuf.json_format import ParseDict
+from licentia.catalog.v1 import catalog_service_pb2 as capi
+from licentia.catalog.v1 import resources_pb2 as cres
 from licentia.licensing.v1 import licensing_service_pb2 as lapi
 from licentia.licensing.v1 import resources_pb2 as lres
 from licentia.metering.v1 import resources_pb2 as mres
@@ -18,7 +21,16 @@ from licentia.settlement.v1 import settlement_service_pb2 as sapi
 from rich.text import Text
 
 from services.cli import publisher
-from services.cli.output import as_dict, console, emit_json, enum_name, money, price_text, table
+from services.cli.output import (
+    as_dict,
+    console,
+    emit_json,
+    enum_name,
+    errors,
+    money,
+    price_text,
+    table,
+)
 from services.cli.pricing import micros
 from services.cli.profile import JsonOption, ProfileOption, connect
 from services.client import UsageBatcher, new_request_id
@@ -80,6 +92,43 @@ def propose(
 
 # The same list as the publisher's: each party sees its own negotiations.
 app.command("proposals", help="Your negotiations and whose turn it is.")(publisher.proposals)
+app.command("counter", help="Answer a publisher's counter-proposal with another price.")(
+    publisher.counter
+)
+app.command("reject", help="Reject a publisher's counter-proposal.")(publisher.reject)
+
+
+@app.command("works", help="Works in the catalog (to license, check or report usage).")
+def works(
+    publisher_name: Annotated[
+        str, typer.Option("--publisher", help="publishers/{p}; default: every publisher")
+    ] = "publishers/-",
+    section: Annotated[str, typer.Option(help="only this section")] = "",
+    limit: Annotated[int, typer.Option(help="at most this many")] = 100,
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    request = capi.ListWorksRequest(parent=publisher_name, section=section, page_size=limit)
+    with connect(profile) as lic:
+        found = list(islice(lic.paged(lic.catalog.ListWorks, request, "works"), limit))
+    if as_json:
+        emit_json([as_dict(w) for w in found])
+        return
+    table(
+        "works",
+        ["work", "title", "section", "version"],
+        [(w.name, w.title, w.section, w.version) for w in found],
+    )
+
+
+@app.command("work", help="One work: its metadata (BASIC view).")
+def work(
+    name: Annotated[str, typer.Argument(help="publishers/{p}/works/{w}")],
+    profile: ProfileOption = None,
+) -> None:
+    with connect(profile) as lic:
+        found = lic.catalog.GetWork(capi.GetWorkRequest(name=name, view=cres.WORK_VIEW_BASIC))
+    emit_json(as_dict(found))
 
 
 @app.command("accept", help="Accept a publisher's counter-proposal: the license is granted.")
@@ -188,6 +237,11 @@ def report_usage(
                 rejected.append(
                     (event_id, mres.EventResult.Reason.Name(result.reason), result.message)
                 )
+    if batcher.refusals and not as_json:
+        # The call itself was refused: one line says why, not one per event.
+        for (code, message), count in batcher.refusals.items():
+            errors.print(f"licentia: {code}: {message} ({count} events not recorded)")
+        raise typer.Exit(1)
     if as_json:
         emit_json({"counts": dict(batcher.counts), "rejected": rejected})
     else:
@@ -206,6 +260,8 @@ def charges(profile: ProfileOption = None, as_json: JsonOption = False) -> None:
     if as_json:
         emit_json(as_dict(answer))
         return
+    if not answer.totals:
+        console.print("no charges in the open period yet")
     for total in answer.totals:
         budget = (
             f", budget {money(total.budget.amount, total.currency)}"

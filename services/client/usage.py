@@ -49,6 +49,10 @@ class UsageBatcher:
         self._closing = False
         self.results: dict[str, res.EventResult] = {}
         self.counts: Counter[str] = Counter()
+        # Whole batches metering refused (bad key, wrong party, a malformed batch): the
+        # call's status and message, and how many events it carried. Their events are
+        # also in `results`, REJECTED with that message.
+        self.refusals: Counter[tuple[str, str]] = Counter()
         self.batches_sent = 0
         self._thread = threading.Thread(target=self._run, name="usage-batcher", daemon=True)
         self._thread.start()
@@ -116,7 +120,9 @@ class UsageBatcher:
                 break
             except grpc.RpcError as error:
                 if error.code() not in _RETRIED_CODES:  # a bad batch: report, do not loop
-                    log.error("usage batch refused: %s %s", error.code(), error.details())
+                    # Reported to the caller (refusals, results): no louder than info here.
+                    log.info("usage batch refused: %s %s", error.code(), error.details())
+                    self.refusals[error.code().name, error.details() or ""] += len(batch)
                     for event in batch:
                         failed = res.EventResult(
                             id=event.id,

@@ -229,3 +229,76 @@ def test_negotiating_from_a_terminal(env: dict[str, str]) -> None:
         env, "publisher", "counter", proposed["name"], "--price", "1.70", key=publisher
     )
     assert wrong_turn.returncode == 1 and "FAILED_PRECONDITION" in wrong_turn.stderr
+
+
+def test_the_rest_of_the_api_from_a_terminal(env: dict[str, str], tmp_path: Path) -> None:
+    """What the CLI used to lack: publish and withdraw, suspend/resume/revoke, RSL, works
+    for vendors, the vendor's counter and reject, keys and their revocation, and a word
+    when there is nothing to show."""
+    ok(run(env, "operator", "create-publisher", "tribune", "--name", "The Tribune"))
+    ok(run(env, "operator", "create-vendor", "crawlco", "--name", "Crawl Co"))
+    publisher = json.loads(
+        ok(run(env, "operator", "create-key", "publishers/tribune", "--json")).stdout
+    )["key"]
+    vendor = json.loads(ok(run(env, "operator", "create-key", "vendors/crawlco", "--json")).stdout)[
+        "key"
+    ]
+    works = tmp_path / "works.jsonl"
+    row = {"external_id": "t1", "title": "Tides", "body": BODIES[0], "language": "en"}
+    works.write_text(json.dumps(row) + "\n")
+    ok(run(env, "publisher", "import", str(works), "--publisher", "publishers/tribune",
+           key=publisher))  # fmt: skip
+    listed = json.loads(ok(run(env, "vendor", "works", "--publisher", "publishers/tribune",
+                               "--json", key=vendor)).stdout)  # fmt: skip
+    assert [w["title"] for w in listed] == ["Tides"]
+    one = json.loads(ok(run(env, "vendor", "work", listed[0]["name"], key=vendor)).stdout)
+    assert one["name"] == listed[0]["name"] and "body" not in one
+
+    draft = json.loads(ok(run(
+        env, "publisher", "create-offer", "--publisher", "publishers/tribune", "--name", "Crawls",
+        "--model", "per-use", "--price", "0.01", "--floor", "0.01", "--json", key=publisher,
+    )).stdout)  # fmt: skip
+    assert draft["state"] == "STATE_DRAFT"
+    published = ok(run(env, "publisher", "publish", draft["name"], "--json", key=publisher))
+    assert json.loads(published.stdout)["state"] == "STATE_PUBLISHED"
+    rsl = ok(run(env, "publisher", "rsl", "--publisher", "publishers/tribune", key=publisher))
+    assert "<rsl" in rsl.stdout and "License:" in rsl.stderr
+
+    haggle = json.loads(ok(run(env, "vendor", "propose", draft["name"], "--price", "0.005",
+                               "--json", key=vendor)).stdout)  # fmt: skip
+    ok(run(env, "publisher", "counter", haggle["name"], "--price", "0.008", key=publisher))
+    ok(run(env, "vendor", "reject", haggle["name"], key=vendor))
+    mine = json.loads(ok(run(env, "vendor", "proposals", "--json", key=vendor)).stdout)
+    assert [p["state"] for p in mine if p["name"] == haggle["name"]] == ["STATE_REJECTED"]
+
+    license_name = json.loads(
+        ok(run(env, "vendor", "propose", draft["name"], "--json", key=vendor)).stdout
+    )["license"]
+    for command, state in (("suspend", "SUSPENDED"), ("resume", "ACTIVE"), ("revoke", "REVOKED")):
+        reason = ["--reason", "unpaid"] if command != "resume" else []
+        changed = ok(run(env, "publisher", command, license_name, *reason, "--json",
+                         key=publisher))  # fmt: skip
+        assert json.loads(changed.stdout)["state"] == f"STATE_{state}"
+    withdrawn = ok(run(env, "publisher", "withdraw", draft["name"], "--json", key=publisher))
+    assert json.loads(withdrawn.stdout)["state"] == "STATE_WITHDRAWN"
+
+    assert "no charges in the open period" in ok(run(env, "vendor", "charges", key=vendor)).stdout
+    usage = tmp_path / "usage.jsonl"
+    usage.write_text("".join(
+        json.dumps({"id": f"p{i}", "license": license_name, "work": listed[0]["name"],
+                    "use": "ai-input", "unit": "UNIT_USES", "quantity": 1}) + "\n"
+        for i in range(5)
+    ))  # fmt: skip
+    wrong_party = run(env, "vendor", "report-usage", str(usage), key=publisher)
+    assert wrong_party.returncode == 1 and "REASON_UNSPECIFIED" not in wrong_party.stdout
+    assert wrong_party.stderr.strip().splitlines() == [
+        "licentia: PERMISSION_DENIED: only vendors (and Licentia services) report usage "
+        "(5 events not recorded)"
+    ]
+    operator = env["LICENTIA_OPERATOR_API_KEY"]
+    (key,) = json.loads(ok(run(env, "operator", "keys", "vendors/crawlco", "--json",
+                               key=operator)).stdout)  # fmt: skip
+    ok(run(env, "operator", "revoke-key", key["name"], key=operator))
+    # At once in the catalog (other services within LICENTIA_AUTH_CACHE_TTL_SECONDS).
+    refused = run(env, "vendor", "works", key=vendor)
+    assert refused.returncode == 1 and "UNAUTHENTICATED" in refused.stderr
