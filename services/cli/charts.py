@@ -1,12 +1,16 @@
-"""Revenue charts: bars in the terminal, and the same as a PNG (Pillow)."""
+"""Revenue charts: bars in the terminal, and revenue and usage over time as a PNG
+(matplotlib)."""
 
 from __future__ import annotations
 
+import itertools
+from datetime import datetime
 from pathlib import Path
 
 from rich.text import Text
 
 from services.cli.output import money
+from services.runtime.money_text import minor_digits
 
 WIDTH = 40
 
@@ -22,22 +26,52 @@ def terminal_bars(title: str, values: dict[str, int], currency: str) -> Text:
     return out
 
 
-def png_bars(path: Path, title: str, values: dict[str, int], currency: str) -> None:
-    from PIL import Image, ImageDraw  # only when a PNG is asked for
+def png_revenue(
+    path: Path,
+    title: str,
+    revenue: dict[datetime, dict[str, int]],
+    usage: dict[datetime, dict[str, int]],
+    currency: str,
+) -> None:
+    """Net revenue per period and usage per day, one series per vendor, on a time axis
+    (matplotlib, drawn off screen)."""
+    import matplotlib
 
-    width, height, margin = 720, 360, 48
-    image = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(image)
-    draw.text((margin, 16), title, fill="black")
-    top = max((abs(v) for v in values.values()), default=0) or 1
-    slot = (width - 2 * margin) / max(len(values), 1)
-    base = height - margin
-    for i, (label, value) in enumerate(values.items()):
-        bar = (base - margin) * abs(value) / top
-        left = margin + i * slot + slot * 0.15
-        right = margin + (i + 1) * slot - slot * 0.15
-        draw.rectangle((left, base - bar, right, base), fill="#2e7d32" if value >= 0 else "#c62828")
-        draw.text((left, base + 6), label, fill="black")
-        draw.text((left, base - bar - 14), money(value, currency), fill="black")
-    draw.line((margin, base, width - margin, base), fill="black")
-    image.save(path, format="PNG")
+    matplotlib.use("Agg")  # no display: a file only
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    vendors = sorted({v for row in [*revenue.values(), *usage.values()] for v in row})
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    figure.suptitle(title)
+    periods = sorted(revenue)
+    base = [0.0] * len(periods)
+    width = _bar_width(periods)
+    for vendor in vendors:
+        values = [revenue[p].get(vendor, 0) / 10 ** minor_digits(currency) for p in periods]
+        top.bar(periods, values, width=width, bottom=base, label=vendor, align="edge")
+        base = [b + v for b, v in zip(base, values, strict=True)]
+    top.set_ylabel(f"net revenue ({currency})")
+    top.set_title("revenue per settlement period, by vendor", fontsize="medium")
+    top.grid(axis="y", alpha=0.3)
+    days = sorted(usage)
+    for vendor in vendors:
+        bottom.plot(days, [usage[d].get(vendor, 0) for d in days], marker="o", label=vendor)
+    bottom.set_ylabel("usage events reported")
+    bottom.set_xlabel("time (UTC)")
+    bottom.set_title("usage per day, by vendor", fontsize="medium")
+    bottom.grid(alpha=0.3)
+    bottom.xaxis.set_major_formatter(mdates.DateFormatter("%Y-%m-%d %H:%M"))
+    figure.autofmt_xdate()
+    if vendors:
+        top.legend(loc="upper left", fontsize="small")
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+def _bar_width(periods: list[datetime]) -> float:
+    """A bar a period wide, in days (matplotlib's date unit); an hour when alone."""
+    if len(periods) < 2:
+        return 1 / 24
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(periods)]
+    return 0.8 * min(gaps) / 86_400

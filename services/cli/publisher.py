@@ -8,6 +8,7 @@ import urllib.error
 import urllib.request
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +16,9 @@ import typer
 from licentia.catalog.v1 import catalog_service_pb2 as capi
 from licentia.licensing.v1 import licensing_service_pb2 as lapi
 from licentia.licensing.v1 import resources_pb2 as lres
+from licentia.metering.v1 import metering_service_pb2 as mapi
+from licentia.metering.v1 import resources_pb2 as mres
+from licentia.settlement.v1 import resources_pb2 as sres
 from licentia.settlement.v1 import settlement_service_pb2 as sapi
 from rich.progress import Progress
 
@@ -33,7 +37,7 @@ from services.cli.pricing import MODELS, micros, price_of
 from services.cli.profile import JsonOption, ProfileOption, connect
 from services.cli.settlement import moment
 from services.cli.works_files import BadInput, count_works, read_works
-from services.client import new_request_id
+from services.client import Licentia, new_request_id
 from services.runtime.config import Settings
 from services.runtime.proto_time import timestamp
 
@@ -215,8 +219,43 @@ def statements(
             net[s.period.rsplit("/", 1)[-1]] += s.net
     console.print(charts.terminal_bars(f"net revenue per period ({currency})", net, currency))
     if png is not None:
-        charts.png_bars(png, f"Net revenue per period, {party} ({currency})", net, currency)
+        with connect(profile) as lic:
+            revenue, usage = _over_time(lic, party, [s for s in found if s.currency == currency])
+        title = f"{party}: revenue and usage over time"
+        charts.png_revenue(png, title, revenue, usage, currency)
         console.print(f"chart written to {png}")
+
+
+def _over_time(
+    lic: Licentia, party: str, found: list[sres.Statement]
+) -> tuple[dict[datetime, dict[str, int]], dict[datetime, dict[str, int]]]:
+    """Net revenue per period start and vendor (from the statements' lines), and usage
+    events per day and vendor over the same span (metering's summary)."""
+    periods = {
+        name: lic.settlement.GetSettlementPeriod(sapi.GetSettlementPeriodRequest(name=name))
+        for name in {s.period for s in found}
+    }
+    revenue: dict[datetime, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for statement in found:
+        start = periods[statement.period].start_time.ToDatetime(UTC)
+        for line in statement.lines:
+            revenue[start][line.vendor] += line.net
+    usage: dict[datetime, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    if periods:
+        first = min(p.start_time.ToDatetime(UTC) for p in periods.values())
+        last = max(p.end_time.ToDatetime(UTC) for p in periods.values())
+        summary = lic.metering.GetUsageSummary(
+            mapi.GetUsageSummaryRequest(
+                start_time=timestamp(max(first, last - timedelta(days=400))),
+                end_time=timestamp(last),
+                group_by=[mres.DIMENSION_VENDOR],
+                granularity=mres.GRANULARITY_DAY,
+                publisher=party,
+            )
+        )
+        for row in summary.rows:
+            usage[row.bucket_start.ToDatetime(UTC)][row.vendor] += row.events
+    return revenue, usage
 
 
 @app.command("crawlers")

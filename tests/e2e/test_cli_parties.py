@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from services.launcher import Launcher
 from services.samples.articles import ArticleGenerator
@@ -178,6 +179,8 @@ def test_the_parties_from_a_terminal(env: dict[str, str], tmp_path: Path) -> Non
                         "--png", str(chart), key=publisher))  # fmt: skip
     assert "4.25 USD" in statements.stdout  # $5.00 less 15%
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with Image.open(chart) as drawn:  # revenue and usage panels, drawn by matplotlib
+        assert drawn.size == (1000, 700)
     csv_text = ok(run(env, "settlement", "export-payouts", key=operator)).stdout
     assert csv_text.startswith("payout,party,currency")
 
