@@ -54,6 +54,15 @@ EVERYTHING = {
         for name in SERVICES
     },
     "nodeSelector": {"kubernetes.io/os": "linux"},
+    "ingress": {
+        "enabled": True,
+        "className": "nginx",
+        "edge": {"host": "licentia.example", "tlsSecret": "edge-tls"},
+        "grpc": {
+            "hosts": {name: f"{name}.licentia.example" for name in GRPC_SERVICES},
+            "tlsSecret": "grpc-tls",
+        },
+    },
 }
 EXISTING_SECRET = {"secrets": {"existingSecret": "licentia-production"}}
 CUSTOM_IMAGE = {
@@ -318,3 +327,38 @@ def test_the_chart_and_the_procfile_run_every_component_of_the_runtime() -> None
     assert all(values["services"][n].get("protocol", "grpc") == PROTOCOLS[n] for n in SERVICES)
     procfile = (CHART.parents[2] / "Procfile").read_text().splitlines()
     assert sorted(line.split(":")[0] for line in procfile if line.strip()) == sorted(SERVICES)
+
+
+def test_ingress_routes_the_edge_over_http_and_each_grpc_service_over_tls() -> None:
+    docs = render(EVERYTHING)
+    services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
+    ingresses = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Ingress"}
+    assert set(ingresses) == {"lic-licentia-edge", "lic-licentia-grpc"}
+    edge = ingresses["lic-licentia-edge"]["spec"]
+    assert edge["tls"] == [{"hosts": ["licentia.example"], "secretName": "edge-tls"}]
+    grpc_ingress = ingresses["lic-licentia-grpc"]
+    assert grpc_ingress["metadata"]["annotations"] == {
+        "nginx.ingress.kubernetes.io/backend-protocol": "GRPC"
+    }
+    assert grpc_ingress["spec"]["tls"][0]["secretName"] == "grpc-tls"
+    routed = {}
+    for ingress in ingresses.values():
+        for rule in ingress["spec"]["rules"]:
+            backend = rule["http"]["paths"][0]["backend"]["service"]
+            ports = {p["name"] for p in services[backend["name"]]["spec"]["ports"]}
+            assert backend["port"]["name"] in ports  # a port the Service really has
+            routed[rule["host"]] = (backend["name"], backend["port"]["name"])
+    assert routed["licentia.example"] == ("lic-licentia-edge", "http")
+    assert routed["catalog.licentia.example"] == ("lic-licentia-catalog", "grpc")
+    assert len(routed) == 1 + len(GRPC_SERVICES)
+    assert not any(d["kind"] == "Ingress" for d in render(REQUIRED))  # off by default
+
+
+def test_grpc_ingress_needs_tls_and_real_services() -> None:
+    plain = {**REQUIRED, "ingress": {"enabled": True, "grpc": {"hosts": {"catalog": "c.example"}}}}
+    with pytest.raises(helm.HelmError, match=r"ingress\.grpc\.tlsSecret is required"):
+        render(plain)
+    unknown = {**REQUIRED, "ingress": {"enabled": True, "grpc": {
+        "hosts": {"billing": "b.example"}, "tlsSecret": "t"}}}  # fmt: skip
+    with pytest.raises(helm.HelmError, match="billing is not a service"):
+        render(unknown)
