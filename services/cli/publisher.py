@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from google.protobuf.duration_pb2 import Duration
 from licentia.catalog.v1 import catalog_service_pb2 as capi
 from licentia.licensing.v1 import licensing_service_pb2 as lapi
 from licentia.licensing.v1 import resources_pb2 as lres
@@ -133,15 +134,36 @@ def create_offer(
     section: Annotated[list[str], typer.Option(help="scope: these sections only")] = [],  # noqa: B006
     floor: Annotated[str, typer.Option(help="auto-accept proposals at or above this price")] = "0",
     start: Annotated[str | None, typer.Option(help="licenses start then (ISO 8601)")] = None,
+    tier: Annotated[
+        list[str],
+        typer.Option(
+            help="volume tier FROM:PRICE (repeat), e.g. 100000:0.004: from that "
+            "quantity in a period, that unit price"
+        ),
+    ] = [],  # noqa: B006
+    cap: Annotated[
+        str, typer.Option(help="most a license is charged per settlement period (currency units)")
+    ] = "0",
+    territory: Annotated[
+        list[str], typer.Option(help="permitted territory, ISO 3166 code (repeat); default: all")
+    ] = [],  # noqa: B006
+    days: Annotated[
+        int, typer.Option(help="each license lasts this many days (0: open-ended)")
+    ] = 0,
     publish: Annotated[bool, typer.Option(help="publish it at once")] = False,
     profile: ProfileOption = None,
     as_json: JsonOption = False,
 ) -> None:
+    priced = price_of(model, price, currency, share)
+    priced.tiers.extend(_tier(t) for t in tier)
+    priced.period_cap_micros = micros(cap)
     terms = lres.Terms(
         permitted_uses=use or ["ai-input"],
         scope=lres.Scope(sections=section or []),
-        price=price_of(model, price, currency, share),
+        price=priced,
         start_time=timestamp(moment(start)) if start else None,
+        permitted_territories=territory,
+        duration=Duration(seconds=days * 86_400) if days else None,
     )
     with connect(profile) as lic:
         offer = lic.licensing.CreateOffer(
@@ -161,6 +183,13 @@ def create_offer(
     emit_json(as_dict(offer)) if as_json else console.print(
         f"{offer.name} ({state}, commission {offer.commission_bps / 100:g}%)"
     )
+
+
+def _tier(text: str) -> lres.VolumeTier:
+    quantity, sep, amount = text.partition(":")
+    if not sep or not quantity.strip().isdigit():
+        raise typer.BadParameter(f"--tier {text!r}: FROM:PRICE, e.g. 100000:0.004")
+    return lres.VolumeTier(from_quantity=int(quantity), amount_micros=micros(amount))
 
 
 @app.command("offers", help="A publisher's offers, drafts included.")
@@ -437,3 +466,47 @@ def rsl(
         )
     print(document.rsl_xml)
     errors.print(f"[dim]robots.txt: {document.robots_txt_line}[/]", highlight=False)
+
+
+_DIMENSIONS = {"vendor": mres.DIMENSION_VENDOR, "publisher": mres.DIMENSION_PUBLISHER,
+               "license": mres.DIMENSION_LICENSE, "work": mres.DIMENSION_WORK,
+               "use": mres.DIMENSION_USE}  # fmt: skip
+_GRANULARITY = {"hour": mres.GRANULARITY_HOUR, "day": mres.GRANULARITY_DAY,
+                "month": mres.GRANULARITY_MONTH, "none": mres.GRANULARITY_UNSPECIFIED}  # fmt: skip
+
+
+@app.command("usage", help="Usage of works summed per vendor, work, use... and per hour/day/month.")
+def usage(
+    start: Annotated[str, typer.Option(help="from this hour (ISO 8601, UTC hour)")],
+    end: Annotated[str, typer.Option(help="to this hour, excluded")],
+    by: Annotated[
+        list[str] | None, typer.Option(help=f"group by (repeat): {', '.join(_DIMENSIONS)}")
+    ] = None,
+    every: Annotated[str, typer.Option(help=f"one of {', '.join(_GRANULARITY)}")] = "day",
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    by = by or ["vendor"]
+    unknown = [d for d in by if d not in _DIMENSIONS]
+    if unknown or every not in _GRANULARITY:
+        raise typer.BadParameter(
+            f"--by one of {', '.join(_DIMENSIONS)}; --every one of {', '.join(_GRANULARITY)}"
+        )
+    request = mapi.GetUsageSummaryRequest(
+        start_time=timestamp(moment(start)), end_time=timestamp(moment(end)),
+        group_by=[_DIMENSIONS[d] for d in by], granularity=_GRANULARITY[every],
+    )  # fmt: skip
+    with connect(profile) as lic:
+        rows = list(lic.metering.GetUsageSummary(request).rows)
+    if as_json:
+        emit_json([as_dict(r) for r in rows])
+        return
+    if not rows:
+        console.print("no usage in that time")
+        return
+    columns = [*by, "unit", "bucket", "quantity", "events"]
+    table("usage", columns, [
+        (*(getattr(r, d) for d in by), enum_name(mres.Unit, r.unit),
+         r.bucket_start.ToJsonString() if r.HasField("bucket_start") else "", r.quantity, r.events)
+        for r in rows
+    ])  # fmt: skip

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from licentia.settlement.v1 import resources_pb2 as sres
 from licentia.settlement.v1 import settlement_service_pb2 as sapi
 
-from services.cli.output import as_dict, console, emit_json, money, table
+from services.cli.output import as_dict, console, emit_json, enum_name, money, table
 from services.cli.profile import JsonOption, ProfileOption, connect
 from services.client import new_request_id
+from services.runtime.money_text import minor_digits, parse_micros
 from services.runtime.proto_time import timestamp
 
 app = typer.Typer(help="Settlement: periods, invoices, the ledger, payouts.", no_args_is_help=True)
@@ -100,3 +102,88 @@ def export_payouts(
     else:
         out.write_text(csv_text)
         console.print(f"payouts written to {out}")
+
+
+@app.command("payouts", help="Payouts: pending, paid or failed.")
+def payouts(
+    party: Annotated[str, typer.Option(help="publishers/{p}; empty: all you may see")] = "",
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    request = sapi.ListPayoutsRequest(party=party)
+    with connect(profile) as lic:
+        found = list(lic.paged(lic.settlement.ListPayouts, request, "payouts"))
+    if as_json:
+        emit_json([as_dict(p) for p in found])
+        return
+    if not found:
+        console.print("no payouts yet")
+        return
+    table("payouts", ["payout", "party", "amount", "state", "reference"],
+          [(p.name, p.party, money(p.amount, p.currency),
+            enum_name(sres.Payout.State, p.state), p.external_reference or p.failure_reason)
+           for p in found])  # fmt: skip
+
+
+@app.command("pay", help="Create a payout of what a party is owed (sent to your payment rail).")
+def pay(
+    party: Annotated[str, typer.Argument(help="publishers/{p}")],
+    currency: Annotated[str, typer.Option(help="ISO 4217 code")] = "USD",
+    amount: Annotated[
+        str, typer.Option(help="in currency units; default: the whole payable balance")
+    ] = "",
+    request_id: Annotated[
+        str, typer.Option(help="reuse to retry safely (default: a new one)")
+    ] = "",
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    minor = _minor_units(amount, currency) if amount else 0
+    with connect(profile) as lic:
+        payout = lic.settlement.CreatePayout(
+            sapi.CreatePayoutRequest(
+                party=party, currency=currency, amount=minor,
+                request_id=request_id or new_request_id(),
+            )
+        )  # fmt: skip
+    emit_json(as_dict(payout)) if as_json else console.print(
+        f"{payout.name}: {money(payout.amount, payout.currency)} to {payout.party}, pending"
+    )
+
+
+@app.command("confirm-payout", help="Record what the payment rail said: paid, or failed.")
+def confirm_payout(
+    payout: Annotated[str, typer.Argument(help="payouts/{id}")],
+    reference: Annotated[str, typer.Option(help="the rail's reference (paid)")] = "",
+    failed: Annotated[str, typer.Option(help="why it failed (the amount is payable again)")] = "",
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    if bool(reference) == bool(failed):
+        raise typer.BadParameter("give --reference (paid) or --failed REASON, one of them")
+    outcome = (
+        sapi.ConfirmPayoutRequest.OUTCOME_FAILED
+        if failed
+        else (sapi.ConfirmPayoutRequest.OUTCOME_PAID)
+    )
+    with connect(profile) as lic:
+        confirmed = lic.settlement.ConfirmPayout(
+            sapi.ConfirmPayoutRequest(
+                name=payout, outcome=outcome, external_reference=reference, failure_reason=failed
+            )
+        )
+    emit_json(as_dict(confirmed)) if as_json else console.print(
+        f"{confirmed.name}: {enum_name(sres.Payout.State, confirmed.state)}"
+    )
+
+
+def _minor_units(amount: str, currency: str) -> int:
+    """`12.50` USD -> 1250 (exact; more decimals than the currency has is an error)."""
+    try:
+        micros = parse_micros(amount)
+    except ValueError:
+        micros = -1
+    step = 10 ** (6 - minor_digits(currency))
+    if micros < 0 or micros % step:
+        raise typer.BadParameter(f"--amount {amount!r}: a {currency} amount, e.g. 12.50")
+    return micros // step

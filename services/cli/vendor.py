@@ -96,6 +96,9 @@ app.command("counter", help="Answer a publisher's counter-proposal with another 
     publisher.counter
 )
 app.command("reject", help="Reject a publisher's counter-proposal.")(publisher.reject)
+app.command("usage", help="Your usage, summed per publisher, work, use... over time.")(
+    publisher.usage
+)
 
 
 @app.command("works", help="Works in the catalog (to license, check or report usage).")

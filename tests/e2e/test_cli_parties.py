@@ -181,8 +181,24 @@ def test_the_parties_from_a_terminal(env: dict[str, str], tmp_path: Path) -> Non
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with Image.open(chart) as drawn:  # revenue and usage panels, drawn by matplotlib
         assert drawn.size == (1000, 700)
+    usage = json.loads(ok(run(
+        env, "publisher", "usage", "--start", (hour - timedelta(hours=3)).isoformat(),
+        "--end", hour.isoformat(), "--by", "vendor", "--every", "none", "--json", key=publisher,
+    )).stdout)  # fmt: skip
+    assert [(r["vendor"], r["quantity"], r["events"]) for r in usage] == [
+        ("vendors/answers", "20", "10")
+    ]
+    paid = json.loads(ok(run(env, "settlement", "pay", "publishers/gazette", "--json",
+                             key=operator)).stdout)  # fmt: skip
+    assert (paid["amount"], paid["currency"], paid["state"]) == ("4.25", "USD", "STATE_PENDING")
+    confirmed = ok(run(env, "settlement", "confirm-payout", paid["name"], "--reference",
+                       "wire-77", "--json", key=operator))  # fmt: skip
+    assert json.loads(confirmed.stdout)["state"] == "STATE_PAID"
+    listed = json.loads(ok(run(env, "settlement", "payouts", "--json", key=operator)).stdout)
+    assert [p["external_reference"] for p in listed] == ["wire-77"]
     csv_text = ok(run(env, "settlement", "export-payouts", key=operator)).stdout
     assert csv_text.startswith("payout,party,currency")
+    assert paid["name"] in csv_text and "4.25" in csv_text
 
 
 def test_errors_are_one_line_with_the_reason_and_a_hint(env: dict[str, str]) -> None:
@@ -259,9 +275,15 @@ def test_the_rest_of_the_api_from_a_terminal(env: dict[str, str], tmp_path: Path
 
     draft = json.loads(ok(run(
         env, "publisher", "create-offer", "--publisher", "publishers/tribune", "--name", "Crawls",
-        "--model", "per-use", "--price", "0.01", "--floor", "0.01", "--json", key=publisher,
+        "--model", "per-use", "--price", "0.01", "--floor", "0.01", "--tier", "1000:0.008",
+        "--cap", "50", "--territory", "FR", "--territory", "DE", "--days", "30", "--json",
+        key=publisher,
     )).stdout)  # fmt: skip
     assert draft["state"] == "STATE_DRAFT"
+    terms = draft["terms"]
+    assert terms["permitted_territories"] == ["FR", "DE"] and terms["duration"] == "2592000s"
+    assert terms["price"]["tiers"] == [{"from_quantity": "1000", "amount": "0.008"}]
+    assert terms["price"]["period_cap"] == "50"
     published = ok(run(env, "publisher", "publish", draft["name"], "--json", key=publisher))
     assert json.loads(published.stdout)["state"] == "STATE_PUBLISHED"
     rsl = ok(run(env, "publisher", "rsl", "--publisher", "publishers/tribune", key=publisher))
