@@ -8,7 +8,7 @@ export PATH := $(abspath $(BIN)):$(abspath node_modules/.bin):$(PATH)
 SERVICE ?= catalog
 PYTEST_ARGS ?=
 
-.PHONY: help setup proto proto-check proto-breaking test lint bench simulate fuzz serve migrate demo clean
+.PHONY: help setup proto proto-check proto-breaking client-dist test lint bench simulate fuzz serve migrate demo clean
 
 help:
 	@echo "make setup     venv, pinned dependencies, buf, generated protobuf code (idempotent)"
@@ -16,6 +16,7 @@ help:
 	@echo "make test      the whole test suite (PostgreSQL tests need TEST_DATABASE_URL or Docker)"
 	@echo "make lint      ruff, mypy, buf lint, buf breaking against the last contracts-v* tag"
 	@echo "make bench     benchmarks, printing their figures"
+	@echo "make client-dist  the client library (licentia-client): sdist and wheel in dist/"
 	@echo "make simulate  settlement's seeded simulation over many seeds (SEEDS=5000)"
 	@echo "make fuzz      every RPC fuzzed at length (FUZZ_EXAMPLES=1500 per RPC and store)"
 	@echo "make serve     run one service: make serve SERVICE=catalog"
@@ -86,6 +87,10 @@ bench: setup
 	$(BIN)/python -m bench.provenance_scale
 	$(BIN)/python -m bench.metering_bench
 	$(BIN)/python -m bench.settlement_bench
+
+# The client library on its own (licentia-client): sdist and wheel in dist/.
+client-dist: setup
+	$(BIN)/python -m build --sdist --wheel --outdir dist clients/python
 
 # The suite plays 200 seeds; this plays many more (a failing seed replays with SETTLEMENT_SEED=n).
 SEEDS ?= 5000

@@ -28,7 +28,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from services.runtime.clients import ClientTls, secure_or_plain
+from services.runtime.clients import ClientTls, secure_or_plain, tls_of
 from services.runtime.config import COMPONENT_NAMES, PROTOCOLS, Settings
 
 
@@ -172,7 +172,7 @@ class Launcher:
     def _health(self, name: str) -> str:
         if PROTOCOLS.get(name) == "http":
             return http_health_of(self._address(name))
-        return health_of(self._address(name), tls=ClientTls.from_settings(self._settings))
+        return health_of(self._address(name), tls=tls_of(self._settings))
 
 
 def http_health_of(address: str, timeout: float = 1.0) -> str:

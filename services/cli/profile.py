@@ -27,6 +27,7 @@ from typing import Annotated
 import typer
 
 from services.client import ClientTls, Endpoints, Licentia
+from services.runtime.clients import tls_of
 from services.runtime.config import DEFAULT_PORTS, SERVICE_NAMES, Settings
 
 ProfileOption = Annotated[
@@ -57,7 +58,7 @@ def client_tls(entry: dict[str, str] | None = None) -> ClientTls | None:
         paths = [Path(entry[k]).expanduser() if k in entry else None
                  for k in ("tls_ca", "tls_cert", "tls_key")]  # fmt: skip
         return ClientTls(*paths)
-    return ClientTls.from_settings(Settings())
+    return tls_of(Settings())
 
 
 def config_path() -> Path:

@@ -5,8 +5,9 @@ accept happen once)."""
 
 from __future__ import annotations
 
+import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -17,10 +18,11 @@ from licentia.licensing.v1 import licensing_service_pb2_grpc as licensing
 from licentia.metering.v1 import metering_service_pb2_grpc as metering
 from licentia.provenance.v1 import provenance_service_pb2_grpc as provenance
 from licentia.settlement.v1 import settlement_service_pb2_grpc as settlement
-from opentelemetry.sdk.trace import TracerProvider
 
-from services.runtime.clients import ClientTls, open_channel
-from services.runtime.config import SERVICE_NAMES, Settings
+from licentia_client.channels import ClientTls, open_channel
+
+SERVICE_NAMES = ("catalog", "licensing", "provenance", "metering", "settlement")
+DEFAULT_PORTS = dict(zip(SERVICE_NAMES, range(50051, 50056), strict=True))
 
 
 def new_request_id() -> str:
@@ -39,11 +41,28 @@ class Endpoints:
     settlement: str
 
     @staticmethod
-    def from_settings(settings: Settings | None = None) -> Endpoints:
+    def from_env(environ: Mapping[str, str] | None = None) -> Endpoints:
         """From LICENTIA_<SERVICE>_ADDRESS, else LICENTIA_HOST and LICENTIA_<SERVICE>_PORT
-        (the defaults: localhost, 50051..50055)."""
-        s = settings or Settings()
-        return Endpoints(**{name: s.address_of(name) for name in SERVICE_NAMES})
+        (the defaults: localhost, 50051..50055), as the services read them."""
+        env = os.environ if environ is None else environ
+        host = env.get("LICENTIA_HOST", "127.0.0.1")
+        if host in ("0.0.0.0", "::", "[::]"):
+            host = "127.0.0.1"
+        return Endpoints(
+            **{
+                name: env.get(f"LICENTIA_{name.upper()}_ADDRESS")
+                or f"{host}:{env.get(f'LICENTIA_{name.upper()}_PORT', DEFAULT_PORTS[name])}"
+                for name in SERVICE_NAMES
+            }
+        )
+
+    @staticmethod
+    def from_settings(settings: Any = None) -> Endpoints:
+        """From any settings object with `address_of(service)` (the services' own
+        configuration), else from the environment."""
+        if settings is None:
+            return Endpoints.from_env()
+        return Endpoints(**{name: settings.address_of(name) for name in SERVICE_NAMES})
 
 
 class Licentia:
@@ -52,12 +71,12 @@ class Licentia:
         api_key: str,
         endpoints: Endpoints | None = None,
         timeout_seconds: float = 30.0,
-        tracer_provider: TracerProvider | None = None,
+        tracer_provider: Any = None,
         tls: ClientTls | None = None,
     ) -> None:
         """`tls`: the CA to trust (and a client certificate for mutual TLS); None speaks
         plaintext, as a marketplace on one machine does."""
-        self.endpoints = endpoints or Endpoints.from_settings()
+        self.endpoints = endpoints or Endpoints.from_env()
         self._channels = {
             name: open_channel(
                 getattr(self.endpoints, name), api_key, tracer_provider, timeout_seconds, tls=tls
