@@ -7,8 +7,9 @@ from typing import Annotated
 import typer
 from licentia.catalog.v1 import catalog_service_pb2 as api
 from licentia.catalog.v1 import resources_pb2 as res
+from licentia.licensing.v1 import licensing_service_pb2 as lapi
 
-from services.cli.output import as_dict, console, emit_json, table
+from services.cli.output import as_dict, console, emit_json, errors, table
 from services.cli.profile import JsonOption, ProfileOption, connect
 
 app = typer.Typer(
@@ -107,3 +108,32 @@ def accounts(profile: ProfileOption = None, as_json: JsonOption = False) -> None
         ["name", "display name"],
         [(a.name, a.display_name) for a in [*publishers, *vendors]],
     )
+
+
+@app.command("commission", help="A publisher's commission rate (basis points), or --clear it.")
+def commission(
+    publisher: Annotated[str, typer.Argument(help="publishers/{p}")],
+    bps: Annotated[int, typer.Option(help="e.g. 1200 for 12%")] = 0,
+    clear: Annotated[bool, typer.Option(help="back to the marketplace's default")] = False,
+    profile: ProfileOption = None,
+) -> None:
+    with connect(profile) as lic:
+        answer = lic.licensing.SetCommissionRate(
+            lapi.SetCommissionRateRequest(publisher=publisher, commission_bps=bps, clear=clear)
+        )
+    console.print(f"{answer.publisher}: commission {answer.commission_bps / 100:g}%")
+
+
+@app.command("signing-keys", help="The license-token signing keys (JWKS) and the active one.")
+def signing_keys(profile: ProfileOption = None) -> None:
+    with connect(profile) as lic:
+        answer = lic.licensing.GetSigningKeys(lapi.GetSigningKeysRequest())
+    print(answer.jwks)
+    errors.print(f"active key: {answer.active_key_id}")
+
+
+@app.command("rotate-key", help="Start signing license tokens with a new key (old ones verify).")
+def rotate_key(profile: ProfileOption = None) -> None:
+    with connect(profile) as lic:
+        answer = lic.licensing.RotateSigningKey(lapi.RotateSigningKeyRequest())
+    console.print(f"signing with {answer.active_key_id}")

@@ -510,3 +510,46 @@ def usage(
          r.bucket_start.ToJsonString() if r.HasField("bucket_start") else "", r.quantity, r.events)
         for r in rows
     ])  # fmt: skip
+
+
+@app.command("delete-work", help="Delete a work: no new licenses cover it; provenance forgets it.")
+def delete_work(
+    work: Annotated[str, typer.Argument(help="publishers/{p}/works/{w}")],
+    profile: ProfileOption = None,
+) -> None:
+    with connect(profile) as lic:
+        lic.catalog.DeleteWork(capi.DeleteWorkRequest(name=work))
+    console.print(f"deleted {work}")
+
+
+@app.command("versions", help="A work's versions (each revision of its text).")
+def versions(
+    work: Annotated[str, typer.Argument(help="publishers/{p}/works/{w}")],
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    request = capi.ListWorkVersionsRequest(parent=work)
+    with connect(profile) as lic:
+        found = list(lic.paged(lic.catalog.ListWorkVersions, request, "versions"))
+    if as_json:
+        emit_json([as_dict(v) for v in found])
+        return
+    rows = [(v.version, v.title, v.word_count, v.create_time.ToJsonString()) for v in found]
+    table("versions", ["version", "title", "words", "created"], rows)
+
+
+@app.command("import-rsl", help="Create draft offers from an RSL 1.0 document (license.xml).")
+def import_rsl(
+    path: Annotated[Path, typer.Argument(exists=True, help="the RSL document")],
+    publisher: Annotated[str, typer.Option(help="publishers/{p}")],
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    request = lapi.ImportRslDocumentRequest(publisher=publisher, rsl_xml=path.read_text("utf-8"))
+    with connect(profile) as lic:
+        created = lic.licensing.ImportRslDocument(request).offers
+    if as_json:
+        emit_json([as_dict(o) for o in created])
+        return
+    for offer in created:
+        console.print(f"{offer.name} ({enum_name(lres.Offer.State, offer.state)})")

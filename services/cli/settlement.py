@@ -138,7 +138,7 @@ def pay(
     profile: ProfileOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    minor = _minor_units(amount, currency) if amount else 0
+    minor = minor_units(amount, currency) if amount else 0
     with connect(profile) as lic:
         payout = lic.settlement.CreatePayout(
             sapi.CreatePayoutRequest(
@@ -177,7 +177,7 @@ def confirm_payout(
     )
 
 
-def _minor_units(amount: str, currency: str) -> int:
+def minor_units(amount: str, currency: str) -> int:
     """`12.50` USD -> 1250 (exact; more decimals than the currency has is an error)."""
     try:
         micros = parse_micros(amount)
@@ -187,3 +187,53 @@ def _minor_units(amount: str, currency: str) -> int:
     if micros < 0 or micros % step:
         raise typer.BadParameter(f"--amount {amount!r}: a {currency} amount, e.g. 12.50")
     return micros // step
+
+
+@app.command("periods", help="Settlement periods: their span and how far each close got.")
+def periods(profile: ProfileOption = None, as_json: JsonOption = False) -> None:
+    with connect(profile) as lic:
+        found = list(
+            lic.paged(
+                lic.settlement.ListSettlementPeriods, sapi.ListSettlementPeriodsRequest(), "periods"
+            )
+        )
+    if as_json:
+        emit_json([as_dict(p) for p in found])
+        return
+    table("periods", ["period", "start", "end", "state"],
+          [(p.name, p.start_time.ToJsonString(), p.end_time.ToJsonString(),
+            enum_name(sres.SettlementPeriod.State, p.state)) for p in found])  # fmt: skip
+
+
+@app.command("verify-statement", help="Recompute a statement from the ledger: does it hold?")
+def verify_statement(
+    statement: Annotated[str, typer.Argument(help="statements/{id}")],
+    profile: ProfileOption = None,
+) -> None:
+    with connect(profile) as lic:
+        answer = lic.settlement.VerifyStatement(sapi.VerifyStatementRequest(name=statement))
+    if answer.valid:
+        console.print(f"{statement}: valid (digest {answer.statement_digest})")
+        return
+    console.print(f"{statement}: NOT valid")
+    for problem in answer.problems:
+        console.print(f"  {problem}")
+    raise typer.Exit(1)
+
+
+@app.command("ledger", help="The ledger's entries, optionally of one account.")
+def ledger(
+    account: Annotated[str, typer.Option(help="e.g. marketplace/revenue; empty: all")] = "",
+    currency: Annotated[str, typer.Option(help="ISO 4217 code")] = "USD",
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    request = sapi.ListLedgerEntriesRequest(currency=currency, account=account)
+    with connect(profile) as lic:
+        found = list(lic.paged(lic.settlement.ListLedgerEntries, request, "entries"))
+    if as_json:
+        emit_json([as_dict(e) for e in found])
+        return
+    table("ledger", ["#", "account", "amount", "kind", "reference"],
+          [(e.sequence, e.account, money(e.amount, e.currency), e.kind, e.reference)
+           for e in found])  # fmt: skip

@@ -17,10 +17,11 @@ from licentia.licensing.v1 import resources_pb2 as lres
 from licentia.metering.v1 import resources_pb2 as mres
 from licentia.provenance.v1 import provenance_service_pb2 as papi
 from licentia.provenance.v1 import resources_pb2 as pres
+from licentia.settlement.v1 import resources_pb2 as sres
 from licentia.settlement.v1 import settlement_service_pb2 as sapi
 from rich.text import Text
 
-from services.cli import publisher
+from services.cli import publisher, settlement
 from services.cli.output import (
     as_dict,
     console,
@@ -273,3 +274,75 @@ def charges(profile: ProfileOption = None, as_json: JsonOption = False) -> None:
         )
         alert = " [red]ALERT[/]" if total.alert else ""
         console.print(f"{money(total.total, total.currency)} so far{budget}{alert}")
+
+
+@app.command("content", help="A licensed work's text, delivered and metered under your license.")
+def content(
+    work: Annotated[str, typer.Argument(help="publishers/{p}/works/{w}")],
+    use: Annotated[str, typer.Option(help="ai-input, ai-train, ai-index or search")] = "ai-input",
+    territory: Annotated[str, typer.Option(help="ISO 3166 code of where it is used")] = "",
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    request = capi.GetWorkContentRequest(name=work, use=use, territory=territory)
+    with connect(profile) as lic:
+        delivered = lic.catalog.GetWorkContent(request)
+    if as_json:
+        emit_json(as_dict(delivered))
+        return
+    print(delivered.body)
+    errors.print(f"[dim]{delivered.work} v{delivered.version} under {delivered.license}[/]")
+
+
+@app.command("check-permission", help="May you use this work for this use now, and at what price.")
+def check_permission(
+    work: Annotated[str, typer.Argument(help="publishers/{p}/works/{w}")],
+    use: Annotated[str, typer.Option(help="ai-input, ai-train, ai-index or search")] = "ai-input",
+    territory: Annotated[str, typer.Option(help="ISO 3166 code of where it is used")] = "",
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    request = lapi.CheckPermissionRequest(work=work, use=use, territory=territory)
+    with connect(profile) as lic:
+        answer = lic.licensing.CheckPermission(request)
+    if as_json:
+        emit_json(as_dict(answer))
+    elif answer.allowed:
+        price = price_text(answer.price.amount_micros, answer.price.currency)
+        console.print(f"allowed under {answer.license} at {price}")
+    else:
+        console.print(f"not allowed: {answer.explanation}")
+    if not answer.allowed:
+        raise typer.Exit(1)
+
+
+@app.command("verify-token", help="Check a license token (anyone may): valid, and for what.")
+def verify_token(
+    token: Annotated[str, typer.Argument(help="the JWS, as `vendor token` printed it")],
+    profile: ProfileOption = None,
+) -> None:
+    with connect(profile) as lic:
+        answer = lic.licensing.VerifyLicenseToken(lapi.VerifyLicenseTokenRequest(token=token))
+    if answer.valid:
+        console.print(f"valid: {answer.license}")
+        return
+    console.print(f"not valid: {answer.reason}")
+    raise typer.Exit(1)
+
+
+@app.command("budget", help="Your spending budget per settlement period, with an alert level.")
+def budget(
+    vendor_name: Annotated[str, typer.Option("--vendor", help="vendors/{v}")],
+    amount: Annotated[str, typer.Option(help="in currency units, e.g. 500.00")],
+    currency: Annotated[str, typer.Option(help="ISO 4217 code")] = "USD",
+    alert: Annotated[int, typer.Option(help="alert at this percent of the budget")] = 80,
+    profile: ProfileOption = None,
+) -> None:
+    minor = settlement.minor_units(amount, currency)
+    request = sapi.SetBudgetRequest(
+        budget=sres.Budget(vendor=vendor_name, currency=currency, amount=minor,
+                           alert_threshold_bps=alert * 100)
+    )  # fmt: skip
+    with connect(profile) as lic:
+        answer = lic.settlement.SetBudget(request)
+    console.print(f"budget {money(answer.amount, answer.currency)} per period for {answer.vendor}")

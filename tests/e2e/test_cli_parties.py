@@ -196,6 +196,16 @@ def test_the_parties_from_a_terminal(env: dict[str, str], tmp_path: Path) -> Non
     assert json.loads(confirmed.stdout)["state"] == "STATE_PAID"
     listed = json.loads(ok(run(env, "settlement", "payouts", "--json", key=operator)).stdout)
     assert [p["external_reference"] for p in listed] == ["wire-77"]
+    (period,) = json.loads(ok(run(env, "settlement", "periods", "--json", key=operator)).stdout)
+    assert period["state"] == "STATE_CLOSED"
+    listed_statements = ok(run(env, "publisher", "statements", "--party", "publishers/gazette",
+                               "--json", key=publisher))  # fmt: skip
+    statement = json.loads(listed_statements.stdout)[0]
+    verified = ok(run(env, "settlement", "verify-statement", statement["name"], key=operator))
+    assert "valid (digest" in verified.stdout
+    entries = json.loads(ok(run(env, "settlement", "ledger", "--account", "marketplace/revenue",
+                                "--json", key=operator)).stdout)  # fmt: skip
+    assert [(e["amount"], e["kind"]) for e in entries] == [("-0.75", "invoice")]
     csv_text = ok(run(env, "settlement", "export-payouts", key=operator)).stdout
     assert csv_text.startswith("payout,party,currency")
     assert paid["name"] in csv_text and "4.25" in csv_text
@@ -299,6 +309,25 @@ def test_the_rest_of_the_api_from_a_terminal(env: dict[str, str], tmp_path: Path
     license_name = json.loads(
         ok(run(env, "vendor", "propose", draft["name"], "--json", key=vendor)).stdout
     )["license"]
+    work = listed[0]["name"]
+    where = ["--territory", "FR"]  # the offer covers FR and DE
+    allowed = ok(run(env, "vendor", "check-permission", work, *where, key=vendor)).stdout
+    assert f"allowed under {license_name} at 0.01 USD" in " ".join(allowed.split())
+    delivered = json.loads(
+        ok(run(env, "vendor", "content", work, *where, "--json", key=vendor)).stdout
+    )
+    assert delivered["body"] == BODIES[0] and delivered["license"] == license_name
+    token = ok(run(env, "vendor", "token", license_name, key=vendor)).stdout.strip()
+    assert "valid" in ok(run(env, "vendor", "verify-token", token, key=vendor)).stdout
+    assert run(env, "vendor", "verify-token", token[:-4] + "AAAA", key=vendor).returncode == 1
+    (version,) = json.loads(ok(run(env, "publisher", "versions", work, "--json",
+                                   key=publisher)).stdout)  # fmt: skip
+    assert version["version"] == 1
+    exported = tmp_path / "license.xml"
+    exported.write_text(rsl.stdout)
+    imported_offers = ok(run(env, "publisher", "import-rsl", str(exported), "--publisher",
+                             "publishers/tribune", "--json", key=publisher))  # fmt: skip
+    assert {o["state"] for o in json.loads(imported_offers.stdout)} == {"STATE_DRAFT"}
     for command, state in (("suspend", "SUSPENDED"), ("resume", "ACTIVE"), ("revoke", "REVOKED")):
         reason = ["--reason", "unpaid"] if command != "resume" else []
         changed = ok(run(env, "publisher", command, license_name, *reason, "--json",
@@ -321,6 +350,20 @@ def test_the_rest_of_the_api_from_a_terminal(env: dict[str, str], tmp_path: Path
         "(5 events not recorded)"
     ]
     operator = env["LICENTIA_OPERATOR_API_KEY"]
+    rate = ok(run(env, "operator", "commission", "publishers/tribune", "--bps", "1200",
+                  key=operator))  # fmt: skip
+    assert "commission 12%" in rate.stdout
+    jwks = json.loads(ok(run(env, "operator", "signing-keys", key=operator)).stdout)
+    assert jwks["keys"] and "active key" in run(env, "operator", "signing-keys",
+                                                key=operator).stderr  # fmt: skip
+    assert "signing with" in ok(run(env, "operator", "rotate-key", key=operator)).stdout
+    budgeted = ok(run(env, "vendor", "budget", "--vendor", "vendors/crawlco", "--amount", "100",
+                      key=vendor))  # fmt: skip
+    assert "budget 100.00 USD per period" in budgeted.stdout
+    ok(run(env, "publisher", "delete-work", work, key=publisher))
+    remaining = json.loads(ok(run(env, "vendor", "works", "--publisher", "publishers/tribune",
+                                  "--json", key=vendor)).stdout)  # fmt: skip
+    assert remaining == []
     (key,) = json.loads(ok(run(env, "operator", "keys", "vendors/crawlco", "--json",
                                key=operator)).stdout)  # fmt: skip
     ok(run(env, "operator", "revoke-key", key["name"], key=operator))
