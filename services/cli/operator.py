@@ -137,3 +137,51 @@ def rotate_key(profile: ProfileOption = None) -> None:
     with connect(profile) as lic:
         answer = lic.licensing.RotateSigningKey(lapi.RotateSigningKeyRequest())
     console.print(f"signing with {answer.active_key_id}")
+
+
+@app.command("create-oauth-client", help="OAuth client credentials for the license server.")
+def create_oauth_client(
+    account: Annotated[str, typer.Argument(help="vendors/{v} (tokens) or publishers/{p}")],
+    name: Annotated[str, typer.Option(help="display name")] = "",
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Its secret is printed once, never stored."""
+    request = api.CreateOAuthClientRequest(
+        parent=account, oauth_client=res.OAuthClient(display_name=name)
+    )
+    with connect(profile) as lic:
+        created = lic.catalog.CreateOAuthClient(request)
+    if as_json:
+        emit_json({"name": created.oauth_client.name, "client_id": created.oauth_client.client_id,
+                   "client_secret": created.client_secret})  # fmt: skip
+    else:
+        console.print(f"client_id {created.oauth_client.client_id}")
+        console.print(f"client_secret {created.client_secret}")
+        console.print("[dim]the secret is shown once: store it now[/]")
+
+
+@app.command("oauth-clients", help="An account's OAuth clients (never the secrets).")
+def oauth_clients(
+    account: Annotated[str, typer.Argument(help="vendors/{v} or publishers/{p}")],
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    request = api.ListOAuthClientsRequest(parent=account)
+    with connect(profile) as lic:
+        found = list(lic.paged(lic.catalog.ListOAuthClients, request, "oauth_clients"))
+    if as_json:
+        emit_json([as_dict(c) for c in found])
+        return
+    rows = [(c.name, c.client_id, "yes" if c.HasField("revoke_time") else "-") for c in found]
+    table("OAuth clients", ["client", "client id", "revoked"], rows)
+
+
+@app.command("revoke-oauth-client", help="Revoke OAuth client credentials.")
+def revoke_oauth_client(
+    client: Annotated[str, typer.Argument(help="its name, as `oauth-clients` lists it")],
+    profile: ProfileOption = None,
+) -> None:
+    with connect(profile) as lic:
+        revoked = lic.catalog.RevokeOAuthClient(api.RevokeOAuthClientRequest(name=client))
+    console.print(f"revoked {revoked.name}")

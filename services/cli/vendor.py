@@ -346,3 +346,68 @@ def budget(
     with connect(profile) as lic:
         answer = lic.settlement.SetBudget(request)
     console.print(f"budget {money(answer.amount, answer.currency)} per period for {answer.vendor}")
+
+
+@app.command("add-bot", help="Register your crawler for Web Bot Auth at publishers' edges.")
+def add_bot(
+    vendor_name: Annotated[str, typer.Option("--vendor", help="vendors/{v}")],
+    user_agent: Annotated[str, typer.Option(help="a substring of its User-Agent, e.g. LabBot/")],
+    key: Annotated[
+        list[Path], typer.Option(exists=True, help="a file with its Ed25519 public JWK (repeat)")
+    ],
+    name: Annotated[str, typer.Option(help="display name")] = "",
+    directory: Annotated[str, typer.Option(help="its key directory URL (Signature-Agent)")] = "",
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    bot = cres.Bot(
+        display_name=name or user_agent, user_agent=user_agent,
+        public_keys=[k.read_text("utf-8").strip() for k in key], key_directory_url=directory,
+    )  # fmt: skip
+    with connect(profile) as lic:
+        created = lic.catalog.CreateBot(capi.CreateBotRequest(parent=vendor_name, bot=bot))
+    if as_json:
+        emit_json(as_dict(created))
+    else:
+        console.print(f"{created.name}: keys {', '.join(created.key_ids)}")
+
+
+@app.command("bots", help="Your registered crawlers and their key ids.")
+def bots(
+    vendor_name: Annotated[str, typer.Option("--vendor", help="vendors/{v}")],
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    with connect(profile) as lic:
+        found = list(lic.paged(lic.catalog.ListBots, capi.ListBotsRequest(parent=vendor_name),
+                               "bots"))  # fmt: skip
+    if as_json:
+        emit_json([as_dict(b) for b in found])
+        return
+    table("bots", ["bot", "user agent", "key ids"],
+          [(b.name, b.user_agent, ", ".join(b.key_ids)) for b in found])  # fmt: skip
+
+
+@app.command("remove-bot", help="Forget a crawler: its signatures stop being recognised.")
+def remove_bot(
+    bot: Annotated[str, typer.Argument(help="vendors/{v}/bots/{b}")],
+    profile: ProfileOption = None,
+) -> None:
+    with connect(profile) as lic:
+        lic.catalog.DeleteBot(capi.DeleteBotRequest(name=bot))
+    console.print(f"removed {bot}")
+
+
+@app.command("attribution-pool", help="What you pay publishers for attributions this period.")
+def attribution_pool(
+    vendor_name: Annotated[str, typer.Option("--vendor", help="vendors/{v}")],
+    amount: Annotated[str, typer.Option(help="in currency units; replaces the period's pool")],
+    currency: Annotated[str, typer.Option(help="ISO 4217 code")] = "USD",
+    profile: ProfileOption = None,
+) -> None:
+    request = sapi.SetAttributionPoolRequest(
+        vendor=vendor_name, currency=currency, amount=settlement.minor_units(amount, currency)
+    )
+    with connect(profile) as lic:
+        answer = lic.settlement.SetAttributionPool(request)
+    console.print(f"pool of {amount} {currency} for period {answer.period_number}")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
@@ -13,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from PIL import Image
 
 from services.launcher import Launcher
@@ -360,6 +362,28 @@ def test_the_rest_of_the_api_from_a_terminal(env: dict[str, str], tmp_path: Path
     budgeted = ok(run(env, "vendor", "budget", "--vendor", "vendors/crawlco", "--amount", "100",
                       key=vendor))  # fmt: skip
     assert "budget 100.00 USD per period" in budgeted.stdout
+    pool = ok(run(env, "vendor", "attribution-pool", "--vendor", "vendors/crawlco", "--amount",
+                  "10", key=vendor))  # fmt: skip
+    assert "pool of 10 USD for period" in pool.stdout
+    public = Ed25519PrivateKey.generate().public_key().public_bytes_raw()
+    jwk = tmp_path / "bot.jwk"
+    x = base64.urlsafe_b64encode(public).rstrip(b"=").decode()
+    jwk.write_text(json.dumps({"kty": "OKP", "crv": "Ed25519", "x": x}))
+    bot = json.loads(ok(run(env, "vendor", "add-bot", "--vendor", "vendors/crawlco",
+                            "--user-agent", "CrawlCoBot/", "--key", str(jwk), "--json",
+                            key=vendor)).stdout)  # fmt: skip
+    assert len(bot["key_ids"]) == 1
+    bots = json.loads(ok(run(env, "vendor", "bots", "--vendor", "vendors/crawlco", "--json",
+                             key=vendor)).stdout)  # fmt: skip
+    assert [b["name"] for b in bots] == [bot["name"]]
+    ok(run(env, "vendor", "remove-bot", bot["name"], key=vendor))
+    client = json.loads(ok(run(env, "operator", "create-oauth-client", "vendors/crawlco",
+                               "--json", key=operator)).stdout)  # fmt: skip
+    assert client["client_secret"]
+    (listed_client,) = json.loads(ok(run(env, "operator", "oauth-clients", "vendors/crawlco",
+                                         "--json", key=operator)).stdout)  # fmt: skip
+    assert listed_client["client_id"] == client["client_id"]
+    ok(run(env, "operator", "revoke-oauth-client", client["name"], key=operator))
     ok(run(env, "publisher", "delete-work", work, key=publisher))
     remaining = json.loads(ok(run(env, "vendor", "works", "--publisher", "publishers/tribune",
                                   "--json", key=vendor)).stdout)  # fmt: skip
