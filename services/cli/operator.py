@@ -9,7 +9,7 @@ from licentia.catalog.v1 import catalog_service_pb2 as api
 from licentia.catalog.v1 import resources_pb2 as res
 from licentia.licensing.v1 import licensing_service_pb2 as lapi
 
-from services.cli.output import as_dict, console, emit_json, errors, table
+from services.cli.output import as_dict, console, emit_json, errors, say, table
 from services.cli.profile import JsonOption, ProfileOption, connect
 
 app = typer.Typer(
@@ -87,10 +87,11 @@ def keys(
 def revoke_key(
     key: Annotated[str, typer.Argument(help="the key's name, as `keys` lists it")],
     profile: ProfileOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     with connect(profile) as lic:
         revoked = lic.catalog.RevokeApiKey(api.RevokeApiKeyRequest(name=key))
-    console.print(f"revoked {revoked.name}")
+    say(revoked, as_json, f"revoked {revoked.name}")
 
 
 @app.command("accounts", help="Every publisher and vendor account.")
@@ -116,12 +117,13 @@ def commission(
     bps: Annotated[int, typer.Option(help="e.g. 1200 for 12%")] = 0,
     clear: Annotated[bool, typer.Option(help="back to the marketplace's default")] = False,
     profile: ProfileOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     with connect(profile) as lic:
         answer = lic.licensing.SetCommissionRate(
             lapi.SetCommissionRateRequest(publisher=publisher, commission_bps=bps, clear=clear)
         )
-    console.print(f"{answer.publisher}: commission {answer.commission_bps / 100:g}%")
+    say(answer, as_json, f"{answer.publisher}: commission {answer.commission_bps / 100:g}%")
 
 
 @app.command("signing-keys", help="The license-token signing keys (JWKS) and the active one.")
@@ -133,10 +135,10 @@ def signing_keys(profile: ProfileOption = None) -> None:
 
 
 @app.command("rotate-key", help="Start signing license tokens with a new key (old ones verify).")
-def rotate_key(profile: ProfileOption = None) -> None:
+def rotate_key(profile: ProfileOption = None, as_json: JsonOption = False) -> None:
     with connect(profile) as lic:
         answer = lic.licensing.RotateSigningKey(lapi.RotateSigningKeyRequest())
-    console.print(f"signing with {answer.active_key_id}")
+    say(answer, as_json, f"signing with {answer.active_key_id}")
 
 
 @app.command("create-oauth-client", help="OAuth client credentials for the license server.")
@@ -181,7 +183,8 @@ def oauth_clients(
 def revoke_oauth_client(
     client: Annotated[str, typer.Argument(help="its name, as `oauth-clients` lists it")],
     profile: ProfileOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     with connect(profile) as lic:
         revoked = lic.catalog.RevokeOAuthClient(api.RevokeOAuthClientRequest(name=client))
-    console.print(f"revoked {revoked.name}")
+    say(revoked, as_json, f"revoked {revoked.name}")

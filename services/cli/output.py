@@ -99,6 +99,14 @@ def emit_json(value: Any) -> None:
     sys.stdout.write("\n")
 
 
+def say(answer: Message | dict[str, Any], as_json: bool, text: str) -> None:
+    """An action's answer: the API's message as JSON with --json, else a line of text."""
+    if as_json:
+        emit_json(answer if isinstance(answer, dict) else as_dict(answer))
+    else:
+        console.print(text)
+
+
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     view = Table(title=title, title_justify="left")
     for column in columns:

@@ -32,6 +32,7 @@ from services.cli.output import (
     errors,
     money,
     price_text,
+    say,
     table,
 )
 from services.cli.pricing import MODELS, micros, price_of
@@ -352,36 +353,41 @@ def counter(
     price: Annotated[str, typer.Option(help="the price you offer instead (currency units)")],
     note: Annotated[str, typer.Option(help="a note the vendor reads with it")] = "",
     profile: ProfileOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     with connect(profile) as lic:
         current = lic.licensing.GetProposal(lapi.GetProposalRequest(name=proposal))
         terms = lres.Terms()
         terms.CopyFrom(current.terms)
         terms.price.amount_micros = micros(price)
-        lic.licensing.CounterProposal(
+        countered = lic.licensing.CounterProposal(
             lapi.CounterProposalRequest(name=proposal, terms=terms, note=note, etag=current.etag)
         )
-    console.print(f"countered {proposal} at {price}: the vendor's turn")
+    say(countered, as_json, f"countered {proposal} at {price}: the other party's turn")
 
 
 @app.command("accept", help="Accept a vendor's proposal: the license is granted.")
 def accept(
-    proposal: Annotated[str, typer.Argument(help="proposals/{id}")], profile: ProfileOption = None
+    proposal: Annotated[str, typer.Argument(help="proposals/{id}")],
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     with connect(profile) as lic:
         answer = lic.licensing.AcceptProposal(
             lapi.AcceptProposalRequest(name=proposal, request_id=new_request_id())
         )
-    console.print(f"accepted: {answer.license.name}")
+    say(answer, as_json, f"accepted: {answer.license.name}")
 
 
 @app.command("reject", help="Reject a vendor's proposal.")
 def reject(
-    proposal: Annotated[str, typer.Argument(help="proposals/{id}")], profile: ProfileOption = None
+    proposal: Annotated[str, typer.Argument(help="proposals/{id}")],
+    profile: ProfileOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     with connect(profile) as lic:
-        lic.licensing.RejectProposal(lapi.RejectProposalRequest(name=proposal))
-    console.print(f"rejected {proposal}")
+        rejected = lic.licensing.RejectProposal(lapi.RejectProposalRequest(name=proposal))
+    say(rejected, as_json, f"rejected {proposal}")
 
 
 # -- offers and licenses after the fact ------------------------------------------------
@@ -516,10 +522,11 @@ def usage(
 def delete_work(
     work: Annotated[str, typer.Argument(help="publishers/{p}/works/{w}")],
     profile: ProfileOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     with connect(profile) as lic:
         lic.catalog.DeleteWork(capi.DeleteWorkRequest(name=work))
-    console.print(f"deleted {work}")
+    say({"deleted": work}, as_json, f"deleted {work}")
 
 
 @app.command("versions", help="A work's versions (each revision of its text).")

@@ -10,7 +10,7 @@ import typer
 from licentia.settlement.v1 import resources_pb2 as sres
 from licentia.settlement.v1 import settlement_service_pb2 as sapi
 
-from services.cli.output import as_dict, console, emit_json, enum_name, money, table
+from services.cli.output import as_dict, console, emit_json, enum_name, money, say, table
 from services.cli.profile import JsonOption, ProfileOption, connect
 from services.client import new_request_id
 from services.runtime.money_text import minor_digits, parse_micros
@@ -209,16 +209,18 @@ def periods(profile: ProfileOption = None, as_json: JsonOption = False) -> None:
 def verify_statement(
     statement: Annotated[str, typer.Argument(help="statements/{id}")],
     profile: ProfileOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     with connect(profile) as lic:
         answer = lic.settlement.VerifyStatement(sapi.VerifyStatementRequest(name=statement))
-    if answer.valid:
-        console.print(f"{statement}: valid (digest {answer.statement_digest})")
-        return
-    console.print(f"{statement}: NOT valid")
-    for problem in answer.problems:
-        console.print(f"  {problem}")
-    raise typer.Exit(1)
+    if as_json or answer.valid:
+        say(answer, as_json, f"{statement}: valid (digest {answer.statement_digest})")
+    else:
+        console.print(f"{statement}: NOT valid")
+        for problem in answer.problems:
+            console.print(f"  {problem}")
+    if not answer.valid:
+        raise typer.Exit(1)
 
 
 @app.command("ledger", help="The ledger's entries, optionally of one account.")

@@ -30,6 +30,7 @@ from services.cli.output import (
     errors,
     money,
     price_text,
+    say,
     table,
 )
 from services.cli.pricing import micros
@@ -320,14 +321,14 @@ def check_permission(
 def verify_token(
     token: Annotated[str, typer.Argument(help="the JWS, as `vendor token` printed it")],
     profile: ProfileOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     with connect(profile) as lic:
         answer = lic.licensing.VerifyLicenseToken(lapi.VerifyLicenseTokenRequest(token=token))
-    if answer.valid:
-        console.print(f"valid: {answer.license}")
-        return
-    console.print(f"not valid: {answer.reason}")
-    raise typer.Exit(1)
+    text = f"valid: {answer.license}" if answer.valid else f"not valid: {answer.reason}"
+    say(answer, as_json, text)
+    if not answer.valid:
+        raise typer.Exit(1)
 
 
 @app.command("budget", help="Your spending budget per settlement period, with an alert level.")
@@ -337,6 +338,7 @@ def budget(
     currency: Annotated[str, typer.Option(help="ISO 4217 code")] = "USD",
     alert: Annotated[int, typer.Option(help="alert at this percent of the budget")] = 80,
     profile: ProfileOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     minor = settlement.minor_units(amount, currency)
     request = sapi.SetBudgetRequest(
@@ -345,7 +347,11 @@ def budget(
     )  # fmt: skip
     with connect(profile) as lic:
         answer = lic.settlement.SetBudget(request)
-    console.print(f"budget {money(answer.amount, answer.currency)} per period for {answer.vendor}")
+    say(
+        answer,
+        as_json,
+        f"budget {money(answer.amount, answer.currency)} per period for {answer.vendor}",
+    )
 
 
 @app.command("add-bot", help="Register your crawler for Web Bot Auth at publishers' edges.")
@@ -392,10 +398,11 @@ def bots(
 def remove_bot(
     bot: Annotated[str, typer.Argument(help="vendors/{v}/bots/{b}")],
     profile: ProfileOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     with connect(profile) as lic:
         lic.catalog.DeleteBot(capi.DeleteBotRequest(name=bot))
-    console.print(f"removed {bot}")
+    say({"removed": bot}, as_json, f"removed {bot}")
 
 
 @app.command("attribution-pool", help="What you pay publishers for attributions this period.")
@@ -404,10 +411,11 @@ def attribution_pool(
     amount: Annotated[str, typer.Option(help="in currency units; replaces the period's pool")],
     currency: Annotated[str, typer.Option(help="ISO 4217 code")] = "USD",
     profile: ProfileOption = None,
+    as_json: JsonOption = False,
 ) -> None:
     request = sapi.SetAttributionPoolRequest(
         vendor=vendor_name, currency=currency, amount=settlement.minor_units(amount, currency)
     )
     with connect(profile) as lic:
         answer = lic.settlement.SetAttributionPool(request)
-    console.print(f"pool of {amount} {currency} for period {answer.period_number}")
+    say(answer, as_json, f"pool of {amount} {currency} for period {answer.period_number}")

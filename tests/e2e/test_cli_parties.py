@@ -355,6 +355,9 @@ def test_the_rest_of_the_api_from_a_terminal(env: dict[str, str], tmp_path: Path
     rate = ok(run(env, "operator", "commission", "publishers/tribune", "--bps", "1200",
                   key=operator))  # fmt: skip
     assert "commission 12%" in rate.stdout
+    cleared = ok(run(env, "operator", "commission", "publishers/tribune", "--clear", "--json",
+                     key=operator))  # fmt: skip
+    assert json.loads(cleared.stdout) == {"publisher": "publishers/tribune", "commission_bps": 1500}
     jwks = json.loads(ok(run(env, "operator", "signing-keys", key=operator)).stdout)
     assert jwks["keys"] and "active key" in run(env, "operator", "signing-keys",
                                                 key=operator).stderr  # fmt: skip

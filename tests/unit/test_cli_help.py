@@ -45,3 +45,22 @@ def test_version_and_completion(capsys: object) -> None:
     assert capsys.readouterr().out.strip() == f"licentia {version('licentia')}"  # type: ignore[attr-defined]
     result = CliRunner().invoke(app, ["--help"])
     assert "--install-completion" in result.output and "--version" in result.output
+
+
+# Commands whose output is a document or a process, not an API answer.
+NOT_JSON = {
+    "serve", "migrate", "up", "down", "health",  # processes; `status` has --json
+    "rsl", "token", "export-payouts", "signing-keys",  # RSL XML, a JWS, CSV, JWKS JSON
+    "work",  # JSON already
+}  # fmt: skip
+
+
+def test_every_command_answering_from_the_api_takes_json() -> None:
+    missing = [
+        path
+        for path, command in commands()
+        if not hasattr(command, "commands")
+        and path.split()[-1] not in NOT_JSON
+        and not any(p.name == "as_json" for p in command.params)
+    ]
+    assert missing == []
