@@ -60,15 +60,11 @@ class CatalogWorkDirectory:
                 )
             except grpc.RpcError:
                 return  # each check then asks on its own, and reports what fails
-            now = time.monotonic()
             found = {w.name: w for w in response.works}
-            with self._lock:
-                if len(self._cache) > 200_000:  # bounded memory: start over
-                    self._cache.clear()
-                for name in chunk:
-                    work = found.get(name)
-                    ref = _ref(name, work) if work is not None else None
-                    self._cache[name] = (now + (self._ttl if ref else min(self._ttl, 5.0)), ref)
+            self._remember(
+                time.monotonic(),
+                {n: _ref(n, found[n]) if n in found else None for n in chunk},
+            )
 
     def close(self) -> None:
         self._refresher.shutdown(wait=True, cancel_futures=True)
@@ -85,11 +81,17 @@ class CatalogWorkDirectory:
     def _load(self, name: str) -> WorkRef | None:
         now = time.monotonic()
         ref = self._fetch(name)
+        self._remember(now, {name: ref})
+        return ref
+
+    def _remember(self, asked_at: float, refs: dict[str, WorkRef | None]) -> None:
+        """Cache what the catalog said; unknown works only briefly."""
         with self._lock:
             if len(self._cache) > 200_000:  # bounded memory: start over
                 self._cache.clear()
-            self._cache[name] = (now + (self._ttl if ref else min(self._ttl, 5.0)), ref)
-        return ref
+            for name, ref in refs.items():
+                ttl = self._ttl if ref else min(self._ttl, 5.0)
+                self._cache[name] = (asked_at + ttl, ref)
 
     def _fetch(self, name: str) -> WorkRef | None:
         try:
