@@ -9,7 +9,7 @@ from licentia.catalog.v1 import catalog_service_pb2 as api
 from licentia.catalog.v1 import resources_pb2 as res
 from licentia.licensing.v1 import licensing_service_pb2 as lapi
 
-from services.cli.output import as_dict, console, emit_json, errors, say, table
+from services.cli.output import as_dict, console, emit_json, errors, listing, say, table
 from services.cli.profile import JsonOption, ProfileOption, connect
 
 app = typer.Typer(
@@ -72,15 +72,15 @@ def keys(
     request = api.ListApiKeysRequest(parent=account)
     with connect(profile) as lic:
         found = list(lic.paged(lic.catalog.ListApiKeys, request, "api_keys"))
-    if as_json:
-        emit_json([as_dict(k) for k in found])
-        return
-    table(
-        "API keys",
-        ["key", "created", "revoked"],
-        [(k.name, k.create_time.ToJsonString(),
-          k.revoke_time.ToJsonString() if k.HasField("revoke_time") else "-") for k in found],
-    )  # fmt: skip
+    listing(found, as_json, "API keys", ["key", "created", "revoked"], _key_row)
+
+
+def _revoked(credential: res.ApiKey | res.OAuthClient) -> str:
+    return credential.revoke_time.ToJsonString() if credential.HasField("revoke_time") else "-"
+
+
+def _key_row(key: res.ApiKey) -> tuple[str, str, str]:
+    return key.name, key.create_time.ToJsonString(), _revoked(key)
 
 
 @app.command("revoke-key", help="Revoke an API key: calls with it fail from now on.")
@@ -172,11 +172,8 @@ def oauth_clients(
     request = api.ListOAuthClientsRequest(parent=account)
     with connect(profile) as lic:
         found = list(lic.paged(lic.catalog.ListOAuthClients, request, "oauth_clients"))
-    if as_json:
-        emit_json([as_dict(c) for c in found])
-        return
-    rows = [(c.name, c.client_id, "yes" if c.HasField("revoke_time") else "-") for c in found]
-    table("OAuth clients", ["client", "client id", "revoked"], rows)
+    listing(found, as_json, "OAuth clients", ["client", "client id", "revoked"],
+            lambda c: (c.name, c.client_id, _revoked(c)))  # fmt: skip
 
 
 @app.command("revoke-oauth-client", help="Revoke OAuth client credentials.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import grpc
@@ -105,6 +105,20 @@ def say(answer: Message | dict[str, Any], as_json: bool, text: str) -> None:
         emit_json(answer if isinstance(answer, dict) else as_dict(answer))
     else:
         console.print(text)
+
+
+def listing(
+    found: Sequence[Message],
+    as_json: bool,
+    title: str,
+    columns: Sequence[str],
+    row: Callable[[Any], Sequence[Any]],
+) -> None:
+    """What a List call returned: JSON with --json, else a table of one row per item."""
+    if as_json:
+        emit_json([as_dict(item) for item in found])
+    else:
+        table(title, columns, [row(item) for item in found])
 
 
 def table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:

@@ -34,6 +34,11 @@ ProfileOption = Annotated[
     str | None, typer.Option("--profile", "-p", help="profile name in the config file")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+# Arguments and options several commands share.
+WorkArgument = Annotated[str, typer.Argument(help="publishers/{p}/works/{w}")]
+UseOption = Annotated[str, typer.Option(help="ai-input, ai-train, ai-index or search")]
+TerritoryOption = Annotated[str, typer.Option(help="ISO 3166 code of where it is used")]
+CurrencyOption = Annotated[str, typer.Option(help="ISO 4217 code")]
 
 
 # Set by the root command's --tls-* options; they win over profiles and the environment.

@@ -30,13 +30,14 @@ from services.cli.output import (
     emit_json,
     enum_name,
     errors,
+    listing,
     money,
     price_text,
     say,
     table,
 )
 from services.cli.pricing import MODELS, micros, price_of
-from services.cli.profile import JsonOption, ProfileOption, connect
+from services.cli.profile import JsonOption, ProfileOption, WorkArgument, connect
 from services.cli.settlement import moment
 from services.cli.works_files import BadInput, count_works, read_works
 from services.client import Licentia, new_request_id
@@ -520,7 +521,7 @@ def usage(
 
 @app.command("delete-work", help="Delete a work: no new licenses cover it; provenance forgets it.")
 def delete_work(
-    work: Annotated[str, typer.Argument(help="publishers/{p}/works/{w}")],
+    work: WorkArgument,
     profile: ProfileOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -531,18 +532,15 @@ def delete_work(
 
 @app.command("versions", help="A work's versions (each revision of its text).")
 def versions(
-    work: Annotated[str, typer.Argument(help="publishers/{p}/works/{w}")],
+    work: WorkArgument,
     profile: ProfileOption = None,
     as_json: JsonOption = False,
 ) -> None:
     request = capi.ListWorkVersionsRequest(parent=work)
     with connect(profile) as lic:
         found = list(lic.paged(lic.catalog.ListWorkVersions, request, "versions"))
-    if as_json:
-        emit_json([as_dict(v) for v in found])
-        return
-    rows = [(v.version, v.title, v.word_count, v.create_time.ToJsonString()) for v in found]
-    table("versions", ["version", "title", "words", "created"], rows)
+    listing(found, as_json, "versions", ["version", "title", "words", "created"],
+            lambda v: (v.version, v.title, v.word_count, v.create_time.ToJsonString()))  # fmt: skip
 
 
 @app.command("import-rsl", help="Create draft offers from an RSL 1.0 document (license.xml).")

@@ -10,8 +10,8 @@ import typer
 from licentia.settlement.v1 import resources_pb2 as sres
 from licentia.settlement.v1 import settlement_service_pb2 as sapi
 
-from services.cli.output import as_dict, console, emit_json, enum_name, money, say, table
-from services.cli.profile import JsonOption, ProfileOption, connect
+from services.cli.output import as_dict, console, emit_json, enum_name, listing, money, say, table
+from services.cli.profile import CurrencyOption, JsonOption, ProfileOption, connect
 from services.client import new_request_id
 from services.runtime.money_text import minor_digits, parse_micros
 from services.runtime.proto_time import timestamp
@@ -113,22 +113,19 @@ def payouts(
     request = sapi.ListPayoutsRequest(party=party)
     with connect(profile) as lic:
         found = list(lic.paged(lic.settlement.ListPayouts, request, "payouts"))
-    if as_json:
-        emit_json([as_dict(p) for p in found])
-        return
-    if not found:
+    if not found and not as_json:
         console.print("no payouts yet")
         return
-    table("payouts", ["payout", "party", "amount", "state", "reference"],
-          [(p.name, p.party, money(p.amount, p.currency),
-            enum_name(sres.Payout.State, p.state), p.external_reference or p.failure_reason)
-           for p in found])  # fmt: skip
+    listing(found, as_json, "payouts", ["payout", "party", "amount", "state", "reference"],
+            lambda p: (p.name, p.party, money(p.amount, p.currency),
+                       enum_name(sres.Payout.State, p.state),
+                       p.external_reference or p.failure_reason))  # fmt: skip
 
 
 @app.command("pay", help="Create a payout of what a party is owed (sent to your payment rail).")
 def pay(
     party: Annotated[str, typer.Argument(help="publishers/{p}")],
-    currency: Annotated[str, typer.Option(help="ISO 4217 code")] = "USD",
+    currency: CurrencyOption = "USD",
     amount: Annotated[
         str, typer.Option(help="in currency units; default: the whole payable balance")
     ] = "",
@@ -197,12 +194,9 @@ def periods(profile: ProfileOption = None, as_json: JsonOption = False) -> None:
                 lic.settlement.ListSettlementPeriods, sapi.ListSettlementPeriodsRequest(), "periods"
             )
         )
-    if as_json:
-        emit_json([as_dict(p) for p in found])
-        return
-    table("periods", ["period", "start", "end", "state"],
-          [(p.name, p.start_time.ToJsonString(), p.end_time.ToJsonString(),
-            enum_name(sres.SettlementPeriod.State, p.state)) for p in found])  # fmt: skip
+    listing(found, as_json, "periods", ["period", "start", "end", "state"],
+            lambda p: (p.name, p.start_time.ToJsonString(), p.end_time.ToJsonString(),
+                       enum_name(sres.SettlementPeriod.State, p.state)))  # fmt: skip
 
 
 @app.command("verify-statement", help="Recompute a statement from the ledger: does it hold?")
@@ -226,16 +220,13 @@ def verify_statement(
 @app.command("ledger", help="The ledger's entries, optionally of one account.")
 def ledger(
     account: Annotated[str, typer.Option(help="e.g. marketplace/revenue; empty: all")] = "",
-    currency: Annotated[str, typer.Option(help="ISO 4217 code")] = "USD",
+    currency: CurrencyOption = "USD",
     profile: ProfileOption = None,
     as_json: JsonOption = False,
 ) -> None:
     request = sapi.ListLedgerEntriesRequest(currency=currency, account=account)
     with connect(profile) as lic:
         found = list(lic.paged(lic.settlement.ListLedgerEntries, request, "entries"))
-    if as_json:
-        emit_json([as_dict(e) for e in found])
-        return
-    table("ledger", ["#", "account", "amount", "kind", "reference"],
-          [(e.sequence, e.account, money(e.amount, e.currency), e.kind, e.reference)
-           for e in found])  # fmt: skip
+    listing(found, as_json, "ledger", ["#", "account", "amount", "kind", "reference"],
+            lambda e: (e.sequence, e.account, money(e.amount, e.currency), e.kind,
+                       e.reference))  # fmt: skip

@@ -28,13 +28,22 @@ from services.cli.output import (
     emit_json,
     enum_name,
     errors,
+    listing,
     money,
     price_text,
     say,
     table,
 )
 from services.cli.pricing import micros
-from services.cli.profile import JsonOption, ProfileOption, connect
+from services.cli.profile import (
+    CurrencyOption,
+    JsonOption,
+    ProfileOption,
+    TerritoryOption,
+    UseOption,
+    WorkArgument,
+    connect,
+)
 from services.client import UsageBatcher, new_request_id
 
 app = typer.Typer(
@@ -116,19 +125,13 @@ def works(
     request = capi.ListWorksRequest(parent=publisher_name, section=section, page_size=limit)
     with connect(profile) as lic:
         found = list(islice(lic.paged(lic.catalog.ListWorks, request, "works"), limit))
-    if as_json:
-        emit_json([as_dict(w) for w in found])
-        return
-    table(
-        "works",
-        ["work", "title", "section", "version"],
-        [(w.name, w.title, w.section, w.version) for w in found],
-    )
+    listing(found, as_json, "works", ["work", "title", "section", "version"],
+            lambda w: (w.name, w.title, w.section, w.version))  # fmt: skip
 
 
 @app.command("work", help="One work: its metadata (BASIC view).")
 def work(
-    name: Annotated[str, typer.Argument(help="publishers/{p}/works/{w}")],
+    name: WorkArgument,
     profile: ProfileOption = None,
 ) -> None:
     with connect(profile) as lic:
@@ -180,7 +183,7 @@ def token(
 @app.command("check-text")
 def check_text(
     path: Annotated[str, typer.Argument(help="a file, or - for stdin")] = "-",
-    use: Annotated[str, typer.Option(help="ai-input, ai-train, ai-index or search")] = "ai-input",
+    use: UseOption = "ai-input",
     record: Annotated[
         bool, typer.Option(help="record licensed matches as attribution usage")
     ] = False,
@@ -279,9 +282,9 @@ def charges(profile: ProfileOption = None, as_json: JsonOption = False) -> None:
 
 @app.command("content", help="A licensed work's text, delivered and metered under your license.")
 def content(
-    work: Annotated[str, typer.Argument(help="publishers/{p}/works/{w}")],
-    use: Annotated[str, typer.Option(help="ai-input, ai-train, ai-index or search")] = "ai-input",
-    territory: Annotated[str, typer.Option(help="ISO 3166 code of where it is used")] = "",
+    work: WorkArgument,
+    use: UseOption = "ai-input",
+    territory: TerritoryOption = "",
     profile: ProfileOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -297,9 +300,9 @@ def content(
 
 @app.command("check-permission", help="May you use this work for this use now, and at what price.")
 def check_permission(
-    work: Annotated[str, typer.Argument(help="publishers/{p}/works/{w}")],
-    use: Annotated[str, typer.Option(help="ai-input, ai-train, ai-index or search")] = "ai-input",
-    territory: Annotated[str, typer.Option(help="ISO 3166 code of where it is used")] = "",
+    work: WorkArgument,
+    use: UseOption = "ai-input",
+    territory: TerritoryOption = "",
     profile: ProfileOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -335,7 +338,7 @@ def verify_token(
 def budget(
     vendor_name: Annotated[str, typer.Option("--vendor", help="vendors/{v}")],
     amount: Annotated[str, typer.Option(help="in currency units, e.g. 500.00")],
-    currency: Annotated[str, typer.Option(help="ISO 4217 code")] = "USD",
+    currency: CurrencyOption = "USD",
     alert: Annotated[int, typer.Option(help="alert at this percent of the budget")] = 80,
     profile: ProfileOption = None,
     as_json: JsonOption = False,
@@ -387,11 +390,8 @@ def bots(
     with connect(profile) as lic:
         found = list(lic.paged(lic.catalog.ListBots, capi.ListBotsRequest(parent=vendor_name),
                                "bots"))  # fmt: skip
-    if as_json:
-        emit_json([as_dict(b) for b in found])
-        return
-    table("bots", ["bot", "user agent", "key ids"],
-          [(b.name, b.user_agent, ", ".join(b.key_ids)) for b in found])  # fmt: skip
+    listing(found, as_json, "bots", ["bot", "user agent", "key ids"],
+            lambda b: (b.name, b.user_agent, ", ".join(b.key_ids)))  # fmt: skip
 
 
 @app.command("remove-bot", help="Forget a crawler: its signatures stop being recognised.")
@@ -409,7 +409,7 @@ def remove_bot(
 def attribution_pool(
     vendor_name: Annotated[str, typer.Option("--vendor", help="vendors/{v}")],
     amount: Annotated[str, typer.Option(help="in currency units; replaces the period's pool")],
-    currency: Annotated[str, typer.Option(help="ISO 4217 code")] = "USD",
+    currency: CurrencyOption = "USD",
     profile: ProfileOption = None,
     as_json: JsonOption = False,
 ) -> None:
