@@ -164,8 +164,18 @@ class IndexingService:
 
     def _read_ahead(self, after_sequence: int, limit: int) -> tuple[FeedPage, dict[str, WorkText]]:
         page = self._catalog.changes(after_sequence, limit)
-        works = sorted({c.work for c in page.changes if c.kind != DELETED})
-        return page, self._catalog.texts(works) if works else {}
+        wanted = self._wanted(_latest(page.changes))  # a replayed page reads no text
+        return page, self._catalog.texts(wanted) if wanted else {}
+
+    def _wanted(self, latest: dict[str, WorkChange]) -> list[str]:
+        """The works whose text must be read: not deleted, and newer than what is indexed."""
+        with self._uow(write=False) as uow:
+            known = uow.index.states(latest)
+        return [
+            work
+            for work, change in latest.items()
+            if change.kind != DELETED and _needs_text(known.get(work), change.version)
+        ]
 
     def _texts(self, wanted: list[str]) -> dict[str, WorkText]:
         """Current texts of the works: read ahead, or now. (A text read ahead is at least
@@ -183,18 +193,8 @@ class IndexingService:
             self._last = changes[-1]
 
     def _apply(self, changes: Sequence[WorkChange]) -> None:
-        latest: dict[str, WorkChange] = {}
-        for change in changes:
-            previous = latest.get(change.work)
-            if previous is None or previous.kind != DELETED:  # a deletion is final
-                latest[change.work] = change
-        with self._uow(write=False) as uow:
-            known = uow.index.states(latest)
-        wanted = [
-            work
-            for work, change in latest.items()
-            if change.kind != DELETED and _needs_text(known.get(work), change.version)
-        ]
+        latest = _latest(changes)
+        wanted = self._wanted(latest)
         texts = self._texts(wanted) if wanted else {}
         analysed = dict(
             zip(texts, self._analyse_many([t.body for t in texts.values()]), strict=True)
@@ -235,6 +235,16 @@ class IndexingService:
             uow.commit()
         removed = [d for ids in every.values() for d in ids if d not in current]
         self.index.apply(added, removed)
+
+
+def _latest(changes: Sequence[WorkChange]) -> dict[str, WorkChange]:
+    """Each work's last change in the batch (a deletion is final)."""
+    latest: dict[str, WorkChange] = {}
+    for change in changes:
+        previous = latest.get(change.work)
+        if previous is None or previous.kind != DELETED:
+            latest[change.work] = change
+    return latest
 
 
 def _needs_text(state: WorkState | None, version: int) -> bool:
