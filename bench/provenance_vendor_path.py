@@ -7,17 +7,29 @@ offer. Then the vendor, authenticated with its API key, checks texts of 100-600 
 that quote 0, 1 or 3 of the works (50-word excerpts), each quoting works no text quoted
 before: provenance reads those works' words from the database and asks licensing about
 them (document cache and license answers cold). The same texts again show the warm path.
-Then 8 concurrent callers, beside a bare gRPC server's no-op call in the same run.
+Then 8 concurrent callers, beside a bare gRPC server's no-op call in the same run. Last,
+the same path in process: the service layer in this process, over the server's
+database and index, with its own view of licensing (cold) and document cache (cold),
+checking texts that quote works not quoted before.
 
-Targets (issue: vendor-path latency): p99 <= 5 ms through gRPC with one caller.
+The vendor's license covers the publisher's whole catalogue, so licensing's first answer
+holds for every work of that publisher and later cold texts ask licensing nothing. A
+license narrowed to sections or works makes each cold text one BatchCheckPermissions
+call (about 3-4 ms more on this machine).
+
+Targets (issue: vendor-path latency): p99 <= 5 ms through gRPC with one caller, <= 2 ms
+in process.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import random
+import tempfile
 import time
+from pathlib import Path
 
 import grpc
 import numpy as np
@@ -29,9 +41,18 @@ from licentia.licensing.v1 import licensing_service_pb2_grpc as lapi_grpc
 from licentia.licensing.v1 import resources_pb2 as lres
 from licentia.provenance.v1 import provenance_service_pb2 as api
 from licentia.provenance.v1 import provenance_service_pb2_grpc as api_grpc
+from opentelemetry.sdk.trace import TracerProvider
 
 from bench.grpc_floor import measure_floor
-from bench.harness import OPERATOR, measure, running
+from bench.harness import OPERATOR, SERVICE_TOKEN, measure, running
+from services.provenance import app as provenance_app
+from services.provenance.adapters.licensing_client import LicensingPermissions
+from services.provenance.domain.fingerprint_index import FingerprintIndex
+from services.provenance.service_layer.checking import CheckService, DocumentCache
+from services.provenance.service_layer.unit_of_work import UnitOfWorkFactory
+from services.runtime.clients import ServiceChannels
+from services.runtime.config import Settings
+from services.runtime.principal import Principal, Role
 from services.samples.articles import ArticleGenerator
 
 WORKS = int(os.environ.get("BENCH_VENDOR_WORKS", "8000"))
@@ -155,13 +176,56 @@ async def check(port: int, key: str, kinds: dict[int, list[str]]) -> None:
         await measure("CheckText as the vendor, warm, mixed texts", call, len(every), 8)
 
 
+def in_process(
+    data_dir: str, licensing_port: int, vendor: str, kinds: dict[int, list[str]]
+) -> None:
+    settings = Settings(data_dir=Path(data_dir), service_token=SERVICE_TOKEN).with_ports(
+        licensing=licensing_port
+    )
+    database = provenance_app.open_database(settings)
+    channels = ServiceChannels(settings, TracerProvider())
+    uow = UnitOfWorkFactory(database)
+    index = FingerprintIndex()
+    with uow(write=False) as work:
+        index.load(work.index.current_fingerprints())
+    permissions = LicensingPermissions(channels.channel("licensing"))
+    checks = CheckService(
+        index, DocumentCache(uow, settings.provenance_document_cache), permissions
+    )
+    principal = Principal(Role.VENDOR, vendor)
+    gc.collect()
+    gc.freeze()  # as the server does once started
+    for quoting, batch in kinds.items():
+        latencies, licensed = [], 0
+        for text in batch:
+            t0 = time.perf_counter()
+            result = checks.check(principal, text, "")
+            latencies.append(time.perf_counter() - t0)
+            licensed += sum(bool(m.license and m.license.allowed) for m in result.matches)
+        lat = np.array(latencies) * 1e3
+        print(
+            f"CheckText as the vendor, in process, quoting {quoting} (cold): p50 "
+            f"{np.percentile(lat, 50):.2f} ms, p99 {np.percentile(lat, 99):.2f} ms; "
+            f"{licensed}/{quoting * len(batch)} LICENSED; {permissions.calls} licensing "
+            f"calls so far"
+        )
+    channels.close()
+    database.dispose()
+
+
 def main() -> None:
-    with running(["catalog", "licensing", "provenance"]) as ports:
+    data_dir = tempfile.mkdtemp(prefix="licentia-bench-")
+    with running(["catalog", "licensing", "provenance"], data_dir=data_dir) as ports:
         key, _names, bodies = setup(ports)
         fresh = list(range(len(bodies)))
         random.Random(1).shuffle(fresh)
         kinds = {quoting: texts(bodies, quoting, fresh) for quoting in (0, 1, 3)}
         asyncio.run(check(ports["provenance"], key, kinds))
+        local = {quoting: texts(bodies, quoting, fresh) for quoting in (0, 1, 3)}
+        if "TEST_DATABASE_URL" in os.environ or "LICENTIA_DATABASE_URL" in os.environ:
+            print("in process: measured on SQLite only (the default store)")
+        else:
+            in_process(data_dir, ports["licensing"], "vendors/v", local)
     measure_floor(len(kinds[0]) * 3, (1, 8))
 
 

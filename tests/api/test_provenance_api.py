@@ -323,3 +323,45 @@ def test_license_answers_are_kept_until_a_license_changes(market: Market) -> Non
         assert view.calls == 2
     finally:
         channels.close()
+
+
+def test_an_answer_for_every_work_of_a_publisher_is_kept_for_its_other_works(
+    market: Market,
+) -> None:
+    """A license over a publisher's whole catalogue: the first answer says it holds for
+    every work, so works never checked before need no call; a license narrowed to one
+    work makes licensing answer per work again."""
+    settings = market.catalog.settings.with_ports(licensing=market.licensing.server.port)
+    channels = ServiceChannels(settings, TracerProvider())
+    view = LicensingPermissions(channels.channel("licensing"), refresh_seconds=0.05)
+    try:
+        works = [create_work(market, TEXTS.text(120), 40 + n) for n in range(4)]
+        vendor = market.va.name
+        nothing = view.answers(vendor, works[:1], "ai-input")[works[0]]
+        assert nothing.allowed is False and view.calls == 1
+        assert view.answers(vendor, works[1:2], "ai-input")[works[1]] == nothing
+        assert view.calls == 1  # no license from this publisher: the same for every work
+
+        granted = market.license(market.va, market.offer(market.pa, terms()))
+        assert eventually(lambda: view.follow() > 0)
+        first = view.answers(vendor, works[:1], "ai-input")[works[0]]
+        assert first.allowed is True and first.license == granted.name
+        assert view.calls == 2
+        rest = view.answers(vendor, works[1:], "ai-input")
+        assert all(a == first for a in rest.values()) and len(rest) == 3
+        assert view.calls == 2
+        assert view.answers(vendor, works[1:], "ai-train")[works[1]].allowed is False
+        assert view.calls == 3  # another use is another question
+
+        market.pa.lic.RevokeLicense(lapi.RevokeLicenseRequest(name=granted.name, reason="x"))
+        narrow = market.offer(
+            market.pa, terms(scope=lres.Scope(works=[works[0]]), permitted_uses=["ai-input"])
+        )
+        market.license(market.va, narrow)
+        assert eventually(lambda: view.follow() > 0)
+        assert view.answers(vendor, works[:1], "ai-input")[works[0]].allowed is True
+        calls = view.calls
+        assert view.answers(vendor, works[1:2], "ai-input")[works[1]].allowed is False
+        assert view.calls == calls + 1  # narrowed: asked about each work
+    finally:
+        channels.close()

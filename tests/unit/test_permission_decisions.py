@@ -361,3 +361,40 @@ def test_a_decision_holds_over_the_span_it_states(
     edges = {lc.start_time for lc in licenses} | {lc.end_time for lc in licenses if lc.end_time}
     assert decision.valid_from is None or decision.valid_from in edges
     assert decision.valid_until is None or decision.valid_until in edges
+
+
+WORKS = [
+    WORK,
+    OTHER_WORK,
+    WorkRef("publishers/pa/works/w3", "publishers/pa", "", frozenset({"wire"})),
+]
+SCOPES = [Scope(), Scope(sections=("sport",)), Scope(tags=("wire",)), Scope(works=(WORK.name,))]
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(SCOPES), st.sampled_from(list(LicenseState)), HOURS),
+        max_size=3,
+    ),
+    st.sampled_from(["ai-input", "ai-train", "search"]),
+)
+@settings(max_examples=300, deadline=None)
+def test_a_decision_said_to_hold_for_every_work_does(
+    drawn: list[tuple[Scope, LicenseState, int]], use: str
+) -> None:
+    """`every_work` lets callers keep one decision for a publisher's other works: it is
+    said exactly when no license of the vendor's from the publisher narrows its scope,
+    and then every work of the publisher gets the same decision."""
+    licenses = [
+        lic(t(scope=scope), n, state=state, start_time=T0 + timedelta(hours=hour))
+        for n, (scope, state, hour) in enumerate(drawn, start=1)
+    ]
+    index = PermissionIndex()
+    index.load(licenses)
+    at = T0 + timedelta(hours=24)
+    decisions = [index.check(VENDOR, w, use, "", "commercial", at) for w in WORKS]
+    narrowed = any(not lc.terms.scope.is_everything for lc in licenses)
+    for decision in decisions:
+        assert decision.every_work is not narrowed
+        if decision.every_work:
+            assert decision == decisions[0]

@@ -55,6 +55,9 @@ class Decision:
     # stay as they are (None: unbounded on that side).
     valid_from: datetime | None = None
     valid_until: datetime | None = None
+    # The same decision holds for every work of this publisher: each license of the
+    # vendor's from it covers all of its works (or the vendor holds none).
+    every_work: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,6 +188,7 @@ def decide(
     grants: tuple[Grant, ...], work: WorkRef, use: str, territory: str, user: str, at: datetime
 ) -> Decision:
     since, until = unchanged_around(grants, at)
+    every_work = all(g.everything for g in grants)
     best: tuple[Grant, Denial] | None = None
     for grant in grants:
         denial = grant.denial(work, use, territory, user, at)
@@ -198,12 +202,13 @@ def decide(
                 f"allowed by {grant.license}",
                 since,
                 until,
+                every_work,
             )
         if best is None or _PROGRESS[denial] > _PROGRESS[best[1]]:
             best = (grant, denial)
     if best is None:
         explanation = _EXPLAIN[Denial.NO_LICENSE]
-        return Decision(False, denial=Denial.NO_LICENSE, explanation=explanation)
+        return Decision(False, denial=Denial.NO_LICENSE, explanation=explanation, every_work=True)
     grant, denial = best
     return Decision(
         False,
@@ -214,6 +219,7 @@ def decide(
         f"{_EXPLAIN[denial]} ({grant.license})",
         since,
         until,
+        every_work,
     )
 
 

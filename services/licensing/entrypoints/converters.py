@@ -221,4 +221,5 @@ def decision(d: Decision) -> api.CheckPermissionResponse:
         explanation=d.explanation,
         valid_from=timestamp(d.valid_from) if d.valid_from else None,
         valid_until=timestamp(d.valid_until) if d.valid_until else None,
+        same_for_every_work=d.every_work,
     )

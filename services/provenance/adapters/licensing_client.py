@@ -7,8 +7,11 @@ within it); the answer is kept for that span, and dropped at once when licensing
 license event feed reports a change for that vendor and publisher (a grant, suspension,
 resumption or revocation; the feed is polled every `refresh_seconds`, the documented
 bound on how long a change can go unseen here) or after `max_age_seconds` (an answer
-also depends on the work's metadata). So a vendor checking texts that quote the same
-works asks licensing nothing on its hot path.
+also depends on the work's metadata). When licensing says an answer is the same for
+every work of the publisher (the vendor's licenses from it cover all its works, or there
+are none), it is kept for the publisher, and works never checked before need no call.
+So a vendor checking texts that quote the same works, or works of publishers it holds
+catalogue-wide licenses from, asks licensing nothing on its hot path.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 UNKNOWN = LicenseAnswer(None, explanation="the licensing service did not answer")
 MAX_ENTRIES = 500_000
 BATCH_CHECKS = 1_000  # BatchCheckPermissions' limit
+EVERY_WORK = ""  # the key of an answer kept for all of a publisher's works
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +67,7 @@ class LicensingPermissions:
         self._stub = api_grpc.LicensingServiceStub(channel)
         self._timeout = timeout_seconds
         self._max_age = max_age_seconds
-        # (vendor, publisher) -> (work, use) -> the answer kept for it.
+        # (vendor, publisher) -> (work or EVERY_WORK, use) -> the answer kept for it.
         self._kept: dict[tuple[str, str], dict[tuple[str, str], _Kept]] = {}
         self._size = 0
         self._generation = 0  # counts invalidations: answers asked before one are not kept
@@ -91,9 +95,12 @@ class LicensingPermissions:
         missing: list[str] = []
         with self._lock:
             for work in works:
-                kept = self._kept.get((vendor, _publisher(work)), {}).get((work, use))
-                if kept is not None and kept.holds(at, now):
-                    found[work] = kept.answer
+                entries = self._kept.get((vendor, _publisher(work)), {})
+                for key in ((work, use), (EVERY_WORK, use)):
+                    kept = entries.get(key)
+                    if kept is not None and kept.holds(at, now):
+                        found[work] = kept.answer
+                        break
                 else:
                     missing.append(work)
         if missing:
@@ -104,6 +111,7 @@ class LicensingPermissions:
         with self._lock:
             generation = self._generation
         fresh: dict[str, _Kept] = {}
+        every_work: set[str] = set()
         for start in range(0, len(works), BATCH_CHECKS):
             chunk = works[start : start + BATCH_CHECKS]
             request = api.BatchCheckPermissionsRequest(
@@ -124,6 +132,8 @@ class LicensingPermissions:
                     from_timestamp(r, "valid_until"),
                     now + self._max_age,
                 )
+                if r.same_for_every_work:
+                    every_work.add(work)
         with self._lock:
             if generation == self._generation:  # no license changed meanwhile
                 if self._size > MAX_ENTRIES:  # bounded memory: start over
@@ -131,8 +141,9 @@ class LicensingPermissions:
                     self._size = 0
                 for work, kept in fresh.items():
                     entries = self._kept.setdefault((vendor, _publisher(work)), {})
-                    self._size += (work, use) not in entries
-                    entries[work, use] = kept
+                    key = (EVERY_WORK if work in every_work else work, use)
+                    self._size += key not in entries
+                    entries[key] = kept
         return {work: kept.answer for work, kept in fresh.items()}
 
     def _invalidate(self, events: Sequence[res.LicenseEvent]) -> None:
