@@ -1,133 +1,213 @@
-"""The server interceptors every service runs, outermost first:
-request logging -> error mapping -> authentication -> rate limiting.
-(OpenTelemetry's own server interceptor runs outside all of them.)
+"""Everything the runtime does around a call, in one server interceptor.
+
+For each call, outermost first: a server span (continuing the caller's trace), the
+access log line and RPC metrics, error mapping, authentication, rate limiting. One
+interceptor instead of a chain of five, and each method's wrapped handler built once
+and kept: the per-call work is what the call itself needs, nothing rebuilt.
+
+Tracing uses the OpenTelemetry SDK directly rather than its gRPC instrumentation
+package: that package wraps every servicer context and sets a dozen attributes before
+knowing whether the span is kept; here the sampler decides first (telemetry.ServerSpans),
+and attributes are only set on spans that record. The span's name (the full method) and
+its parent (the caller's `traceparent`) are as the instrumentation would make them.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import logging
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import grpc
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
 
 from services.runtime.authentication import Authenticator
 from services.runtime.error_mapping import abort_with
 from services.runtime.errors import Unauthenticated
-from services.runtime.interceptor_base import AroundInterceptor, CallInfo
-from services.runtime.metrics import observe_rpc
-from services.runtime.principal import (
-    ANONYMOUS,
-    current_principal,
-    reset_principal,
-    set_principal,
-)
+from services.runtime.metrics import RPC
+from services.runtime.principal import ANONYMOUS, Principal, reset_principal, set_principal
 from services.runtime.rate_limit import RateLimiter
+from services.runtime.telemetry import ServerSpans
 
 access_log = logging.getLogger("licentia.access")
-# Filled in by inner interceptors for the access log line (the principal itself is
-# scoped to the inner part of the call).
-_call_record: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
-    "licentia_call_record", default=None
-)
+
+# Calls that must work without credentials: Kubernetes probes and tooling.
+PUBLIC_METHOD_PREFIXES = ("/grpc.health.v1.Health/", "/grpc.reflection.")
+
+_FACTORIES = {
+    (False, False): grpc.unary_unary_rpc_method_handler,
+    (False, True): grpc.unary_stream_rpc_method_handler,
+    (True, False): grpc.stream_unary_rpc_method_handler,
+    (True, True): grpc.stream_stream_rpc_method_handler,
+}
 
 
-class RequestLoggingInterceptor(AroundInterceptor):
-    """One structured line per call (method, status, duration, caller, trace id), and the
-    call counted in the RPC metrics."""
-
-    def __init__(self, service: str) -> None:
+class RuntimeInterceptor(grpc.ServerInterceptor):
+    def __init__(
+        self,
+        service: str,
+        authenticator: Authenticator,
+        limiter: RateLimiter,
+        tracer_provider: trace.TracerProvider,
+        public_methods: frozenset[str] = frozenset(),
+    ) -> None:
         self._service = service
+        self._domain = f"{service}.licentia.dev"
+        self._authenticator = authenticator
+        self._limiter = limiter
+        self._spans = ServerSpans(tracer_provider)
+        self._public_methods = public_methods
+        # method -> (the handler it was built from, the wrapped handler)
+        self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+        self._lock = threading.Lock()
 
-    @contextlib.contextmanager
-    def around(self, call: CallInfo, context: grpc.ServicerContext) -> Iterator[None]:
+    def intercept_service(
+        self, continuation: Callable[[Any], Any], details: grpc.HandlerCallDetails
+    ) -> Any:
+        handler = continuation(details)
+        if handler is None:
+            return None
+        method = details.method
+        kept = self._wrapped.get(method)
+        if kept is not None and kept[0] is handler:
+            return kept[1]
+        wrapped = self._wrap(method, handler)
+        with self._lock:
+            self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        around = self._around
+        public = method.startswith(PUBLIC_METHOD_PREFIXES)
+        anonymous_allowed = method in self._public_methods
+        if handler.response_streaming:
+            streaming_inner = handler.unary_stream or handler.stream_stream
+
+            def streaming(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+                scope = around(method, public, anonymous_allowed, context)
+                next(scope)
+                try:
+                    yield from streaming_inner(request, context)
+                except BaseException as error:
+                    _throw(scope, error)
+                else:
+                    _close(scope)
+
+            behaviour: Callable[..., Any] = streaming
+        else:
+            unary_inner = handler.unary_unary or handler.stream_unary
+
+            def unary(request: Any, context: grpc.ServicerContext) -> Any:
+                scope = around(method, public, anonymous_allowed, context)
+                next(scope)
+                try:
+                    response = unary_inner(request, context)
+                except BaseException as error:
+                    _throw(scope, error)
+                    raise  # the scope let it through
+                _close(scope)
+                return response
+
+            behaviour = unary
+        return _FACTORIES[(handler.request_streaming, handler.response_streaming)](
+            behaviour,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _around(
+        self, method: str, public: bool, anonymous_allowed: bool, context: grpc.ServicerContext
+    ) -> Iterator[None]:
+        """One call's scope, as a generator: the code before `yield` runs before the
+        handler, the rest after it (or with its exception thrown in)."""
         started = time.perf_counter()
-        record: dict[str, str] = {}
-        token = _call_record.set(record)
+        metadata = _metadata(context)
+        span, parent = self._spans.start(method, metadata)
+        attached = otel_context.attach(trace.set_span_in_context(span, parent))
+        caller = ""
+        principal_token = None
         try:
-            yield
+            try:
+                if not public:
+                    principal = self._principal(method, metadata, anonymous_allowed)
+                    caller = principal.account
+                    principal_token = set_principal(principal)
+                    self._limiter.acquire(principal.account)
+                yield
+            except Exception as error:
+                abort_with(context, error, self._domain)
+            finally:
+                if principal_token is not None:
+                    reset_principal(principal_token)
         finally:
-            _call_record.reset(token)
             code = context.code() or grpc.StatusCode.OK
             if isinstance(code, int):
                 code = grpc.StatusCode.UNKNOWN
             seconds = time.perf_counter() - started
-            observe_rpc(self._service, call.method, code.name, seconds)
+            RPC.observe(self._service, method, code.name, seconds)
+            if span.is_recording():
+                span.set_attributes(
+                    {
+                        "rpc.system": "grpc",
+                        "rpc.method": method,
+                        "rpc.grpc.status_code": code.value[0],
+                    }
+                )
+                if code is not grpc.StatusCode.OK:
+                    span.set_status(Status(StatusCode.ERROR, code.name))
+            span.end()
+            otel_context.detach(attached)
             level = logging.INFO if code is grpc.StatusCode.OK else logging.WARNING
             if access_log.isEnabledFor(level):
                 access_log.log(
                     level,
                     "rpc %s %s",
-                    call.method,
+                    method,
                     code.name,
                     extra={
-                        "rpc_method": call.method,
+                        "rpc_method": method,
                         "rpc_code": code.name,
                         "duration_ms": round(seconds * 1000, 3),
-                        "caller": record.get("caller", ""),
+                        "caller": caller,
                     },
                 )
 
-
-class ErrorMappingInterceptor(AroundInterceptor):
-    """Domain errors become google.rpc.Status; anything else becomes a bare INTERNAL."""
-
-    def __init__(self, domain: str) -> None:
-        self._domain = domain
-
-    @contextlib.contextmanager
-    def around(self, call: CallInfo, context: grpc.ServicerContext) -> Iterator[None]:
-        try:
-            yield
-        except Exception as exc:
-            abort_with(context, exc, self._domain)
-
-
-class AuthenticationInterceptor(AroundInterceptor):
-    def __init__(
-        self, authenticator: Authenticator, public_methods: frozenset[str] = frozenset()
-    ) -> None:
-        self._authenticator = authenticator
-        self._public_methods = public_methods
-
-    @contextlib.contextmanager
-    def around(self, call: CallInfo, context: grpc.ServicerContext) -> Iterator[None]:
-        if call.is_public:
-            yield
-            return
-        header = call.metadata.get("authorization", "")
-        if not header and call.method in self._public_methods:
-            token = set_principal(ANONYMOUS)
-            try:
-                yield
-            finally:
-                reset_principal(token)
-            return
+    def _principal(
+        self, method: str, metadata: dict[str, str], anonymous_allowed: bool
+    ) -> Principal:
+        header = metadata.get("authorization", "")
+        if not header and anonymous_allowed:
+            return ANONYMOUS
         scheme, _, credential = header.partition(" ")
         if scheme.lower() != "bearer" or not credential.strip():
             raise Unauthenticated(
                 "MISSING_CREDENTIALS",
                 "send `authorization: Bearer <api key>` metadata with every call",
             )
-        principal = self._authenticator.authenticate(credential.strip())
-        record = _call_record.get()
-        if record is not None:
-            record["caller"] = principal.account
-        token = set_principal(principal)
-        try:
-            yield
-        finally:
-            reset_principal(token)
+        return self._authenticator.authenticate(credential.strip())
 
 
-class RateLimitInterceptor(AroundInterceptor):
-    def __init__(self, limiter: RateLimiter) -> None:
-        self._limiter = limiter
+def _metadata(context: grpc.ServicerContext) -> dict[str, str]:
+    return {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
 
-    @contextlib.contextmanager
-    def around(self, call: CallInfo, context: grpc.ServicerContext) -> Iterator[None]:
-        if not call.is_public:
-            self._limiter.acquire(current_principal().account)
-        yield
+
+def _throw(scope: Iterator[None], error: BaseException) -> None:
+    """Hand the handler's exception to the scope: it maps it (aborting the call) or,
+    for what it does not map, lets it through."""
+    try:
+        scope.throw(error)  # type: ignore[attr-defined]
+    except StopIteration:
+        return
+    raise RuntimeError("the call scope yielded twice")
+
+
+def _close(scope: Iterator[None]) -> None:
+    try:
+        next(scope)
+    except StopIteration:
+        return
+    raise RuntimeError("the call scope yielded twice")

@@ -19,18 +19,12 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
-from opentelemetry.instrumentation.grpc import server_interceptor
 from opentelemetry.sdk.trace import TracerProvider
 
 from services.runtime import metrics
 from services.runtime.authentication import Authenticator
 from services.runtime.config import Settings
-from services.runtime.interceptors import (
-    AuthenticationInterceptor,
-    ErrorMappingInterceptor,
-    RateLimitInterceptor,
-    RequestLoggingInterceptor,
-)
+from services.runtime.interceptors import RuntimeInterceptor
 from services.runtime.rate_limit import RateLimiter
 
 log = logging.getLogger("licentia.server")
@@ -126,13 +120,13 @@ def create_server(
 ) -> RunningServer:
     """Build (but do not start) the server; port 0 picks a free port."""
     interceptors = [
-        server_interceptor(tracer_provider=tracer_provider),
-        RequestLoggingInterceptor(app.name),
-        ErrorMappingInterceptor(f"{app.name}.licentia.dev"),
-        AuthenticationInterceptor(app.authenticator, app.public_methods),
-        RateLimitInterceptor(
-            RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst)
-        ),
+        RuntimeInterceptor(
+            app.name,
+            app.authenticator,
+            RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst),
+            tracer_provider,
+            app.public_methods,
+        )
     ]
     server = grpc.server(
         ThreadPoolExecutor(max_workers=settings.max_workers, thread_name_prefix=app.name),

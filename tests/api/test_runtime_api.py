@@ -100,6 +100,39 @@ def test_traces_cover_rpc_and_sql_and_continue_a_callers_trace(catalog: ServiceH
     assert sql and all(s.parent.span_id == rpc[0].context.span_id for s in sql)
 
 
+def test_sampling_is_decided_once_per_call_and_follows_the_caller(settings: Settings) -> None:
+    """At a ratio of one half, about half the calls that start a trace are recorded, each
+    with the trace id its sampling was decided on (a second, independent draw would keep
+    a quarter); a caller's decision is followed either way."""
+    harness = start_catalog(settings.model_copy(update={"trace_sample_ratio": 0.5}))
+    method = "/licentia.catalog.v1.CatalogService/ListPublishers"
+    try:
+        client = harness.client(OPERATOR_KEY)
+        for _ in range(400):
+            client.ListPublishers(api.ListPublishersRequest())
+        roots = [s for s in harness.spans.get_finished_spans() if s.name == method]
+        assert 140 <= len(roots) <= 260  # 200 expected; a quarter would be 100
+        bound = round(0.5 * (2**64))
+        for span in roots:
+            assert span.parent is None
+            assert span.context.trace_id & (2**64 - 1) < bound
+        harness.spans.clear()
+
+        stub = api_grpc.CatalogServiceStub(harness.channel)
+        auth = ("authorization", f"Bearer {OPERATOR_KEY}")
+        trace_id, caller_span = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+        for flags in ("00", "01"):
+            parent = ("traceparent", f"00-{trace_id}-{caller_span}-{flags}")
+            stub.ListPublishers(api.ListPublishersRequest(), metadata=[auth, parent])
+        (continued,) = [s for s in harness.spans.get_finished_spans() if s.name == method]
+        assert format(continued.context.trace_id, "032x") == trace_id
+        assert continued.parent is not None
+        assert format(continued.parent.span_id, "016x") == caller_span
+    finally:
+        harness.channel.close()
+        harness.server.stop(0)
+
+
 def test_unexpected_errors_become_internal_without_internals(catalog: ServiceHarness) -> None:
     acme = make_publisher(catalog, "acme")
     # Break the schema under the running server: a failure no use case expects.

@@ -1,10 +1,13 @@
-"""Runtime pieces with no server: page tokens, key cache, rate limiter."""
+"""Runtime pieces with no server: page tokens, key cache, rate limiter, RPC metrics."""
 
 from __future__ import annotations
+
+import threading
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry, generate_latest
 
 from services.runtime import pagination
 from services.runtime.authentication import (
@@ -13,6 +16,7 @@ from services.runtime.authentication import (
     hash_api_key,
 )
 from services.runtime.errors import InvalidArgument, ResourceExhausted, Unauthenticated
+from services.runtime.metrics import RpcMetrics
 from services.runtime.principal import Principal, Role
 from services.runtime.rate_limit import RateLimiter
 
@@ -74,3 +78,31 @@ def test_envoy_stubs_and_the_otlp_exporter_import_side_by_side() -> None:
 
     assert external_auth_pb2.CheckRequest and OTLPSpanExporter
     assert hasattr(common_pb2, "InstrumentationScope")
+
+
+def test_rpc_metrics_counted_per_thread_add_up_when_scraped() -> None:
+    """Calls counted by many threads at once, with no lock on the way: a scrape (taken
+    while they count, and after) sees every call once, in the right bucket."""
+    metrics = RpcMetrics()
+    registry = CollectorRegistry()
+    registry.register(metrics)
+    method = "/x.v1.S/M"
+
+    def count(n: int) -> None:
+        for i in range(5_000):
+            code = "OK" if i % 5 else "NOT_FOUND"
+            metrics.observe("svc", method, code, 0.0004 if n % 2 else 0.003)
+
+    threads = [threading.Thread(target=count, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    generate_latest(registry)  # scraping while counting neither fails nor loses counts
+    for thread in threads:
+        thread.join()
+    page = generate_latest(registry).decode()
+    labels = f'method="{method}",service="svc"'
+    assert f'licentia_rpc_requests_total{{code="OK",{labels}}} 32000.0' in page
+    assert f'licentia_rpc_requests_total{{code="NOT_FOUND",{labels}}} 8000.0' in page
+    assert f'licentia_rpc_duration_seconds_bucket{{le="0.0005",{labels}}} 20000.0' in page
+    assert f'licentia_rpc_duration_seconds_bucket{{le="0.005",{labels}}} 40000.0' in page
+    assert f"licentia_rpc_duration_seconds_count{{{labels}}} 40000.0" in page
