@@ -19,6 +19,8 @@ from sqlalchemy.exc import DisconnectionError
 
 # Execution option a unit of work sets on connections that will write.
 WRITE_OPTION = "licentia_write"
+# Execution option for reads whose statements each stand alone: no BEGIN on SQLite.
+STANDALONE_OPTION = "licentia_standalone_reads"
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 # A pooled PostgreSQL connection idle longer than this is pinged before use: it may have
 # been cut meanwhile (a database restart, a proxy's idle time-out). One used more recently
@@ -98,8 +100,12 @@ def _sqlite_begin(conn: Any) -> None:
     # A writing unit of work takes SQLite's write lock up front (BEGIN IMMEDIATE), so
     # concurrent writers queue on busy_timeout instead of failing when a read lock
     # cannot be upgraded; readers use a plain BEGIN and never wait in WAL mode.
-    immediate = conn.get_execution_options().get(WRITE_OPTION, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    # A read whose statements each stand alone needs no transaction: each statement is
+    # atomic by itself.
+    options = conn.get_execution_options()
+    if options.get(STANDALONE_OPTION, False):
+        return
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITE_OPTION, False) else "BEGIN")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -8,7 +8,7 @@ from typing import Self
 
 from sqlalchemy import Connection
 
-from services.runtime.database import WRITE_OPTION, Database
+from services.runtime.database import STANDALONE_OPTION, WRITE_OPTION, Database
 
 
 class SqlUnitOfWork:
@@ -16,8 +16,8 @@ class SqlUnitOfWork:
 
     def __init__(self, database: Database, write: bool = True, autocommit: bool = False) -> None:
         """`autocommit`: a read whose statements each stand alone (no server-side cursor,
-        no snapshot shared between statements); on PostgreSQL it skips BEGIN and
-        ROLLBACK, two of the three round trips of a one-statement read on a hot path."""
+        no snapshot shared between statements); it skips BEGIN and ROLLBACK, on
+        PostgreSQL two of the three round trips of a one-statement read on a hot path."""
         self._database = database
         self._write = write
         self._autocommit = autocommit and not write
@@ -30,6 +30,8 @@ class SqlUnitOfWork:
             connection = connection.execution_options(**{WRITE_OPTION: True})
         elif self._autocommit and self._database.is_postgres:
             connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        elif self._autocommit:
+            connection = connection.execution_options(**{STANDALONE_OPTION: True})
         self.connection = connection
         self._transaction = connection.begin()
         self._open(connection)

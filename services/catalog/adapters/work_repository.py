@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, and_, delete, insert, select, update
+from sqlalchemy import Connection, Select, and_, bindparam, delete, insert, select, update
 
 from services.catalog.adapters import tables as t
 from services.catalog.domain.model import RightsHolder, Work, WorkFields, WorkFilter, WorkVersion
@@ -39,14 +39,16 @@ class WorkRepository:
     def get(
         self, publisher_id: str, work_id: str, with_body: bool, lock: bool = False
     ) -> Work | None:
-        query = self._select(with_body).where(
-            t.works.c.publisher_id == publisher_id,
-            t.works.c.id == work_id,
-            t.works.c.delete_time.is_(None),
-        )
         if lock:
-            query = query.with_for_update(of=t.works)
-        row = self._conn.execute(query).first()
+            query = self._select(with_body).where(
+                t.works.c.publisher_id == publisher_id,
+                t.works.c.id == work_id,
+                t.works.c.delete_time.is_(None),
+            )
+            row = self._conn.execute(query.with_for_update(of=t.works)).first()
+        else:  # the hot read: a statement built (and its cache key computed) once
+            parameters = {"publisher_id": publisher_id, "work_id": work_id}
+            row = self._conn.execute(_GET_WITH_BODY if with_body else _GET, parameters).first()
         return _work(row, with_body) if row else None
 
     def get_many(self, keys: list[tuple[str, str]], with_body: bool) -> list[Work]:
@@ -168,6 +170,18 @@ class WorkRepository:
                 t.work_versions.c.version == t.works.c.version,
             ),
         )
+
+
+def _get(with_body: bool) -> Select[Any]:
+    return WorkRepository._select(with_body).where(
+        t.works.c.publisher_id == bindparam("publisher_id"),
+        t.works.c.id == bindparam("work_id"),
+        t.works.c.delete_time.is_(None),
+    )
+
+
+_GET = _get(with_body=False)
+_GET_WITH_BODY = _get(with_body=True)
 
 
 def _row(work: Work) -> dict[str, Any]:

@@ -26,8 +26,14 @@ class CatalogUnitOfWork(SqlUnitOfWork):
     deliveries: DeliveryRepository
     requests: RequestIds
 
-    def __init__(self, database: Database, write: bool, on_events: Callable[[], None]) -> None:
-        super().__init__(database, write)
+    def __init__(
+        self,
+        database: Database,
+        write: bool,
+        on_events: Callable[[], None],
+        autocommit: bool = False,
+    ) -> None:
+        super().__init__(database, write, autocommit)
         self._on_events = on_events
 
     def _open(self, connection: Connection) -> None:
@@ -49,5 +55,5 @@ class UnitOfWorkFactory:
         self.database = database
         self._on_events = on_events
 
-    def __call__(self, write: bool = True) -> CatalogUnitOfWork:
-        return CatalogUnitOfWork(self.database, write, self._on_events)
+    def __call__(self, write: bool = True, autocommit: bool = False) -> CatalogUnitOfWork:
+        return CatalogUnitOfWork(self.database, write, self._on_events, autocommit)

@@ -101,7 +101,7 @@ class WorkService:
     def get(self, p: Principal, name: str, with_body: bool) -> Work:
         publisher_id, work_id = parse_work_name(name)
         access.read_works(p, f"publishers/{publisher_id}", with_body)
-        with self._uow(write=False) as uow:
+        with self._uow(write=False, autocommit=True) as uow:  # one statement
             return get_work(uow, publisher_id, work_id, with_body)
 
     def get_many(
@@ -117,7 +117,7 @@ class WorkService:
         keys = [parse_work_name(name, f"names[{i}]") for i, name in enumerate(names)]
         for publisher_id in {publisher_id for publisher_id, _ in keys}:
             access.read_works(p, f"publishers/{publisher_id}", with_body)
-        with self._uow(write=False) as uow:
+        with self._uow(write=False, autocommit=True) as uow:  # one statement
             found = {w.name: w for w in uow.works.get_many(keys, with_body)}
         return [found[n] for n in names if n in found], [n for n in names if n not in found]
 
@@ -143,7 +143,7 @@ class WorkService:
         )
         filters = {"where": where.__dict__, "body": with_body}
         page = pagination.page_request(page_size, page_token, filters)
-        with self._uow(write=False) as uow:
+        with self._uow(write=False, autocommit=True) as uow:  # one statement
             items = uow.works.search(where, page.after, page.size, with_body)
         return pagination.page_of(items, page.size, lambda w: w.seq, filters)
 

@@ -58,6 +58,15 @@ class OfferRepository:
             )
         ).scalar()
 
+    def commission_overrides(self, publisher_ids: set[str]) -> dict[str, int]:
+        c = t.commission_rates
+        rows = self._conn.execute(
+            select(c.c.publisher_id, c.c.commission_bps).where(
+                c.c.publisher_id.in_(sorted(publisher_ids))
+            )
+        )
+        return {r.publisher_id: r.commission_bps for r in rows}
+
     def set_commission(self, publisher_id: str, bps: int | None) -> None:
         c = t.commission_rates
         self._conn.execute(c.delete().where(c.c.publisher_id == publisher_id))
@@ -104,7 +113,7 @@ class ProposalRepository:
         after: str | None,
         limit: int,
     ) -> list[Proposal]:
-        query = select(t.proposals.c.id)
+        query = select(t.proposals)
         if party is not None:
             query = query.where(
                 or_(t.proposals.c.vendor == party, t.proposals.c.publisher == party)
@@ -115,8 +124,18 @@ class ProposalRepository:
             query = query.where(t.proposals.c.state == state.value)
         if after is not None:
             query = query.where(t.proposals.c.id > after)
-        ids = self._conn.execute(query.order_by(t.proposals.c.id).limit(limit)).scalars().all()
-        return [p for i in ids if (p := self.get(i)) is not None]
+        rows = self._conn.execute(query.order_by(t.proposals.c.id).limit(limit)).all()
+        if not rows:
+            return []
+        # The page's steps in one query, not one per proposal.
+        steps: dict[str, list[Step]] = {r.id: [] for r in rows}
+        for s in self._conn.execute(
+            select(t.proposal_steps)
+            .where(t.proposal_steps.c.proposal_id.in_(list(steps)))
+            .order_by(t.proposal_steps.c.proposal_id, t.proposal_steps.c.ordinal)
+        ):
+            steps[s.proposal_id].append(_step(s))
+        return [_proposal(r, tuple(steps[r.id])) for r in rows]
 
     def _add_steps(self, p: Proposal, start: int) -> None:
         rows = [

@@ -6,7 +6,7 @@ and a license's copy must never change with the offer it came from.
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, Integer, MetaData, String, Table, Text
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, MetaData, String, Table, Text
 
 from services.runtime.outbox import outbox_table
 from services.runtime.request_ids import request_ids_table
@@ -28,6 +28,8 @@ offers = Table(
     Column("publish_time", UtcDateTime, nullable=True),
     Column("etag", String(32), nullable=False),
 )
+# Vendors list the published offers of every publisher, in name order.
+Index("offers_state", offers.c.state, offers.c.publisher_id, offers.c.id)
 
 # Per-publisher commission overrides; absent: the operator's default.
 commission_rates = Table(

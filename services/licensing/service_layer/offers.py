@@ -94,7 +94,9 @@ class OfferService:
             return self._view(uow, offer)
 
     def get(self, p: Principal, name: str) -> Offer:
-        with self._uow(write=False) as uow:
+        # The offer and its publisher's commission rate are independent facts: each is
+        # read on its own, with no transaction around them.
+        with self._uow(write=False, autocommit=True) as uow:
             offer = self._load(uow, name)
             if not access.read_offer(p, offer.publisher, offer.state is OfferState.PUBLISHED):
                 raise NotFound("OFFER_NOT_FOUND", f"{name} does not exist")
@@ -114,7 +116,7 @@ class OfferService:
         where = OfferFilter(None if publisher_id == "-" else publisher_id, state)
         filters = {"parent": parent, "state": state.value if state else ""}
         page = pagination.page_request(page_size, page_token, filters)
-        with self._uow(write=False) as uow:
+        with self._uow(write=False, autocommit=True) as uow:
             items = self.with_commission(uow, uow.offers.search(where, page.after, page.size))
         return pagination.page_of(items, page.size, lambda o: [o.publisher_id, o.id], filters)
 
@@ -185,12 +187,15 @@ class OfferService:
         return offer
 
     def with_commission(self, uow: LicensingUnitOfWork, offers: list[Offer]) -> list[Offer]:
-        """Offers as shown: with the commission that applies (one lookup per publisher)."""
-        rates: dict[str, int] = {}
-        for offer in offers:
-            if offer.publisher_id not in rates:
-                rates[offer.publisher_id] = self.commission_for(uow, offer.publisher_id)
-        return [replace(o, commission_bps=rates[o.publisher_id]) for o in offers]
+        """Offers as shown: with the commission that applies (one query for a page of
+        offers from any number of publishers)."""
+        if not offers:
+            return []
+        overrides = uow.offers.commission_overrides({o.publisher_id for o in offers})
+        return [
+            replace(o, commission_bps=overrides.get(o.publisher_id, self._default_commission))
+            for o in offers
+        ]
 
     def _view(self, uow: LicensingUnitOfWork, offer: Offer) -> Offer:
         (shown,) = self.with_commission(uow, [offer])

@@ -31,9 +31,13 @@ class LicensingUnitOfWork(SqlUnitOfWork):
     requests: RequestIds
 
     def __init__(
-        self, database: Database, write: bool, on_license: Callable[[License], None]
+        self,
+        database: Database,
+        write: bool,
+        on_license: Callable[[License], None],
+        autocommit: bool = False,
     ) -> None:
-        super().__init__(database, write)
+        super().__init__(database, write, autocommit)
         self._on_license = on_license
 
     def _open(self, connection: Connection) -> None:
@@ -57,5 +61,5 @@ class UnitOfWorkFactory:
         self.database = database
         self._on_license = on_license
 
-    def __call__(self, write: bool = True) -> LicensingUnitOfWork:
-        return LicensingUnitOfWork(self.database, write, self._on_license)
+    def __call__(self, write: bool = True, autocommit: bool = False) -> LicensingUnitOfWork:
+        return LicensingUnitOfWork(self.database, write, self._on_license, autocommit)
