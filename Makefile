@@ -74,6 +74,8 @@ proto-breaking: node_modules/.bin/buf
 	else echo "buf breaking: no contracts-v* tag in this clone, nothing to compare with"; fi
 
 bench: setup
+	$(BIN)/python -m bench.runtime_bench
+	$(BIN)/python -m bench.aio_server_bench
 	$(BIN)/python -m bench.catalog_bench
 	$(BIN)/python -m bench.licensing_bench
 	$(BIN)/python -m bench.license_server_bench
