@@ -18,10 +18,12 @@ Each measured with 1 and 32 closed-loop callers from this process, in the same r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -162,9 +164,9 @@ def _drop(schema: str) -> None:
     engine.dispose()
 
 
-async def _measure(port: int, style: str, database: bool) -> None:
+async def _measure(port: int, style: str, methods: tuple[str, ...], label: str = "") -> None:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        for method in ("Cached", "Database") if database else ("Cached",):
+        for method in methods:
             call_method = channel.unary_unary(
                 f"/{SERVICE}/{method}",
                 request_serializer=capi.GetWorkRequest.SerializeToString,
@@ -174,10 +176,40 @@ async def _measure(port: int, style: str, database: bool) -> None:
             def call(i: int, call_method: Any = call_method) -> Any:
                 return call_method(capi.GetWorkRequest(name=f"publishers/p/works/{i % ROWS}"))
 
-            label = f"{style} server, {'cached' if method == 'Cached' else 'database'} read"
-            await measure(f"{label} (warm-up)", call, 500, 32)
+            read = "cached" if method == "Cached" else "database"
+            name = label or f"{style} server, {read} read"
+            await measure(f"{name} (warm-up)", call, 500, 32)
             for callers in (1, 32):
-                await measure(label, call, CALLS, callers)
+                await measure(name, call, CALLS, callers)
+
+
+@contextlib.contextmanager
+def _server(style: str, schema: str) -> Iterator[int]:
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bench.aio_server_bench", style, str(port), schema]
+    )
+    try:
+        wait_healthy(style, port)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def measure_database_floor() -> None:
+    """The floor under a service's database read: a bare thread-pool server whose only
+    work is one primary-key read through SQLAlchemy on PostgreSQL (nothing without one)."""
+    if _url() is None:
+        return
+    schema = f"bench_floor_{uuid.uuid4().hex[:8]}"
+    _prepare(schema)
+    try:
+        with _server("thread-pool", schema) as port:
+            label = "Floor: one PostgreSQL read by primary key, bare gRPC server"
+            asyncio.run(_measure(port, "thread-pool", ("Database",), label))
+    finally:
+        _drop(schema)
 
 
 def main() -> None:
@@ -190,16 +222,9 @@ def main() -> None:
         print("database reads skipped: set TEST_DATABASE_URL to a PostgreSQL database")
     try:
         for style in ("thread-pool", "asyncio", "thread-pool", "asyncio"):
-            port = free_port()
-            process = subprocess.Popen(
-                [sys.executable, "-m", "bench.aio_server_bench", style, str(port), schema]
-            )
-            try:
-                wait_healthy(style, port)
-                asyncio.run(_measure(port, style, database))
-            finally:
-                process.terminate()
-                process.wait(10)
+            with _server(style, schema) as port:
+                methods = ("Cached", "Database") if database else ("Cached",)
+                asyncio.run(_measure(port, style, methods))
     finally:
         if database:
             _drop(schema)

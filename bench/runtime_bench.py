@@ -16,6 +16,10 @@ main write, each called with the party's API key as a real caller would:
 | metering | GetUsageSummary (a day, by hour) | RecordUsage (one event) |
 | settlement | GetRunningCharges | SetBudget |
 
+Two floors close the run: a bare gRPC server's no-op call, and (on PostgreSQL) a bare
+server whose only work is one primary-key read through SQLAlchemy, the least any
+database read costs on this machine.
+
 Targets (issue: per-call cost): a health check within 1.25x of the floor (calls/s and
 p50, 1 and 32 callers); catalog GetWork/ListWorks and licensing GetOffer/ListOffers on
 PostgreSQL within 1.5x of the health check's calls/s at 32 callers.
@@ -48,6 +52,7 @@ from licentia.settlement.v1 import resources_pb2 as sres
 from licentia.settlement.v1 import settlement_service_pb2 as sapi
 from licentia.settlement.v1 import settlement_service_pb2_grpc as sapi_grpc
 
+from bench.aio_server_bench import measure_database_floor
 from bench.grpc_floor import measure_floor
 from bench.harness import OPERATOR, measure, running
 from services.samples.articles import ArticleGenerator
@@ -242,6 +247,7 @@ def main() -> None:
         market = setup(ports)
         asyncio.run(run(ports, market))
     measure_floor(CALLS, (1, 32))
+    measure_database_floor()
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -430,3 +431,30 @@ def test_usage_past_a_cap_is_flagged_when_reported_and_never_billed(place: Marke
     close(place, P1_END, P1_START)
     [invoice] = place.settle(m.va.account.key).ListInvoices(api.ListInvoicesRequest()).invoices
     assert invoice.total == 500  # 8 uses at $1.00, capped at $5.00
+
+
+def test_concurrent_budget_changes_each_apply_and_one_stays(place: Marketplace) -> None:
+    """Sixteen callers setting the same budget at once: every call answers (none is an
+    internal error from two inserts racing), and the budget left is one of theirs."""
+    vendor = place.settle(place.market.va.account.key)
+    amounts = [1_000 + n for n in range(16)]
+    errors: list[BaseException] = []
+
+    def set_budget(amount: int) -> None:
+        try:
+            vendor.SetBudget(
+                api.SetBudgetRequest(
+                    budget=res.Budget(currency="USD", amount=amount, alert_threshold_bps=9_000)
+                )
+            )
+        except grpc.RpcError as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=set_budget, args=(a,)) for a in amounts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    [usd] = vendor.GetRunningCharges(api.GetRunningChargesRequest()).totals
+    assert usd.budget.amount in amounts

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, insert, or_, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from services.licensing.adapters import tables as t
 from services.licensing.adapters.terms_codec import terms_from_json, terms_to_json
@@ -69,13 +70,17 @@ class OfferRepository:
 
     def set_commission(self, publisher_id: str, bps: int | None) -> None:
         c = t.commission_rates
-        self._conn.execute(c.delete().where(c.c.publisher_id == publisher_id))
-        if bps is not None:
-            self._conn.execute(
-                insert(c).values(
-                    publisher_id=publisher_id, commission_bps=bps, update_time=utc_now()
-                )
-            )
+        if bps is None:
+            self._conn.execute(c.delete().where(c.c.publisher_id == publisher_id))
+            return
+        # Insert or replace in one statement: two concurrent changes cannot both insert.
+        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
+        values = {"commission_bps": bps, "update_time": utc_now()}
+        self._conn.execute(
+            dialect.insert(c)
+            .values(publisher_id=publisher_id, **values)
+            .on_conflict_do_update(index_elements=["publisher_id"], set_=values)
+        )
 
 
 class ProposalRepository:

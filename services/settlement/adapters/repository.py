@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from services.runtime.bulk import insert_rows
 from services.settlement.adapters import codec
@@ -148,16 +149,14 @@ class SettlementRepository:
     def set_budget(
         self, vendor: str, currency: str, amount: int, alert_bps: int, now: datetime
     ) -> None:
-        b = t.budgets.c
-        self._conn.execute(delete(t.budgets).where(b.vendor == vendor, b.currency == currency))
+        # One statement that inserts or replaces: concurrent calls for the same budget
+        # each apply, the last one stays (a delete then an insert let two of them insert).
+        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
+        values = {"amount": amount, "alert_bps": alert_bps, "update_time": now}
         self._conn.execute(
-            insert(t.budgets).values(
-                vendor=vendor,
-                currency=currency,
-                amount=amount,
-                alert_bps=alert_bps,
-                update_time=now,
-            )
+            dialect.insert(t.budgets)
+            .values(vendor=vendor, currency=currency, **values)
+            .on_conflict_do_update(index_elements=["vendor", "currency"], set_=values)
         )
 
     def budgets(self, vendor: str) -> list[Row[Any]]:
