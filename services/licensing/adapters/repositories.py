@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, insert, or_, select, tuple_, update
+from sqlalchemy import Connection, bindparam, insert, or_, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.licensing.adapters import tables as t
@@ -28,6 +28,13 @@ class OfferRepository:
         )
         row = self._conn.execute(query.with_for_update() if lock else query).first()
         return _offer(row) if row else None
+
+    def get_shown(self, publisher_id: str, offer_id: str) -> tuple[Offer, int | None] | None:
+        """The offer and its publisher's commission override, in one statement."""
+        row = self._conn.execute(
+            _OFFER_SHOWN, {"publisher_id": publisher_id, "offer_id": offer_id}
+        ).first()
+        return (_offer(row), row.commission_override) if row else None
 
     def save(self, offer: Offer) -> None:
         self._conn.execute(
@@ -208,6 +215,16 @@ def _offer_row(o: Offer) -> dict[str, Any]:
         "publish_time": o.publish_time,
         "etag": o.etag,
     }
+
+
+# An offer with its publisher's commission override (NULL: the operator's default):
+# GetOffer's read, built once.
+_OFFER_SHOWN = (
+    select(t.offers, t.commission_rates.c.commission_bps.label("commission_override"))
+    .outerjoin(t.commission_rates, t.commission_rates.c.publisher_id == t.offers.c.publisher_id)
+    .where(t.offers.c.publisher_id == bindparam("publisher_id"))
+    .where(t.offers.c.id == bindparam("offer_id"))
+)
 
 
 def _offer(r: Any) -> Offer:

@@ -94,13 +94,16 @@ class OfferService:
             return self._view(uow, offer)
 
     def get(self, p: Principal, name: str) -> Offer:
-        # The offer and its publisher's commission rate are independent facts: each is
-        # read on its own, with no transaction around them.
-        with self._uow(write=False, autocommit=True) as uow:
-            offer = self._load(uow, name)
-            if not access.read_offer(p, offer.publisher, offer.state is OfferState.PUBLISHED):
-                raise NotFound("OFFER_NOT_FOUND", f"{name} does not exist")
-            return self._view(uow, offer)
+        publisher_id, offer_id = parse_offer_name(name)
+        with self._uow(write=False, autocommit=True) as uow:  # one statement
+            shown = uow.offers.get_shown(publisher_id, offer_id)
+        if shown is None:
+            raise NotFound("OFFER_NOT_FOUND", f"{name} does not exist")
+        offer, override = shown
+        if not access.read_offer(p, offer.publisher, offer.state is OfferState.PUBLISHED):
+            raise NotFound("OFFER_NOT_FOUND", f"{name} does not exist")
+        commission = self._default_commission if override is None else override
+        return replace(offer, commission_bps=commission)
 
     def list_offers(
         self, p: Principal, parent: str, state: OfferState | None, page_size: int, page_token: str
