@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -44,8 +46,37 @@ class _AcceptEverything(metering_grpc.MeteringServiceServicer):
             )
 
 
-def serve(port: int) -> None:
-    server = grpc.server(ThreadPoolExecutor(max_workers=16))
+class _ClockOnly(grpc.ServerInterceptor):
+    """The least per-call Python a runtime could run: read the clock around the call."""
+
+    def __init__(self) -> None:
+        self._wrapped: dict[str, Any] = {}
+
+    def intercept_service(self, continuation: Any, details: grpc.HandlerCallDetails) -> Any:
+        handler = continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        wrapped = self._wrapped.get(details.method)
+        if wrapped is None:
+            inner = handler.unary_unary
+
+            def timed(request: Any, context: Any) -> Any:
+                started = time.perf_counter()
+                try:
+                    return inner(request, context)
+                finally:
+                    _ = time.perf_counter() - started
+
+            wrapped = self._wrapped[details.method] = grpc.unary_unary_rpc_method_handler(
+                timed, handler.request_deserializer, handler.response_serializer
+            )
+        return wrapped
+
+
+def serve(port: int, clock_only: bool = False) -> None:
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=16), interceptors=[_ClockOnly()] if clock_only else []
+    )
     health_pb2_grpc.add_HealthServicer_to_server(_Serving(), server)
     # Only StreamUsage is served; the stubs' other methods answer UNIMPLEMENTED.
     accept = _AcceptEverything()  # type: ignore[abstract]
@@ -68,11 +99,14 @@ async def _measure_health(port: int, label: str, calls: int, callers: tuple[int,
 
 
 @contextmanager
-def bare_servers(count: int) -> Iterator[list[int]]:
-    """`count` bare servers, each its own process; yields their ports."""
+def bare_servers(count: int, clock_only: bool = False) -> Iterator[list[int]]:
+    """`count` bare servers, each its own process; yields their ports. `clock_only`: each
+    call wrapped by an interceptor that only reads the clock around it."""
     ports = [free_port() for _ in range(count)]
+    extra = ["clock-only"] if clock_only else []
     processes = [
-        subprocess.Popen([sys.executable, "-m", "bench.grpc_floor", str(port)]) for port in ports
+        subprocess.Popen([sys.executable, "-m", "bench.grpc_floor", str(port), *extra])
+        for port in ports
     ]
     try:
         for port in ports:
@@ -85,10 +119,15 @@ def bare_servers(count: int) -> Iterator[list[int]]:
             process.wait(10)
 
 
-def measure_floor(calls: int, callers: tuple[int, ...]) -> None:
-    """The bare server, measured like the service beside it."""
+def measure_floor(calls: int, callers: tuple[int, ...], clock_only: bool = False) -> None:
+    """The bare server, measured like the service beside it; `clock_only`: and again
+    with the least per-call Python any runtime adds (reading the clock around a call)."""
     with bare_servers(1) as [port]:
         asyncio.run(_measure_health(port, "Floor: a no-op call, bare gRPC server", calls, callers))
+    if clock_only:
+        label = "Floor: a no-op call, bare gRPC server whose interceptor only reads the clock"
+        with bare_servers(1, clock_only=True) as [port]:
+            asyncio.run(_measure_health(port, label, calls, callers))
 
 
 def measure_service_health(port: int, calls: int, callers: tuple[int, ...]) -> None:
@@ -98,4 +137,4 @@ def measure_service_health(port: int, calls: int, callers: tuple[int, ...]) -> N
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]))
+    serve(int(sys.argv[1]), clock_only=sys.argv[2:] == ["clock-only"])

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from services.provenance import app as provenance_app
 from services.provenance.adapters import tables
 from services.provenance.adapters.analysis_pool import AnalysisPool
-from services.provenance.domain.documents import AnalysedText, analyse
+from services.provenance.domain.documents import IndexedText, analyse
 from services.provenance.domain.fingerprint_index import FingerprintIndex
 from services.provenance.domain.works import FeedPage, WorkChange, WorkText
 from services.provenance.service_layer.indexing import IndexingService
@@ -69,7 +69,7 @@ def database(settings: Settings) -> Iterator[Database]:
 def indexer(
     database: Database,
     catalog: FakeCatalog,
-    analyse_many: Callable[[list[str]], list[AnalysedText]] | None = None,
+    analyse_many: Callable[[list[str]], list[IndexedText]] | None = None,
 ) -> IndexingService:
     service = IndexingService(
         UnitOfWorkFactory(database),

@@ -11,13 +11,16 @@ from __future__ import annotations
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 
-from services.provenance.domain.documents import AnalysedText, analyse
+from services.provenance.domain.documents import IndexedText, to_index
 
 _SMALL_BATCH = 32  # below this, shipping the texts costs more than it saves
 
 
-def analyse_all(bodies: list[str]) -> list[AnalysedText]:
-    return [analyse(body) for body in bodies]
+def analyse_all(bodies: list[str]) -> list[IndexedText]:
+    """Fingerprints and word records, made where the texts are analysed: a worker sends
+    back what will be stored, not the analysis (three times its size) to be reduced in
+    the serving process."""
+    return [to_index(body) for body in bodies]
 
 
 class AnalysisPool:
@@ -29,7 +32,7 @@ class AnalysisPool:
             else None
         )
 
-    def analyse(self, bodies: list[str]) -> list[AnalysedText]:
+    def analyse(self, bodies: list[str]) -> list[IndexedText]:
         if self._pool is None or len(bodies) < _SMALL_BATCH:
             return analyse_all(bodies)
         size = -(-len(bodies) // self._workers)

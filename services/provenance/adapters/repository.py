@@ -10,7 +10,7 @@ from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.provenance.adapters import tables as t
-from services.provenance.domain.documents import AnalysedText, Fingerprints, WordRecord
+from services.provenance.domain.documents import Fingerprints, IndexedText, WordRecord
 from services.provenance.domain.matching import IndexedDocument
 from services.provenance.domain.works import WorkState
 from services.runtime.sqltypes import utc_now
@@ -49,7 +49,7 @@ class IndexRepository:
         return found
 
     def add_documents(
-        self, documents: list[tuple[str, int, AnalysedText, Fingerprints]], now: datetime
+        self, documents: list[tuple[str, int, IndexedText]], now: datetime
     ) -> list[int]:
         """Store new document versions in one statement; their ids, in order."""
         if not documents:
@@ -58,9 +58,9 @@ class IndexRepository:
             insert(t.documents).returning(t.documents.c.id, sort_by_parameter_order=True),
             [
                 {"work": work, "version": version, "word_count": text.word_count,
-                 "fingerprints": prints.to_bytes(), "words": text.word_record().to_bytes(),
+                 "fingerprints": text.fingerprints.to_bytes(), "words": text.words,
                  "create_time": now}
-                for work, version, text, prints in documents
+                for work, version, text in documents
             ],
         )  # fmt: skip
         return [int(doc_id) for doc_id in rows.scalars()]

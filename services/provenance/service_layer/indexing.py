@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from services.provenance.domain.documents import AnalysedText, analyse
+from services.provenance.domain.documents import IndexedText, to_index
 from services.provenance.domain.fingerprint_index import FingerprintIndex
 from services.provenance.domain.works import (
     DELETED,
@@ -82,11 +82,11 @@ class IndexingService:
         index: FingerprintIndex,
         shared_cursor: CursorStore,
         poll_seconds: float,
-        analyse_many: Callable[[list[str]], list[AnalysedText]] | None = None,
+        analyse_many: Callable[[list[str]], list[IndexedText]] | None = None,
     ) -> None:
         self._uow = uow
         # How works' texts are analysed: in this process, or split across worker processes.
-        self._analyse_many = analyse_many or (lambda bodies: [analyse(b) for b in bodies])
+        self._analyse_many = analyse_many or (lambda bodies: [to_index(b) for b in bodies])
         self._catalog = catalog
         self.index = index
         self._shared_cursor = shared_cursor
@@ -214,9 +214,9 @@ class IndexingService:
                 elif work in texts and texts[work].version > state.version:
                     new.append((work, texts[work].version))
             # One statement for all new documents, one for all state changes.
-            prints = {work: analysed[work].fingerprints() for work, _ in new}
+            prints = {work: analysed[work].fingerprints for work, _ in new}
             ids = uow.index.add_documents(
-                [(work, version, analysed[work], prints[work]) for work, version in new], now
+                [(work, version, analysed[work]) for work, version in new], now
             )
             written = {doc: prints[work] for (work, _), doc in zip(new, ids, strict=True)}
             for (work, version), doc in zip(new, ids, strict=True):
