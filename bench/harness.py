@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -148,3 +149,25 @@ async def measure(
         f"{label}: {calls / elapsed:,.0f} calls/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms "
         f"({concurrency} concurrent callers)"
     )
+
+
+def publisher_and_vendor(catalog: object) -> dict[str, str]:
+    """Publisher `publishers/p` and vendor `vendors/v`, made by the operator through the
+    catalog stub given; returns each one's API key by name."""
+    from licentia.catalog.v1 import catalog_service_pb2 as capi
+    from licentia.catalog.v1 import resources_pb2 as cres
+
+    op = (("authorization", f"Bearer {OPERATOR}"),)
+    stub: Any = catalog
+    stub.CreatePublisher(
+        capi.CreatePublisherRequest(publisher=cres.Publisher(display_name="P"), publisher_id="p"),
+        metadata=op,
+    )
+    stub.CreateVendor(
+        capi.CreateVendorRequest(vendor=cres.Vendor(display_name="V"), vendor_id="v"),
+        metadata=op,
+    )
+    return {
+        who: stub.CreateApiKey(capi.CreateApiKeyRequest(parent=who), metadata=op).key
+        for who in ("publishers/p", "vendors/v")
+    }

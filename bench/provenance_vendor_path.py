@@ -44,7 +44,7 @@ from licentia.provenance.v1 import provenance_service_pb2_grpc as api_grpc
 from opentelemetry.sdk.trace import TracerProvider
 
 from bench.grpc_floor import measure_floor
-from bench.harness import OPERATOR, SERVICE_TOKEN, measure, running
+from bench.harness import OPERATOR, SERVICE_TOKEN, measure, publisher_and_vendor, running
 from services.provenance import app as provenance_app
 from services.provenance.adapters.licensing_client import LicensingPermissions
 from services.provenance.domain.fingerprint_index import FingerprintIndex
@@ -70,18 +70,7 @@ def setup(ports: dict[str, int]) -> tuple[str, list[str], list[str]]:
     licensing = lapi_grpc.LicensingServiceStub(
         grpc.insecure_channel(f"127.0.0.1:{ports['licensing']}")
     )
-    catalog.CreatePublisher(
-        capi.CreatePublisherRequest(publisher=cres.Publisher(display_name="P"), publisher_id="p"),
-        metadata=OP,
-    )
-    catalog.CreateVendor(
-        capi.CreateVendorRequest(vendor=cres.Vendor(display_name="V"), vendor_id="v"),
-        metadata=OP,
-    )
-    keys = {
-        who: catalog.CreateApiKey(capi.CreateApiKeyRequest(parent=who), metadata=OP).key
-        for who in ("publishers/p", "vendors/v")
-    }
+    keys = publisher_and_vendor(catalog)
     generator = ArticleGenerator(seed=12)
     bodies = [generator.text(400) for _ in range(WORKS)]
     names: list[str] = []

@@ -55,7 +55,7 @@ from licentia.settlement.v1 import settlement_service_pb2_grpc as sapi_grpc
 
 from bench.aio_server_bench import measure_database_floor
 from bench.grpc_floor import measure_floor
-from bench.harness import OPERATOR, measure, running
+from bench.harness import OPERATOR, measure, publisher_and_vendor, running
 from services.samples.articles import ArticleGenerator
 
 CALLS = int(os.environ.get("BENCH_CALLS", "3000"))
@@ -84,18 +84,7 @@ def setup(ports: dict[str, int]) -> Market:
     licensing = lapi_grpc.LicensingServiceStub(
         grpc.insecure_channel(f"127.0.0.1:{ports['licensing']}")
     )
-    catalog.CreatePublisher(
-        capi.CreatePublisherRequest(publisher=cres.Publisher(display_name="P"), publisher_id="p"),
-        metadata=OP,
-    )
-    catalog.CreateVendor(
-        capi.CreateVendorRequest(vendor=cres.Vendor(display_name="V"), vendor_id="v"),
-        metadata=OP,
-    )
-    keys = {
-        who: catalog.CreateApiKey(capi.CreateApiKeyRequest(parent=who), metadata=OP).key
-        for who in ("publishers/p", "vendors/v")
-    }
+    keys = publisher_and_vendor(catalog)
     publisher, vendor = auth(keys["publishers/p"]), auth(keys["vendors/v"])
     generator = ArticleGenerator(seed=3)
     bodies = [generator.text(400) for _ in range(500)]
