@@ -14,6 +14,7 @@ its parent (the caller's `traceparent`) are as the instrumentation would make th
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
@@ -23,7 +24,8 @@ from typing import Any
 import grpc
 from opentelemetry import context as otel_context
 from opentelemetry import trace
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry.context import Context
+from opentelemetry.trace import Span, Status, StatusCode
 
 from services.runtime.authentication import Authenticator
 from services.runtime.error_mapping import abort_with
@@ -81,36 +83,36 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
         return wrapped
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-        around = self._around
-        public = method.startswith(PUBLIC_METHOD_PREFIXES)
-        anonymous_allowed = method in self._public_methods
+        begin, enter, finish, domain = self._begin, self._enter, self._finish, self._domain
+        guarded = not method.startswith(PUBLIC_METHOD_PREFIXES)
         if handler.response_streaming:
             streaming_inner = handler.unary_stream or handler.stream_stream
 
             def streaming(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
-                scope = around(method, public, anonymous_allowed, context)
-                next(scope)
+                call = begin(method, context)
                 try:
+                    if guarded:
+                        enter(call)
                     yield from streaming_inner(request, context)
-                except BaseException as error:
-                    _throw(scope, error)
-                else:
-                    _close(scope)
+                except Exception as error:
+                    abort_with(context, error, domain)
+                finally:
+                    finish(call, context)
 
             behaviour: Callable[..., Any] = streaming
         else:
             unary_inner = handler.unary_unary or handler.stream_unary
 
             def unary(request: Any, context: grpc.ServicerContext) -> Any:
-                scope = around(method, public, anonymous_allowed, context)
-                next(scope)
+                call = begin(method, context)
                 try:
-                    response = unary_inner(request, context)
-                except BaseException as error:
-                    _throw(scope, error)
-                    raise  # the scope let it through
-                _close(scope)
-                return response
+                    if guarded:
+                        enter(call)
+                    return unary_inner(request, context)
+                except Exception as error:
+                    abort_with(context, error, domain)
+                finally:
+                    finish(call, context)
 
             behaviour = unary
         return _FACTORIES[(handler.request_streaming, handler.response_streaming)](
@@ -119,95 +121,84 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
             response_serializer=handler.response_serializer,
         )
 
-    def _around(
-        self, method: str, public: bool, anonymous_allowed: bool, context: grpc.ServicerContext
-    ) -> Iterator[None]:
-        """One call's scope, as a generator: the code before `yield` runs before the
-        handler, the rest after it (or with its exception thrown in)."""
+    def _begin(self, method: str, context: grpc.ServicerContext) -> _Call:
+        """Before the handler, for every call: the clock, the span (current from here)."""
         started = time.perf_counter()
-        metadata = _metadata(context)
+        metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
         span, parent = self._spans.start(method, metadata)
         attached = otel_context.attach(trace.set_span_in_context(span, parent))
-        caller = ""
-        principal_token = None
-        try:
-            try:
-                if not public:
-                    principal = self._principal(method, metadata, anonymous_allowed)
-                    caller = principal.account
-                    principal_token = set_principal(principal)
-                    self._limiter.acquire(principal.account)
-                yield
-            except Exception as error:
-                abort_with(context, error, self._domain)
-            finally:
-                if principal_token is not None:
-                    reset_principal(principal_token)
-        finally:
-            code = context.code() or grpc.StatusCode.OK
-            if isinstance(code, int):
-                code = grpc.StatusCode.UNKNOWN
-            seconds = time.perf_counter() - started
-            RPC.observe(self._service, method, code.name, seconds)
-            if span.is_recording():
-                span.set_attributes(
-                    {
-                        "rpc.system": "grpc",
-                        "rpc.method": method,
-                        "rpc.grpc.status_code": code.value[0],
-                    }
-                )
-                if code is not grpc.StatusCode.OK:
-                    span.set_status(Status(StatusCode.ERROR, code.name))
-            span.end()
-            otel_context.detach(attached)
-            level = logging.INFO if code is grpc.StatusCode.OK else logging.WARNING
-            if access_log.isEnabledFor(level):
-                access_log.log(
-                    level,
-                    "rpc %s %s",
-                    method,
-                    code.name,
-                    extra={
-                        "rpc_method": method,
-                        "rpc_code": code.name,
-                        "duration_ms": round(seconds * 1000, 3),
-                        "caller": caller,
-                    },
-                )
+        return _Call(method, metadata, started, span, attached)
 
-    def _principal(
-        self, method: str, metadata: dict[str, str], anonymous_allowed: bool
-    ) -> Principal:
+    def _enter(self, call: _Call) -> None:
+        """Before the handler of a call that needs credentials: who calls, within its
+        rate. Raises what the caller is told (mapped like the handler's errors)."""
+        metadata = call.metadata
         header = metadata.get("authorization", "")
-        if not header and anonymous_allowed:
-            return ANONYMOUS
-        scheme, _, credential = header.partition(" ")
-        if scheme.lower() != "bearer" or not credential.strip():
-            raise Unauthenticated(
-                "MISSING_CREDENTIALS",
-                "send `authorization: Bearer <api key>` metadata with every call",
+        if not header and call.method in self._public_methods:
+            principal = ANONYMOUS
+        else:
+            scheme, _, credential = header.partition(" ")
+            if scheme.lower() != "bearer" or not credential.strip():
+                raise Unauthenticated(
+                    "MISSING_CREDENTIALS",
+                    "send `authorization: Bearer <api key>` metadata with every call",
+                )
+            principal = self._authenticator.authenticate(credential.strip())
+        call.caller = principal.account
+        call.principal_token = set_principal(principal)
+        self._limiter.acquire(principal.account)
+
+    def _finish(self, call: _Call, context: grpc.ServicerContext) -> None:
+        """After the handler (or its error, mapped): metrics, span, access log."""
+        if call.principal_token is not None:
+            reset_principal(call.principal_token)
+        code = context.code() or grpc.StatusCode.OK
+        if isinstance(code, int):
+            code = grpc.StatusCode.UNKNOWN
+        seconds = time.perf_counter() - call.started
+        method, span = call.method, call.span
+        RPC.observe(self._service, method, code.name, seconds)
+        if span.is_recording():
+            span.set_attributes(
+                {"rpc.system": "grpc", "rpc.method": method, "rpc.grpc.status_code": code.value[0]}
             )
-        return self._authenticator.authenticate(credential.strip())
+            if code is not grpc.StatusCode.OK:
+                span.set_status(Status(StatusCode.ERROR, code.name))
+        span.end()
+        otel_context.detach(call.attached)
+        level = logging.INFO if code is grpc.StatusCode.OK else logging.WARNING
+        if access_log.isEnabledFor(level):
+            access_log.log(
+                level,
+                "rpc %s %s",
+                method,
+                code.name,
+                extra={
+                    "rpc_method": method,
+                    "rpc_code": code.name,
+                    "duration_ms": round(seconds * 1000, 3),
+                    "caller": call.caller,
+                },
+            )
 
 
-def _metadata(context: grpc.ServicerContext) -> dict[str, str]:
-    return {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+class _Call:
+    """One call in flight, from `_begin` to `_finish`."""
 
+    __slots__ = ("attached", "caller", "metadata", "method", "principal_token", "span", "started")
 
-def _throw(scope: Iterator[None], error: BaseException) -> None:
-    """Hand the handler's exception to the scope: it maps it (aborting the call) or,
-    for what it does not map, lets it through."""
-    try:
-        scope.throw(error)  # type: ignore[attr-defined]
-    except StopIteration:
-        return
-    raise RuntimeError("the call scope yielded twice")
-
-
-def _close(scope: Iterator[None]) -> None:
-    try:
-        next(scope)
-    except StopIteration:
-        return
-    raise RuntimeError("the call scope yielded twice")
+    def __init__(
+        self,
+        method: str,
+        metadata: dict[str, str],
+        started: float,
+        span: Span,
+        attached: contextvars.Token[Context],
+    ) -> None:
+        self.method = method
+        self.metadata = metadata
+        self.started = started
+        self.span = span
+        self.attached = attached
+        self.caller = ""
+        self.principal_token: contextvars.Token[Principal | None] | None = None
