@@ -36,6 +36,7 @@ ProfileOption = Annotated[
 JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 # Arguments and options several commands share.
 WorkArgument = Annotated[str, typer.Argument(help="publishers/{p}/works/{w}")]
+LicenseArgument = Annotated[str, typer.Argument(metavar="LICENSE", help="licenses/{id}")]
 UseOption = Annotated[str, typer.Option(help="ai-input, ai-train, ai-index or search")]
 TerritoryOption = Annotated[str, typer.Option(help="ISO 3166 code of where it is used")]
 CurrencyOption = Annotated[str, typer.Option(help="ISO 4217 code")]

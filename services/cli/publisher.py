@@ -37,7 +37,7 @@ from services.cli.output import (
     table,
 )
 from services.cli.pricing import MODELS, micros, price_of
-from services.cli.profile import JsonOption, ProfileOption, WorkArgument, connect
+from services.cli.profile import JsonOption, LicenseArgument, ProfileOption, WorkArgument, connect
 from services.cli.settlement import moment
 from services.cli.works_files import BadInput, count_works, read_works
 from services.client import Licentia, new_request_id
@@ -434,7 +434,7 @@ def _license_change(license_name: str, profile: str | None, as_json: bool, **how
 
 @app.command("suspend", help="Suspend a license at once (e.g. an unpaid invoice).")
 def suspend(
-    license_name: Annotated[str, typer.Argument(metavar="LICENSE", help="licenses/{id}")],
+    license_name: LicenseArgument,
     reason: Reason,
     profile: ProfileOption = None,
     as_json: JsonOption = False,
@@ -444,7 +444,7 @@ def suspend(
 
 @app.command("resume", help="Resume a suspended license.")
 def resume(
-    license_name: Annotated[str, typer.Argument(metavar="LICENSE", help="licenses/{id}")],
+    license_name: LicenseArgument,
     profile: ProfileOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -453,7 +453,7 @@ def resume(
 
 @app.command("revoke", help="Revoke a license for good (a breach of its terms).")
 def revoke(
-    license_name: Annotated[str, typer.Argument(metavar="LICENSE", help="licenses/{id}")],
+    license_name: LicenseArgument,
     reason: Reason,
     profile: ProfileOption = None,
     as_json: JsonOption = False,

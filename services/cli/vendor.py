@@ -38,6 +38,7 @@ from services.cli.pricing import micros
 from services.cli.profile import (
     CurrencyOption,
     JsonOption,
+    LicenseArgument,
     ProfileOption,
     TerritoryOption,
     UseOption,
@@ -169,7 +170,7 @@ def licenses(profile: ProfileOption = None, as_json: JsonOption = False) -> None
 
 @app.command("token")
 def token(
-    license_name: Annotated[str, typer.Argument(metavar="LICENSE", help="licenses/{id}")],
+    license_name: LicenseArgument,
     profile: ProfileOption = None,
 ) -> None:
     """A signed license token (JWS) anyone can verify with the published keys."""
