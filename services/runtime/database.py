@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, make_url, text
+from sqlalchemy import Connection, Engine, Table, create_engine, event, make_url, text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DisconnectionError
 
 # Execution option a unit of work sets on connections that will write.
@@ -117,3 +118,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def upsert_into(conn: Connection, table: Table) -> Any:
+    """An INSERT on `conn`'s dialect that takes ON CONFLICT (PostgreSQL and SQLite both
+    have it, as separate SQLAlchemy constructs): one statement that inserts or, on a
+    conflicting key, does nothing or updates."""
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)

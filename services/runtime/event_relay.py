@@ -16,9 +16,8 @@ from typing import Generic, Protocol, TypeVar
 
 import grpc
 from sqlalchemy import BigInteger, Column, MetaData, String, Table, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
-from services.runtime.database import Database
+from services.runtime.database import Database, upsert_into
 from services.runtime.errors import Unavailable
 from services.runtime.sqltypes import UtcDateTime, utc_now
 
@@ -71,9 +70,8 @@ class SqlCursorStore:
     def save(self, position: int) -> None:
         t = self._table
         with self._database.write_transaction() as conn:
-            dialect = postgresql if self._database.is_postgres else sqlite
             conn.execute(
-                dialect.insert(t)
+                upsert_into(conn, t)
                 .values(consumer=self._consumer, position=position, updated_at=utc_now())
                 .on_conflict_do_nothing()
             )

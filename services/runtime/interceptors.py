@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -65,7 +64,6 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
         self._public_methods = public_methods
         # method -> (the handler it was built from, the wrapped handler)
         self._wrapped: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
-        self._lock = threading.Lock()
 
     def intercept_service(
         self, continuation: Callable[[Any], Any], details: grpc.HandlerCallDetails
@@ -78,8 +76,7 @@ class RuntimeInterceptor(grpc.ServerInterceptor):
         if kept is not None and kept[0] is handler:
             return kept[1]
         wrapped = self._wrap(method, handler)
-        with self._lock:
-            self._wrapped[method] = (handler, wrapped)
+        self._wrapped[method] = (handler, wrapped)  # a race builds it twice, harmlessly
         return wrapped
 
     def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:

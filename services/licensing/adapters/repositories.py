@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, insert, or_, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from services.licensing.adapters import tables as t
 from services.licensing.adapters.terms_codec import terms_from_json, terms_to_json
 from services.licensing.domain.licenses import License, LicenseFilter, LicenseState
 from services.licensing.domain.negotiation import Action, Party, Proposal, ProposalState, Step
 from services.licensing.domain.offers import Offer, OfferFilter, OfferState
+from services.runtime.database import upsert_into
 from services.runtime.sqltypes import utc_now
 
 
@@ -81,10 +81,9 @@ class OfferRepository:
             self._conn.execute(c.delete().where(c.c.publisher_id == publisher_id))
             return
         # Insert or replace in one statement: two concurrent changes cannot both insert.
-        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
         values = {"commission_bps": bps, "update_time": utc_now()}
         self._conn.execute(
-            dialect.insert(c)
+            upsert_into(self._conn, c)
             .values(publisher_id=publisher_id, **values)
             .on_conflict_do_update(index_elements=["publisher_id"], set_=values)
         )

@@ -102,8 +102,7 @@ class OfferService:
         offer, override = shown
         if not access.read_offer(p, offer.publisher, offer.state is OfferState.PUBLISHED):
             raise NotFound("OFFER_NOT_FOUND", f"{name} does not exist")
-        commission = self._default_commission if override is None else override
-        return replace(offer, commission_bps=commission)
+        return replace(offer, commission_bps=self._rate(override))
 
     def list_offers(
         self, p: Principal, parent: str, state: OfferState | None, page_size: int, page_token: str
@@ -155,7 +154,10 @@ class OfferService:
             return self.commission_for(uow, publisher_id)
 
     def commission_for(self, uow: LicensingUnitOfWork, publisher_id: str) -> int:
-        override = uow.offers.commission_override(publisher_id)
+        return self._rate(uow.offers.commission_override(publisher_id))
+
+    def _rate(self, override: int | None) -> int:
+        """The commission that applies: the publisher's override, or the default."""
         return self._default_commission if override is None else override
 
     def _transition(

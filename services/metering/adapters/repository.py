@@ -33,6 +33,7 @@ from services.metering.domain.events import (
 )
 from services.metering.domain.rollups import RollupKey, Totals, sorted_keys
 from services.metering.domain.seals import Fence
+from services.runtime.database import upsert_into
 
 T = TypeVar("T")
 # One lock per metering schema (installations can share a database).
@@ -129,9 +130,8 @@ class UsageRepository:
         by another event (a correction retried under its own id is not refused here)."""
         if not pairs:
             return set()
-        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
         rows = [{"vendor": vendor, "original_id": o, "correction_id": c} for o, c in pairs]
-        statement = dialect.insert(t.corrections).on_conflict_do_nothing()
+        statement = upsert_into(self._conn, t.corrections).on_conflict_do_nothing()
         claimed = set(
             self._conn.execute(statement.returning(t.corrections.c.original_id), rows).scalars()
         )

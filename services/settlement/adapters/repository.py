@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Row, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from services.runtime.bulk import insert_rows
+from services.runtime.database import upsert_into
 from services.settlement.adapters import codec
 from services.settlement.adapters import tables as t
 from services.settlement.domain.billing import VendorPeriod
@@ -151,10 +151,9 @@ class SettlementRepository:
     ) -> None:
         # One statement that inserts or replaces: concurrent calls for the same budget
         # each apply, the last one stays (a delete then an insert let two of them insert).
-        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
         values = {"amount": amount, "alert_bps": alert_bps, "update_time": now}
         self._conn.execute(
-            dialect.insert(t.budgets)
+            upsert_into(self._conn, t.budgets)
             .values(vendor=vendor, currency=currency, **values)
             .on_conflict_do_update(index_elements=["vendor", "currency"], set_=values)
         )
