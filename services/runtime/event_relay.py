@@ -161,9 +161,12 @@ def _upstream_unavailable(error: Exception) -> str | None:
     """One line saying why the upstream did not answer, or None for any other failure."""
     if isinstance(error, Unavailable):
         return error.message
+    # CANCELLED reaches a relay that is not stopping only when the call was cut off
+    # under it (a peer or a channel going away): an interruption, retried like an outage.
     if isinstance(error, grpc.RpcError) and error.code() in (
         grpc.StatusCode.UNAVAILABLE,
         grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.CANCELLED,
     ):
         return f"upstream {error.code().name}: {error.details()}"
     return None

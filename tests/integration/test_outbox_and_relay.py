@@ -6,6 +6,7 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 
+import grpc
 import pytest
 from sqlalchemy import MetaData
 
@@ -130,3 +131,43 @@ def test_an_upstream_outage_is_logged_once_and_its_end_noted(
     assert sum("retrying in" in r.getMessage() for r in caplog.records) == 4
     assert any("upstream back after" in r.getMessage() for r in caplog.records)
     assert delivered == [1, 2, 3]
+
+
+class _CutOff(grpc.RpcError):
+    """What a call cut off under the relay raises (the channel or peer went away)."""
+
+    def code(self) -> grpc.StatusCode:
+        return grpc.StatusCode.CANCELLED
+
+    def details(self) -> str:
+        return "CANCELLED"
+
+
+def test_a_call_cut_off_under_the_relay_is_retried_like_an_outage(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No traceback in the logs for an interrupted call: a warning, a retry, and nothing
+    skipped."""
+    cut = [True]
+    delivered: list[int] = []
+    done = threading.Event()
+
+    def fetch(position: int, limit: int) -> list[int]:
+        if cut.pop() if cut else False:
+            raise _CutOff()
+        return [n for n in (1, 2) if n > position][:limit]
+
+    def handle(events: Sequence[int]) -> None:
+        delivered.extend(events)
+        done.set()
+
+    relay = EventRelay("cut", fetch, handle, lambda e: e, MemoryCursor(), idle_seconds=0.01)
+    with caplog.at_level(logging.DEBUG, logger="licentia.relay"):
+        relay.start()
+        assert done.wait(10)
+        relay.stop()
+    assert not [r for r in caplog.records if r.exc_info]
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        "relay cut: upstream CANCELLED: CANCELLED; retrying until it answers"
+    ]
+    assert delivered == [1, 2]
