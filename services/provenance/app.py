@@ -17,10 +17,13 @@ from services.provenance.adapters import tables
 from services.provenance.adapters.analysis_pool import AnalysisPool
 from services.provenance.adapters.catalog_feed import CatalogFeed
 from services.provenance.adapters.licensing_client import LicensingPermissions
+from services.provenance.adapters.sentence_encoder import SentenceEncoder, packaged_minilm
+from services.provenance.adapters.vector_index import SentenceVectors
 from services.provenance.domain.fingerprint_index import FingerprintIndex
 from services.provenance.entrypoints.grpc_servicer import ProvenanceServicer
 from services.provenance.service_layer.checking import CheckService, DocumentCache
 from services.provenance.service_layer.indexing import IndexingService
+from services.provenance.service_layer.semantic import SemanticChecker, SemanticIndexer
 from services.provenance.service_layer.unit_of_work import UnitOfWorkFactory
 from services.runtime.bootstrap import (
     catalog_key_authenticator,
@@ -45,6 +48,33 @@ def open_database(settings: Settings) -> Database:
     return open_service_database(settings, NAME)
 
 
+def _semantic_stage(
+    settings: Settings,
+    uow: UnitOfWorkFactory,
+    channels: ServiceChannels,
+    index: FingerprintIndex,
+    documents: DocumentCache,
+) -> tuple[SemanticIndexer, SentenceVectors, SemanticChecker] | None:
+    """The paraphrase stage, when the deployment has it: the model (checked against its
+    digests), the vector index, its indexer and the checker."""
+    if not settings.provenance_semantic:
+        return None
+    files = packaged_minilm()
+    encoder = SentenceEncoder(files, threads=settings.provenance_semantic_threads)
+    vectors = SentenceVectors(encoder.dimensions)
+    indexer = SemanticIndexer(
+        uow,
+        CatalogFeed(channels.channel("catalog")),
+        index,
+        vectors,
+        encoder,
+        model=files.digests["model.safetensors"][:16],
+        poll_seconds=settings.provenance_poll_seconds,
+        batch=settings.provenance_semantic_batch,
+    )
+    return indexer, vectors, SemanticChecker(encoder, vectors, index, documents)
+
+
 def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp:
     database = ready_database(settings, NAME, MIGRATIONS, tracer_provider)
 
@@ -66,13 +96,18 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
         settings.license_refresh_seconds,
         max_age_seconds=settings.work_cache_ttl_seconds,
     )
+    documents = DocumentCache(uow, settings.provenance_document_cache)
+    semantic = _semantic_stage(settings, uow, channels, index, documents)
     checks = CheckService(
         index,
-        DocumentCache(uow, settings.provenance_document_cache),
+        documents,
         permissions,
         UsageReporter(channels.channel("metering")),
+        paraphrases=semantic[2] if semantic else None,
     )
-    servicer = ProvenanceServicer(checks, indexing)
+    servicer = ProvenanceServicer(
+        checks, indexing, semantic[0] if semantic else None, semantic[1] if semantic else None
+    )
     authenticator = catalog_key_authenticator(settings, channels)
 
     def register(server: grpc.Server) -> None:
@@ -88,8 +123,15 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
         grpc_service_names=(GRPC_SERVICE,),
         register=register,
         authenticator=authenticator,
-        on_start=[indexing.start, permissions.start],
-        on_stop=[database.dispose, channels.close, analysis.close, indexing.stop, permissions.stop],
+        on_start=[indexing.start, permissions.start, *([semantic[0].start] if semantic else [])],
+        on_stop=[
+            *([semantic[0].stop] if semantic else []),
+            database.dispose,
+            channels.close,
+            analysis.close,
+            indexing.stop,
+            permissions.stop,
+        ],
         gauges={
             "licentia_provenance_index_works": (
                 "Works in this replica's index",

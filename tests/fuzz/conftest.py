@@ -47,7 +47,7 @@ class Marketplace:
 
 
 # Tables that background work fills whatever a call does (relays, indexing, partitions).
-_MOVED_BY_BACKGROUND_WORK = {"outbox_cursor", "relay_cursors"}
+_MOVED_BY_BACKGROUND_WORK = {"outbox_cursor", "relay_cursors", "sentence_vectors"}
 
 
 @pytest.fixture(
@@ -82,7 +82,10 @@ def marketplace(
         licensing=market.licensing.server.port,
         metering=metering.server.port,
     )
-    provenance = start_service(provenance_app, wired)
+    # Semantic mode on: its sentence splitting and model take any text too.
+    provenance = start_service(
+        provenance_app, wired.model_copy(update={"provenance_semantic": True})
+    )
     settlement = start_service(settlement_app, wired)
     harnesses = {
         "catalog": market.catalog,

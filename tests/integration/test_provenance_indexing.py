@@ -4,7 +4,7 @@ idempotent events, a crash mid-batch replayed, a rebuild equal to incremental in
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -56,14 +56,6 @@ class FakeCatalog:
     def delete(self, work: str) -> None:
         version = self.current.pop(work).version
         self.events.append(WorkChange(len(self.events) + 1, "DELETED", work, version, None))
-
-
-@pytest.fixture
-def database(settings: Settings) -> Iterator[Database]:
-    database = provenance_app.open_database(settings)
-    migrations.upgrade(database, provenance_app.MIGRATIONS)
-    yield database
-    database.dispose()
 
 
 def indexer(

@@ -6,13 +6,15 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.provenance.adapters import tables as t
 from services.provenance.domain.documents import Fingerprints, IndexedText, WordRecord
 from services.provenance.domain.matching import IndexedDocument
+from services.provenance.domain.paraphrase import SentenceRecord
 from services.provenance.domain.works import WorkState
+from services.runtime.database import upsert_into
 from services.runtime.sqltypes import utc_now
 
 T = TypeVar("T")
@@ -96,7 +98,16 @@ class IndexRepository:
             )
             if current:
                 query = query.where(t.documents.c.id.not_in(current))
-            self._conn.execute(query.values(fingerprints=b"", words=b"", word_count=0))
+            emptied = self._conn.execute(query.values(fingerprints=b"", words=b"", word_count=0))
+            if not emptied.rowcount:
+                continue  # nothing superseded (new works): nothing embedded to drop
+            # Their embedded sentences go with their data (whichever replica wrote them).
+            older = select(t.documents.c.id).where(t.documents.c.work.in_(chunk))
+            if current:
+                older = older.where(t.documents.c.id.not_in(current))
+            self._conn.execute(
+                delete(t.sentence_vectors).where(t.sentence_vectors.c.document_id.in_(older))
+            )
 
     def document_ids(self, works: Iterable[str]) -> dict[str, list[int]]:
         """Every document id (current or not) of each work."""
@@ -139,6 +150,57 @@ class IndexRepository:
                 for i, w, v, data in rows
             )
         return out
+
+    def current_versions(self, doc_ids: Iterable[int]) -> list[tuple[int, str, int]]:
+        """(id, work, version) of each document that still holds data."""
+        out: list[tuple[int, str, int]] = []
+        for chunk in _chunks(sorted(set(doc_ids))):
+            rows = self._conn.execute(
+                select(t.documents.c.id, t.documents.c.work, t.documents.c.version).where(
+                    t.documents.c.id.in_(chunk), t.documents.c.word_count > 0
+                )
+            )
+            out.extend((int(i), w, int(v)) for i, w, v in rows)
+        return out
+
+    def sentence_records(self, doc_ids: Iterable[int], model: str) -> dict[int, SentenceRecord]:
+        found: dict[int, SentenceRecord] = {}
+        for chunk in _chunks(sorted(set(doc_ids))):
+            rows = self._conn.execute(
+                select(t.sentence_vectors.c.document_id, t.sentence_vectors.c.sentences).where(
+                    t.sentence_vectors.c.document_id.in_(chunk),
+                    t.sentence_vectors.c.model == model,
+                )
+            )
+            found.update((int(i), SentenceRecord.from_bytes(bytes(d))) for i, d in rows)
+        return found
+
+    def add_sentence_records(self, records: dict[int, SentenceRecord], model: str) -> None:
+        """Store embedded sentences; a row another replica wrote first is kept (the same
+        document and model give the same vectors)."""
+        if not records:
+            return
+        stale = sorted(records)
+        for chunk in _chunks(stale):  # vectors of another model make way
+            self._conn.execute(
+                delete(t.sentence_vectors).where(
+                    t.sentence_vectors.c.document_id.in_(chunk),
+                    t.sentence_vectors.c.model != model,
+                )
+            )
+        self._conn.execute(
+            upsert_into(self._conn, t.sentence_vectors).on_conflict_do_nothing(),
+            [
+                {"document_id": doc, "model": model, "sentences": record.to_bytes()}
+                for doc, record in records.items()
+            ],
+        )
+
+    def drop_sentence_records(self, doc_ids: Iterable[int]) -> None:
+        for chunk in _chunks(sorted(set(doc_ids))):
+            self._conn.execute(
+                delete(t.sentence_vectors).where(t.sentence_vectors.c.document_id.in_(chunk))
+            )
 
 
 # Built once: on a cache miss CheckText waits for this read, and building the statement

@@ -53,4 +53,15 @@ documents = Table(
     Column("create_time", UtcDateTime, nullable=False),
 )
 
+# One row per document whose sentences are embedded (the semantic stage): spans and int8
+# vectors (domain.paraphrase.SentenceRecord.to_bytes). A superseded document's row goes
+# when its data does.
+sentence_vectors = Table(
+    "sentence_vectors",
+    metadata,
+    Column("document_id", BigInteger, primary_key=True),
+    Column("model", String(64), nullable=False),
+    Column("sentences", LargeBinary, nullable=False),
+)
+
 event_cursors = cursor_table(metadata)

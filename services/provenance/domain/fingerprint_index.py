@@ -330,6 +330,10 @@ class FingerprintIndex:
 
     # -- reading (any thread, no locks) ----------------------------------------------
 
+    def live_documents(self) -> npt.NDArray[np.int64]:
+        """Ids of the documents searchable now."""
+        return np.flatnonzero(self._live).astype(np.int64)
+
     def is_live(self, doc: int) -> bool:
         live = self._live
         return doc < len(live) and bool(live[doc])

@@ -47,6 +47,8 @@ class MatchType(Enum):
     EXACT = "exact"
     NEAR_EXACT = "near-exact"
     EDITED = "edited"
+    # The same statements in other words (the semantic stage; see domain.paraphrase).
+    PARAPHRASE = "paraphrase"
 
 
 @dataclass(frozen=True)
@@ -97,10 +99,17 @@ class Span:
     matched_words: int
     edits: int
     longest_run: int
+    # A paraphrase's similarity of meaning (cosine of the two sentences' embeddings), and
+    # the Jaccard overlap of the two sentences' content words.
+    meaning: float | None = None
+    overlap: float | None = None
 
     @property
     def similarity(self) -> float:
-        """Matched words over matched words plus edits (1.0: unchanged)."""
+        """Matched words over matched words plus edits (1.0: unchanged); for a
+        paraphrase, the similarity of meaning."""
+        if self.meaning is not None:
+            return self.meaning
         return self.matched_words / (self.matched_words + self.edits)
 
 

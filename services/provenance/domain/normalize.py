@@ -170,6 +170,12 @@ def _fold(word: str) -> str:
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", word).casefold())
 
 
+def visible_text(text: str) -> tuple[str, Offsets | None, Offsets | None]:
+    """The text a reader sees (markup, list markers and invisible characters removed),
+    and where each of its characters starts and ends in `text` (None: unchanged)."""
+    return _clean(text)
+
+
 def _clean(text: str) -> tuple[str, Offsets | None, Offsets | None]:
     """Apply the edits; map each cleaned character to its original start and end."""
     if text.isascii():

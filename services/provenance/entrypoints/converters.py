@@ -5,10 +5,13 @@ from __future__ import annotations
 from licentia.provenance.v1 import provenance_service_pb2 as api
 from licentia.provenance.v1 import resources_pb2 as res
 
+from services.provenance.adapters.vector_index import VectorStats
 from services.provenance.domain.fingerprint_index import IndexStats
 from services.provenance.domain.matching import MatchType
-from services.provenance.service_layer.checking import CheckedMatch, CheckResult
+from services.provenance.service_layer.checking import CheckedMatch, CheckResult, Mode
 from services.provenance.service_layer.indexing import FeedPosition
+from services.provenance.service_layer.semantic import SemanticProgress
+from services.runtime.errors import Violations
 from services.runtime.proto_time import timestamp
 from services.runtime.sqltypes import utc_now
 
@@ -16,7 +19,26 @@ _MATCH_TYPES = {
     MatchType.EXACT: res.MATCH_TYPE_EXACT,
     MatchType.NEAR_EXACT: res.MATCH_TYPE_NEAR_EXACT,
     MatchType.EDITED: res.MATCH_TYPE_EDITED,
+    MatchType.PARAPHRASE: res.MATCH_TYPE_PARAPHRASE,
 }
+
+
+_MODES: dict[int, Mode] = {
+    api.CHECK_MODE_UNSPECIFIED: Mode.LEXICAL,
+    api.CHECK_MODE_LEXICAL: Mode.LEXICAL,
+    api.CHECK_MODE_SEMANTIC: Mode.SEMANTIC,
+}
+
+
+def mode(value: int) -> Mode:
+    """CHECK_MODE_* to the use case's mode; a value this version does not know is refused."""
+    found = _MODES.get(value)
+    if found is None:
+        v = Violations()
+        v.add("mode", f"unknown mode {value}: CHECK_MODE_LEXICAL or CHECK_MODE_SEMANTIC")
+        v.raise_if_any("INVALID_FIELDS")
+    assert found is not None
+    return found
 
 
 def check_response(result: CheckResult) -> api.CheckTextResponse:
@@ -85,3 +107,13 @@ def index_stats(stats: IndexStats, position: FeedPosition) -> res.IndexStats:
         works_behind=position.works_behind,
         seconds_behind=round(position.seconds_behind(utc_now()), 3),
     )
+
+
+def add_semantic_stats(
+    stats: res.IndexStats, vectors: VectorStats, progress: SemanticProgress
+) -> None:
+    stats.semantic_enabled = True
+    stats.semantic_works = vectors.documents
+    stats.semantic_sentences = vectors.sentences
+    stats.semantic_memory_bytes = vectors.memory_bytes
+    stats.semantic_works_behind = progress.behind

@@ -12,6 +12,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from enum import Enum
 from typing import Protocol
 
 from services.provenance.domain.documents import analyse
@@ -25,7 +26,7 @@ from services.provenance.domain.matching import (
 )
 from services.provenance.domain.works import LicenseAnswer
 from services.provenance.service_layer.unit_of_work import UnitOfWorkFactory
-from services.runtime.errors import Unavailable, Violations
+from services.runtime.errors import FailedPrecondition, Unavailable, Violations
 from services.runtime.principal import Principal, Role, require
 from services.runtime.sqltypes import utc_now
 from services.runtime.usage_reporting import ServiceUsage, UsageRecorder, service_event_id
@@ -34,6 +35,16 @@ from services.runtime.uses import CONCRETE_USES
 MAX_TEXT_CHARS = 200_000
 MAX_STREAM_TEXTS = 100_000
 DEFAULT_USE = "ai-input"
+
+
+class Mode(Enum):
+    LEXICAL = "lexical"
+    SEMANTIC = "semantic"  # lexical, then paraphrase (the works restated in other words)
+
+
+class Paraphrases(Protocol):
+    def validate(self, text: str) -> None: ...
+    def matches(self, text: str, text_words: int, exclude: set[int]) -> list[Match]: ...
 
 
 class LicenseSource(Protocol):
@@ -102,7 +113,9 @@ class CheckService:
         licenses: LicenseSource,
         usage: UsageRecorder | None = None,
         rules: MatchRules | None = None,
+        paraphrases: Paraphrases | None = None,
     ) -> None:
+        self._paraphrases = paraphrases
         self._index = index
         self._documents = documents
         self._licenses = licenses
@@ -110,10 +123,24 @@ class CheckService:
         self._rules = rules or MatchRules()
 
     def check(
-        self, p: Principal, text: str, use: str, record_usage: bool = False, request_id: str = ""
+        self,
+        p: Principal,
+        text: str,
+        use: str,
+        record_usage: bool = False,
+        request_id: str = "",
+        mode: Mode = Mode.LEXICAL,
     ) -> CheckResult:
         use = use or DEFAULT_USE
         _validate(text, use, p if record_usage else None, request_id)
+        if mode is Mode.SEMANTIC and self._paraphrases is None:
+            raise FailedPrecondition(
+                "SEMANTIC_INDEX_OFF",
+                "this deployment has no semantic index (LICENTIA_PROVENANCE_SEMANTIC): "
+                "check in lexical mode",
+            )
+        if mode is Mode.SEMANTIC and self._paraphrases is not None:
+            self._paraphrases.validate(text)
         analysed = analyse(text)
         hits = self._index.lookup(analysed.grams)
         wanted = candidates(hits, self._rules)
@@ -121,6 +148,9 @@ class CheckService:
         # A document removed since the lookup is not reported.
         live = {d: doc for d, doc in documents.items() if self._index.is_live(d)}
         matches = verify(analysed, hits, live, self._rules)
+        if mode is Mode.SEMANTIC and self._paraphrases is not None:
+            found = {m.document.doc_id for m in matches}  # by wording: not again by meaning
+            matches += self._paraphrases.matches(text, analysed.word_count, found)
         answers: dict[str, LicenseAnswer] = {}
         if p.role is Role.VENDOR and matches:
             works = [m.document.work for m in matches]

@@ -1,0 +1,173 @@
+"""The semantic index built from the catalog's feed into the real database (SQLite and
+PostgreSQL): works embedded off the request path, deleted and revised works leaving it,
+and a restarted replica loading stored vectors instead of embedding the corpus again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from sqlalchemy import func, select
+
+from services.provenance.adapters import tables
+from services.provenance.adapters.sentence_encoder import SentenceEncoder, packaged_minilm
+from services.provenance.adapters.vector_index import SentenceVectors
+from services.provenance.domain.fingerprint_index import FingerprintIndex
+from services.provenance.domain.matching import MatchType
+from services.provenance.domain.paraphrase import ParaphraseRules
+from services.provenance.service_layer.checking import DocumentCache
+from services.provenance.service_layer.indexing import IndexingService
+from services.provenance.service_layer.semantic import SemanticChecker, SemanticIndexer
+from services.provenance.service_layer.unit_of_work import UnitOfWorkFactory
+from services.runtime.database import Database
+from services.runtime.event_relay import SqlCursorStore
+from tests.integration.test_provenance_indexing import FakeCatalog
+from tests.unit.test_provenance_paraphrase import PARAPHRASE, UNRELATED, WORK_SENTENCE
+
+RULES = ParaphraseRules(min_similarity=0.75, min_overlap=0.3)
+WORK = "publishers/p/works/council"
+
+
+class CountingEncoder:
+    """The real model, counting the sentences it is asked to embed."""
+
+    def __init__(self, encoder: SentenceEncoder) -> None:
+        self._encoder = encoder
+        self.dimensions = encoder.dimensions
+        self.sentences = 0
+
+    def encode(self, sentences: Sequence[str]) -> npt.NDArray[np.float32]:
+        self.sentences += len(sentences)
+        return self._encoder.encode(sentences)
+
+
+@pytest.fixture(scope="module")
+def model() -> SentenceEncoder:
+    return SentenceEncoder(packaged_minilm())
+
+
+class Replica:
+    """One provenance replica's lexical and semantic indexes over a database."""
+
+    def __init__(self, database: Database, catalog: FakeCatalog, model: SentenceEncoder) -> None:
+        uow = UnitOfWorkFactory(database)
+        self.encoder = CountingEncoder(model)
+        self.lexical = IndexingService(
+            uow,
+            catalog,
+            FingerprintIndex(),
+            SqlCursorStore(database, tables.event_cursors, "catalog-works"),
+            poll_seconds=0.05,
+        )
+        self.lexical.load()
+        self.vectors = SentenceVectors(model.dimensions)
+        self.semantic = SemanticIndexer(
+            uow, catalog, self.lexical.index, self.vectors, self.encoder, "minilm", 0.05
+        )
+        self.checker = SemanticChecker(
+            self.encoder, self.vectors, self.lexical.index, DocumentCache(uow, 100), RULES
+        )
+
+    def catch_up(self) -> None:
+        self.lexical.catch_up()
+        self.semantic.catch_up()
+
+    def works_found(self, text: str) -> list[tuple[str, int]]:
+        return [
+            (m.document.work, m.document.version) for m in self.checker.matches(text, 30, set())
+        ]
+
+
+@pytest.fixture
+def catalog() -> Iterator[FakeCatalog]:
+    catalog = FakeCatalog()
+    yield catalog
+
+
+def _body(*middle: str) -> str:
+    return " ".join(
+        [
+            "The annual report was published by the transport office this week.",
+            *middle,
+            "Residents will be able to comment on the plans until the end of next month.",
+        ]
+    )
+
+
+def _stored_rows(database: Database) -> int:
+    with database.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(tables.sentence_vectors)).scalar())
+
+
+def test_works_are_embedded_from_the_feed_and_found_by_meaning(
+    database: Database,
+    catalog: FakeCatalog,
+    model: SentenceEncoder,
+) -> None:
+    catalog.register(WORK, _body(WORK_SENTENCE))
+    catalog.register("publishers/p/works/other", _body(UNRELATED))
+    replica = Replica(database, catalog, model)
+    replica.lexical.catch_up()
+    assert replica.works_found(PARAPHRASE) == []  # not embedded yet: lexical only knows it
+    replica.semantic.run_once()
+    assert replica.semantic.progress.documents == 2 and replica.semantic.progress.behind == 0
+    both = replica.works_found(f"{UNRELATED.upper()} {PARAPHRASE}")
+    assert set(both) == {(WORK, 1), ("publishers/p/works/other", 1)}
+    (match,) = replica.checker.matches(PARAPHRASE, 20, set())
+    assert match.match_type is MatchType.PARAPHRASE
+    (span,) = match.spans
+    body = catalog.current[WORK].body
+    assert body[span.work_start : span.work_end] == WORK_SENTENCE
+    assert (span.query_start, span.query_end) == (0, len(PARAPHRASE))
+    # Works found by wording are left to the lexical stage.
+    doc = match.document.doc_id
+    assert replica.checker.matches(PARAPHRASE, 20, {doc}) == []
+    assert _stored_rows(database) == 2
+
+    # A revision replaces the old vectors; a deletion removes them.
+    catalog.register(WORK, _body(UNRELATED.replace("mining", "shipping")))
+    replica.catch_up()
+    assert replica.works_found(PARAPHRASE) == []
+    assert _stored_rows(database) == 2
+    catalog.delete(WORK)
+    replica.catch_up()
+    assert replica.semantic.progress.documents == 1
+    assert _stored_rows(database) == 1
+
+
+def test_a_restarted_replica_loads_vectors_instead_of_embedding_again(
+    database: Database,
+    catalog: FakeCatalog,
+    model: SentenceEncoder,
+) -> None:
+    catalog.register(WORK, _body(WORK_SENTENCE))
+    for n in range(5):
+        catalog.register(f"publishers/p/works/filler-{n}", _body(UNRELATED, f"Item {n} of a list."))
+    first = Replica(database, catalog, model)
+    first.catch_up()
+    assert first.encoder.sentences > 0
+    assert first.works_found(PARAPHRASE) == [(WORK, 1)]
+
+    restarted = Replica(database, catalog, model)
+    restarted.semantic.catch_up()
+    assert restarted.encoder.sentences == 0
+    assert restarted.semantic.progress.documents == 6
+    assert restarted.works_found(PARAPHRASE) == [(WORK, 1)]
+
+
+def test_a_text_newer_in_the_catalog_waits_for_its_own_document(
+    database: Database,
+    catalog: FakeCatalog,
+    model: SentenceEncoder,
+) -> None:
+    catalog.register(WORK, _body(UNRELATED))
+    replica = Replica(database, catalog, model)
+    replica.lexical.catch_up()
+    catalog.register(WORK, _body(WORK_SENTENCE))  # version 2, not applied yet
+    replica.semantic.catch_up()
+    assert replica.semantic.progress.documents == 0  # version 1's text is gone: skipped
+    replica.catch_up()
+    assert replica.works_found(PARAPHRASE) == [(WORK, 2)]
+    assert replica.encoder.sentences == 3 + 1  # version 2 once, and the text checked
