@@ -5,17 +5,29 @@ of a paraphrase, the semantic index in GetIndexStats, and a deployment without i
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
 from licentia.licensing.v1 import resources_pb2 as lres
+from licentia.metering.v1 import metering_service_pb2 as mapi
+from licentia.metering.v1 import metering_service_pb2_grpc as mapi_grpc
+from licentia.metering.v1 import resources_pb2 as mres
 from licentia.provenance.v1 import provenance_service_pb2 as api
 from licentia.provenance.v1 import resources_pb2 as res
 
 from services.provenance import app as provenance_app
-from tests.api.market import Market, terms
+from services.runtime.proto_time import timestamp
+from tests.api.market import Market, start_metering, terms
 from tests.api.test_provenance_api import client, create_work, provenance, stop  # noqa: F401
-from tests.conftest import OPERATOR_KEY, ServiceHarness, error_reason, eventually, start_service
+from tests.conftest import (
+    OPERATOR_KEY,
+    Client,
+    ServiceHarness,
+    error_reason,
+    eventually,
+    start_service,
+)
 from tests.unit.test_provenance_paraphrase import PARAPHRASE, UNRELATED, WORK_SENTENCE
 
 LEXICAL, SEMANTIC = api.CHECK_MODE_LEXICAL, api.CHECK_MODE_SEMANTIC
@@ -93,6 +105,29 @@ def test_a_vendor_sees_the_license_status_of_a_paraphrase(
     assert match.license.startswith("licenses/")
     (match,) = check(semantic, vendor_b, PARAPHRASE, SEMANTIC)
     assert match.license_status == res.LICENSE_STATUS_UNLICENSED
+
+    # A licensed paraphrase is paid for as attribution usage, once per request.
+    metering = start_metering(market)
+    try:
+        request = api.CheckTextRequest(
+            text=PARAPHRASE, mode=SEMANTIC, record_usage=True, request_id="paraphrase-1"
+        )
+        (first,) = client(semantic, vendor_a).CheckText(request).matches
+        (again,) = client(semantic, vendor_a).CheckText(request).matches
+        assert first.usage_event.startswith("licentia:attribution:")
+        assert again.usage_event == first.usage_event
+        meter = Client(metering.channel, vendor_a, mapi_grpc.MeteringServiceStub)
+        hour = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        rows = meter.GetUsageSummary(
+            mapi.GetUsageSummaryRequest(
+                start_time=timestamp(hour - timedelta(hours=1)),
+                end_time=timestamp(hour + timedelta(hours=2)),
+                group_by=[mres.DIMENSION_WORK],
+            )
+        ).rows
+        assert [(r.work, r.unit, r.quantity) for r in rows] == [(name, mres.UNIT_ATTRIBUTION, 1)]
+    finally:
+        stop(metering)
 
 
 def test_a_deployment_without_the_semantic_index_says_so(
