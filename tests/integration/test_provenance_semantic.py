@@ -171,3 +171,21 @@ def test_a_text_newer_in_the_catalog_waits_for_its_own_document(
     replica.catch_up()
     assert replica.works_found(PARAPHRASE) == [(WORK, 2)]
     assert replica.encoder.sentences == 3 + 1  # version 2 once, and the text checked
+
+
+def test_sentences_found_by_wording_are_not_embedded_again(
+    database: Database,
+    catalog: FakeCatalog,
+    model: SentenceEncoder,
+) -> None:
+    catalog.register(WORK, _body(WORK_SENTENCE))
+    replica = Replica(database, catalog, model)
+    replica.catch_up()
+    before = replica.encoder.sentences
+    text = f"{UNRELATED} {PARAPHRASE}"
+    quoted = [(0, len(UNRELATED))]  # as if the lexical stage had found the first one
+    (match,) = replica.checker.matches(text, 30, set(), quoted)
+    assert replica.encoder.sentences == before + 1
+    assert match.document.work == WORK
+    assert replica.checker.matches(text, 30, set(), [(0, len(text))]) == []
+    assert replica.encoder.sentences == before + 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Protocol
@@ -44,7 +44,9 @@ class Mode(Enum):
 
 class Paraphrases(Protocol):
     def validate(self, text: str) -> None: ...
-    def matches(self, text: str, text_words: int, exclude: set[int]) -> list[Match]: ...
+    def matches(
+        self, text: str, text_words: int, exclude: set[int], quoted: Sequence[tuple[int, int]]
+    ) -> list[Match]: ...
 
 
 class LicenseSource(Protocol):
@@ -150,7 +152,8 @@ class CheckService:
         matches = verify(analysed, hits, live, self._rules)
         if mode is Mode.SEMANTIC and self._paraphrases is not None:
             found = {m.document.doc_id for m in matches}  # by wording: not again by meaning
-            matches += self._paraphrases.matches(text, analysed.word_count, found)
+            quoted = [(s.query_start, s.query_end) for m in matches for s in m.spans]
+            matches += self._paraphrases.matches(text, analysed.word_count, found, quoted)
         answers: dict[str, LicenseAnswer] = {}
         if p.role is Role.VENDOR and matches:
             works = [m.document.work for m in matches]

@@ -209,9 +209,16 @@ class SemanticChecker:
             )
             v.raise_if_any("TEXT_TOO_LONG")
 
-    def matches(self, text: str, text_words: int, exclude: set[int]) -> list[Match]:
-        """Works the text restates, other than those in `exclude` (found by wording)."""
-        found = sentences(text)
+    def matches(
+        self,
+        text: str,
+        text_words: int,
+        exclude: set[int],
+        quoted: Sequence[tuple[int, int]] = (),
+    ) -> list[Match]:
+        """Works the text restates, other than those in `exclude` (found by wording).
+        Sentences inside `quoted` spans (found by wording) are not embedded again."""
+        found = [s for s in sentences(text) if not _inside(s.start, s.end, quoted)]
         if not found:
             return []
         vectors = quantise(self._encoder.encode([s.text for s in found]))
@@ -232,3 +239,7 @@ class SemanticChecker:
         documents = self._documents.get(wanted)
         spans = self._vectors.spans(wanted)
         return paraphrase_matches(text_words, found, close, spans, documents, self.rules)
+
+
+def _inside(start: int, end: int, spans: Sequence[tuple[int, int]]) -> bool:
+    return any(a <= start and end <= b for a, b in spans)
