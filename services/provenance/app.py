@@ -6,6 +6,7 @@ never answers from a partial index; the catalog feed is followed once it serves.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
@@ -48,13 +49,20 @@ def open_database(settings: Settings) -> Database:
     return open_service_database(settings, NAME)
 
 
+@dataclass(frozen=True)
+class SemanticStage:
+    indexer: SemanticIndexer
+    vectors: SentenceVectors
+    checker: SemanticChecker
+
+
 def _semantic_stage(
     settings: Settings,
     uow: UnitOfWorkFactory,
     channels: ServiceChannels,
     index: FingerprintIndex,
     documents: DocumentCache,
-) -> tuple[SemanticIndexer, SentenceVectors, SemanticChecker] | None:
+) -> SemanticStage | None:
     """The paraphrase stage, when the deployment has it: the model (checked against its
     digests), the vector index, its indexer and the checker."""
     if not settings.provenance_semantic:
@@ -72,7 +80,7 @@ def _semantic_stage(
         poll_seconds=settings.provenance_poll_seconds,
         batch=settings.provenance_semantic_batch,
     )
-    return indexer, vectors, SemanticChecker(encoder, vectors, index, documents)
+    return SemanticStage(indexer, vectors, SemanticChecker(encoder, vectors, index, documents))
 
 
 def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp:
@@ -103,11 +111,15 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
         documents,
         permissions,
         UsageReporter(channels.channel("metering")),
-        paraphrases=semantic[2] if semantic else None,
+        paraphrases=semantic.checker if semantic else None,
     )
     servicer = ProvenanceServicer(
-        checks, indexing, semantic[0] if semantic else None, semantic[1] if semantic else None
+        checks,
+        indexing,
+        semantic.indexer if semantic else None,
+        semantic.vectors if semantic else None,
     )
+    semantic_work = [semantic.indexer] if semantic else []
     authenticator = catalog_key_authenticator(settings, channels)
 
     def register(server: grpc.Server) -> None:
@@ -123,9 +135,9 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
         grpc_service_names=(GRPC_SERVICE,),
         register=register,
         authenticator=authenticator,
-        on_start=[indexing.start, permissions.start, *([semantic[0].start] if semantic else [])],
+        on_start=[indexing.start, permissions.start, *(s.start for s in semantic_work)],
         on_stop=[
-            *([semantic[0].stop] if semantic else []),
+            *(s.stop for s in semantic_work),
             database.dispose,
             channels.close,
             analysis.close,
