@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pickle
 import random
 import statistics
@@ -471,7 +472,8 @@ def main() -> int:
     )
     t0 = time.perf_counter()
     reloaded = SentenceVectors(encoder.dimensions)
-    reloaded.add([(d, SentenceRecord.from_bytes(b)) for d, b in stored])
+    loaded = [(d, SentenceRecord.from_bytes(b)) for d, b in stored]
+    reloaded.add(loaded, threads=os.cpu_count() or 1)  # as a starting replica does
     reload_seconds = time.perf_counter() - t0
     print(
         f"restart: model {load_seconds:.1f} s + stored vectors of {len(works)} works"

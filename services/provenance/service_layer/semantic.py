@@ -14,6 +14,7 @@ embedded in one batch, their neighbours looked up, and pairs verified (domain.pa
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ class Encoder(Protocol):
 class Vectors(Protocol):
     def documents(self) -> set[int]: ...
     def spans(self, doc_ids: Iterable[int]) -> dict[int, npt.NDArray[np.uint32]]: ...
-    def add(self, records: Sequence[tuple[int, SentenceRecord]]) -> None: ...
+    def add(self, records: Sequence[tuple[int, SentenceRecord]], threads: int = 1) -> None: ...
     def remove(self, doc_ids: Iterable[int]) -> None: ...
     def search(self, vectors: npt.NDArray[np.int8], count: int) -> list[list[Neighbour]]: ...
 
@@ -148,8 +149,8 @@ class SemanticIndexer:
             return len(gone)
         with self._uow(write=False, autocommit=True) as uow:
             stored = uow.index.sentence_records(pending[:_LOAD_BATCH], self._model)
-        if stored:
-            self._vectors.add(list(stored.items()))
+        if stored:  # loading what was embedded before (a start): every core helps
+            self._vectors.add(list(stored.items()), threads=os.cpu_count() or 1)
             self._behind -= len(stored)
             return len(gone) + len(stored)
         embedded = self._embed(pending[: self._batch])
