@@ -59,7 +59,7 @@ class SemanticStage:
 def _semantic_stage(
     settings: Settings,
     uow: UnitOfWorkFactory,
-    channels: ServiceChannels,
+    catalog: CatalogFeed,
     index: FingerprintIndex,
     documents: DocumentCache,
 ) -> SemanticStage | None:
@@ -72,7 +72,7 @@ def _semantic_stage(
     vectors = SentenceVectors(encoder.dimensions)
     indexer = SemanticIndexer(
         uow,
-        CatalogFeed(channels.channel("catalog")),
+        catalog,
         index,
         vectors,
         encoder,
@@ -90,9 +90,10 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
     uow = UnitOfWorkFactory(database)
     index = FingerprintIndex(settings.provenance_max_postings)
     analysis = AnalysisPool(settings.provenance_index_workers)
+    catalog = CatalogFeed(channels.channel("catalog"))
     indexing = IndexingService(
         uow,
-        CatalogFeed(channels.channel("catalog")),
+        catalog,
         index,
         SqlCursorStore(database, tables.event_cursors, "catalog-works"),
         settings.provenance_poll_seconds,
@@ -105,7 +106,7 @@ def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp
         max_age_seconds=settings.work_cache_ttl_seconds,
     )
     documents = DocumentCache(uow, settings.provenance_document_cache)
-    semantic = _semantic_stage(settings, uow, channels, index, documents)
+    semantic = _semantic_stage(settings, uow, catalog, index, documents)
     checks = CheckService(
         index,
         documents,

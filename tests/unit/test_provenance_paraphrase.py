@@ -3,7 +3,6 @@ thresholds, and the real sentence model (its checksum refusal and its judgement)
 
 from __future__ import annotations
 
-import re
 import shutil
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from services.provenance.adapters.sentence_encoder import (
     packaged_minilm,
 )
 from services.provenance.adapters.vector_index import SentenceVectors
+from services.provenance.domain import paraphrase
 from services.provenance.domain.documents import analyse
 from services.provenance.domain.matching import IndexedDocument, MatchType
 from services.provenance.domain.paraphrase import (
@@ -44,15 +44,7 @@ WORDS = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=1, max_size=9)
 SENTENCE = (
     st.lists(WORDS, min_size=6, max_size=20)
     .map(lambda w: " ".join(w).capitalize() + ".")
-    .filter(
-        lambda s: (
-            not re.search(
-                r"\b(?:mr|mrs|ms|dr|prof|st|sr|jr|inc|corp|co|ltd|gen|"
-                r"gov|sen|rep|no|vs|jan|feb|aug|sept|oct|nov|dec)\.$",
-                s,
-            )
-        )
-    )
+    .filter(lambda s: not paraphrase._ABBREVIATION.search(s))
 )
 
 

@@ -24,6 +24,7 @@ from services.provenance.domain.matching import (
     candidates,
     verify,
 )
+from services.provenance.domain.paraphrase import Sentence
 from services.provenance.domain.works import LicenseAnswer
 from services.provenance.service_layer.unit_of_work import UnitOfWorkFactory
 from services.runtime.errors import FailedPrecondition, Unavailable, Violations
@@ -43,9 +44,14 @@ class Mode(Enum):
 
 
 class Paraphrases(Protocol):
-    def validate(self, text: str) -> None: ...
+    def sentences_of(self, text: str) -> list[Sentence]: ...
     def matches(
-        self, text: str, text_words: int, exclude: set[int], quoted: Sequence[tuple[int, int]]
+        self,
+        text: str,
+        text_words: int,
+        exclude: set[int],
+        quoted: Sequence[tuple[int, int]],
+        split: Sequence[Sentence] | None,
     ) -> list[Match]: ...
 
 
@@ -141,8 +147,9 @@ class CheckService:
                 "this deployment has no semantic index (LICENTIA_PROVENANCE_SEMANTIC): "
                 "check in lexical mode",
             )
+        split = None
         if mode is Mode.SEMANTIC and self._paraphrases is not None:
-            self._paraphrases.validate(text)
+            split = self._paraphrases.sentences_of(text)  # refuses a text too long
         analysed = analyse(text)
         hits = self._index.lookup(analysed.grams)
         wanted = candidates(hits, self._rules)
@@ -153,7 +160,7 @@ class CheckService:
         if mode is Mode.SEMANTIC and self._paraphrases is not None:
             found = {m.document.doc_id for m in matches}  # by wording: not again by meaning
             quoted = [(s.query_start, s.query_end) for m in matches for s in m.spans]
-            matches += self._paraphrases.matches(text, analysed.word_count, found, quoted)
+            matches += self._paraphrases.matches(text, analysed.word_count, found, quoted, split)
         answers: dict[str, LicenseAnswer] = {}
         if p.role is Role.VENDOR and matches:
             works = [m.document.work for m in matches]

@@ -28,6 +28,7 @@ from services.provenance.domain.matching import IndexedDocument, Match
 from services.provenance.domain.paraphrase import (
     Neighbour,
     ParaphraseRules,
+    Sentence,
     SentenceRecord,
     paraphrase_matches,
     quantise,
@@ -198,9 +199,11 @@ class SemanticChecker:
         self._documents = documents
         self.rules = rules or ParaphraseRules()
 
-    def validate(self, text: str) -> None:
-        """Refuse a text too long to check by meaning in one call (before any work)."""
-        count = len(sentences(text))
+    def sentences_of(self, text: str) -> list[Sentence]:
+        """The text's sentences; a text too long to check by meaning in one call is
+        refused (before any other work)."""
+        found = sentences(text)
+        count = len(found)
         if count > MAX_TEXT_SENTENCES:
             v = Violations()
             v.add(
@@ -209,6 +212,7 @@ class SemanticChecker:
                 "text: split it (CheckTexts streams many)",
             )
             v.raise_if_any("TEXT_TOO_LONG")
+        return found
 
     def matches(
         self,
@@ -216,10 +220,13 @@ class SemanticChecker:
         text_words: int,
         exclude: set[int],
         quoted: Sequence[tuple[int, int]] = (),
+        split: Sequence[Sentence] | None = None,
     ) -> list[Match]:
         """Works the text restates, other than those in `exclude` (found by wording).
-        Sentences inside `quoted` spans (found by wording) are not embedded again."""
-        found = [s for s in sentences(text) if not _inside(s.start, s.end, quoted)]
+        Sentences inside `quoted` spans (found by wording) are not embedded again;
+        `split`: the text's sentences, when the caller has them already."""
+        every = sentences(text) if split is None else split
+        found = [s for s in every if not _inside(s.start, s.end, quoted)]
         if not found:
             return []
         vectors = quantise(self._encoder.encode([s.text for s in found]))
