@@ -13,6 +13,7 @@ PYTEST_ARGS ?=
 help:
 	@echo "make setup     venv, pinned dependencies, buf, generated protobuf code (idempotent)"
 	@echo "make demo      the marketplace end to end: all five services, the whole story"
+	@echo "               (KEEP=1: leave it running, with the web console, until Ctrl-C)"
 	@echo "make test      the whole test suite (PostgreSQL tests need TEST_DATABASE_URL or Docker)"
 	@echo "make lint      ruff, mypy, buf lint, buf breaking against the last contracts-v* tag"
 	@echo "make bench     benchmarks, printing their figures"
@@ -94,6 +95,7 @@ bench: setup
 	$(BIN)/python -m bench.paraphrase_bench
 	$(BIN)/python -m bench.metering_bench
 	$(BIN)/python -m bench.settlement_bench
+	$(BIN)/python -m bench.console_bench
 
 # The client library on its own (licentia-client): sdist and wheel in dist/.
 client-dist: setup
@@ -118,7 +120,7 @@ migrate: setup
 	$(BIN)/licentia migrate $(SERVICE)
 
 demo: setup
-	$(BIN)/python -m tools.demo
+	$(BIN)/python -m tools.demo $(if $(KEEP),--keep)
 
 clean:
 	rm -rf $(VENV) gen node_modules .licentia *.egg-info

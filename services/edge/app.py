@@ -6,10 +6,8 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import FrameType
 
 import grpc
-import uvicorn
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.types import ASGIApp
 
@@ -35,6 +33,7 @@ from services.edge.service_layer.toll import TollBooth
 from services.runtime import metrics
 from services.runtime.clients import ServiceChannels
 from services.runtime.config import Settings
+from services.runtime.http_server import serve_http
 from services.runtime.usage_reporting import UsageReporter
 
 NAME = "edge"
@@ -121,25 +120,4 @@ def build_app(settings: Settings, tracer_provider: TracerProvider | None = None)
 
 def serve(settings: Settings, tracer_provider: TracerProvider, port: int | None = None) -> None:
     """Run until SIGTERM or SIGINT (uvicorn drains in-flight requests for the grace)."""
-    app = build_app(settings, tracer_provider)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=port or settings.port_of(NAME),
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or 1,
-        ssl_certfile=str(settings.tls_cert_file) if settings.tls_cert_file else None,
-        ssl_keyfile=str(settings.tls_key_file) if settings.tls_key_file else None,
-    )
-    log.info("edge listening on %s:%s", config.host, config.port)
-    _DrainingServer(config).run()
-
-
-class _DrainingServer(uvicorn.Server):
-    """Exits 0 after a SIGTERM drain, as the gRPC services do: uvicorn re-raises the
-    signal once it has shut down, which would make a clean stop look like a kill."""
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        super().handle_exit(sig, frame)
-        self._captured_signals.clear()
+    serve_http(build_app(settings, tracer_provider), settings, NAME, port)

@@ -36,6 +36,7 @@ COMPONENTS = (
     Component("metering", 50054),
     Component("settlement", 50055),
     Component("edge", 8080, "http"),
+    Component("console", 8090, "http"),
 )
 COMPONENT_NAMES = tuple(c.name for c in COMPONENTS)
 # The gRPC services (each with its own database schema and proto package).

@@ -29,6 +29,8 @@ CALLS = {
     ("metering", "catalog"), ("metering", "licensing"), ("settlement", "catalog"),
     ("settlement", "licensing"), ("settlement", "metering"),
     ("edge", "catalog"), ("edge", "licensing"), ("edge", "metering"), ("edge", "settlement"),
+    ("console", "catalog"), ("console", "licensing"), ("console", "provenance"),
+    ("console", "metering"), ("console", "settlement"),
 }  # fmt: skip
 REQUIRED = {
     "secrets": {

@@ -1,12 +1,18 @@
 """`make demo`: start the five services as processes on SQLite in a throwaway directory,
-play the marketplace's story, print it, stop everything. Exit 0, or 1 with the reason."""
+play the marketplace's story, print it, stop everything. Exit 0, or 1 with the reason.
+
+`make demo KEEP=1` (`--keep`) leaves the marketplace running after the story, with the
+web console's address and each party's sign-in printed, until Ctrl-C."""
 
 from __future__ import annotations
 
 import secrets
+import signal
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -31,39 +37,69 @@ from tools.trace_receiver import TraceReceiver
 ARTICLES_PER_PUBLISHER = 100
 
 
-def main() -> int:
+def demo_env(data_dir: str, ports: dict[str, int], operator_key: str, otlp: str) -> dict[str, str]:
+    """The environment of the demo's processes: SQLite in `data_dir`, one port each."""
+    return {
+        "LICENTIA_DATA_DIR": data_dir,
+        "LICENTIA_OPERATOR_API_KEY": operator_key,
+        "LICENTIA_SERVICE_TOKEN": secrets.token_urlsafe(24),
+        "LICENTIA_LOG_LEVEL": "WARNING",
+        "LICENTIA_OTLP_ENDPOINT": otlp,
+        "LICENTIA_TRACE_SAMPLE_RATIO": "1.0",
+        "LICENTIA_PROVENANCE_POLL_SECONDS": "0.1",
+        "LICENTIA_LICENSE_REFRESH_SECONDS": "0.3",
+        "OTEL_BSP_SCHEDULE_DELAY": "200",  # export spans within a fraction of a second
+        **{f"LICENTIA_{name.upper()}_PORT": str(port) for name, port in ports.items()},
+    }
+
+
+@contextmanager
+def demo_marketplace() -> Iterator[tuple[Settings, Launcher, TraceReceiver, str, str]]:
+    """Every component as a process on SQLite in a throwaway directory; yields the
+    settings, the launcher, the trace receiver, its OTLP endpoint and the operator's key,
+    and stops everything after."""
     receiver = TraceReceiver()
     endpoint = receiver.start()
     operator_key = secrets.token_urlsafe(24)
     with tempfile.TemporaryDirectory(prefix="licentia-demo-") as data_dir:
         ports = {name: free_port() for name in COMPONENT_NAMES}
-        env = {
-            "LICENTIA_DATA_DIR": data_dir,
-            "LICENTIA_OPERATOR_API_KEY": operator_key,
-            "LICENTIA_SERVICE_TOKEN": secrets.token_urlsafe(24),
-            "LICENTIA_LOG_LEVEL": "WARNING",
-            "LICENTIA_OTLP_ENDPOINT": endpoint,
-            "LICENTIA_TRACE_SAMPLE_RATIO": "1.0",
-            "LICENTIA_PROVENANCE_POLL_SECONDS": "0.1",
-            "LICENTIA_LICENSE_REFRESH_SECONDS": "0.3",
-            "OTEL_BSP_SCHEDULE_DELAY": "200",  # export spans within a fraction of a second
-            **{f"LICENTIA_{name.upper()}_PORT": str(port) for name, port in ports.items()},
-        }
+        env = demo_env(data_dir, ports, operator_key, endpoint)
         env.pop("LICENTIA_DATABASE_URL", None)
         settings = Settings.model_validate(
             {"data_dir": data_dir, **{f"{name}_port": port for name, port in ports.items()}}
         )
         launcher = Launcher(settings, env)
-        code = 1
+        try:
+            yield settings, launcher, receiver, endpoint, operator_key
+        finally:
+            exits = launcher.down()
+            receiver.stop()
+            clean = all(c == 0 for c in exits.values())
+            console.print(
+                f"stopped {len(exits)} services ({'all exited cleanly' if clean else exits})"
+            )
+            if not clean:
+                raise SystemExit(1)
+
+
+def main(keep: bool = False) -> int:
+    with demo_marketplace() as (settings, launcher, receiver, endpoint, operator_key):
         try:
             launcher.up(on_ready=lambda name, s: console.print(f"   {name} serving ({s:.1f} s)"))
             started = time.monotonic()
-            play(
+            facts = play(
                 Endpoints.from_settings(settings), operator_key, receiver, endpoint,
                 settings.public_url_of_edge(),
             )  # fmt: skip
             console.print(f"\nthe story took {time.monotonic() - started:.1f} s")
-            code = 0
+            console_url = f"http://{settings.address_of('console')}/"
+            console.print(f"[bold]8.[/] the web console, on the same marketplace: {console_url}")
+            if keep:
+                show_sign_ins(console_url, [("operator", operator_key), *facts.sign_ins])
+                wait_for_interrupt()
+            else:
+                console.print("   (`make demo KEEP=1` keeps the marketplace running to look at)")
+            return 0
         except grpc.RpcError as error:
             console.print(f"[red]demo failed[/]: {api_error_line(error)}")
         except (LaunchError, RuntimeError) as error:
@@ -72,15 +108,7 @@ def main() -> int:
                 tail = launcher.log_tail(name, 8)
                 if "WARNING" in tail or "ERROR" in tail:
                     console.print(f"[dim]{name}.log:[/]\n{tail}", markup=True, highlight=False)
-        finally:
-            exits = launcher.down()
-            receiver.stop()
-            clean = all(c == 0 for c in exits.values())
-            console.print(
-                f"stopped {len(exits)} services ({'all exited cleanly' if clean else exits})"
-            )
-            code = code if clean else 1
-    return code
+    return 1
 
 
 @dataclass(frozen=True)
@@ -91,6 +119,27 @@ class Facts:
     retried_duplicates: int
     settled: Settled
     crawls: int
+    # (account, API key) of each party, to sign in to the console with.
+    sign_ins: list[tuple[str, str]]
+
+
+def show_sign_ins(url: str, sign_ins: list[tuple[str, str]]) -> None:
+    console.print(f"   open {url} and sign in as any of these (account, then API key):")
+    for account, key in sign_ins:
+        console.print(f"     {account:<34} {key}", highlight=False)
+    console.print("   the marketplace keeps running until Ctrl-C")
+
+
+def wait_for_interrupt() -> None:
+    stop = {"now": False}
+
+    def stopping(signum: int, frame: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGINT, stopping)
+    signal.signal(signal.SIGTERM, stopping)
+    while not stop["now"]:
+        time.sleep(0.2)
 
 
 def play(
@@ -124,10 +173,11 @@ def play(
         console.print("[bold]7.[/] one vendor request, traced across the services it crossed:")
         console.print(trace_tree(f"trace {trace_id}", receiver.tree(trace_id)))
         tracing.shutdown()
-        for party in [*market.publishers.values(), *market.vendors.values()]:
+        parties = [*market.publishers.values(), *market.vendors.values()]
+        for party in parties:
             party.client.close()
-    return Facts(trace_id, duplicates, settled, crawls)
+    return Facts(trace_id, duplicates, settled, crawls, [(p.name, p.key) for p in parties])
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(keep="--keep" in sys.argv[1:]))

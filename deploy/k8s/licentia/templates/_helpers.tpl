@@ -78,6 +78,7 @@ provenance: [catalog, licensing, metering]
 metering: [catalog, licensing]
 settlement: [catalog, licensing, metering]
 edge: [catalog, licensing, metering, settlement]
+console: [catalog, licensing, provenance, metering, settlement]
 {{- end }}
 
 {{/* Secret-backed environment every container gets. */}}

@@ -1,0 +1,242 @@
+"""The web console in a real browser (Playwright driving the OS's Chromium), over the
+real services: a publisher and a vendor negotiate a license in the console, usage
+arrives, the operator closes the period in the console, and the publisher's revenue and
+statement show what settlement billed. Screenshots of every page are saved as test
+artifacts (TEST_ARTIFACTS, default `test-artifacts/`)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
+from licentia.licensing.v1 import licensing_service_pb2 as lapi
+from licentia.metering.v1 import metering_service_pb2 as mapi
+from licentia.metering.v1 import metering_service_pb2_grpc as mgrpc
+from licentia.metering.v1 import resources_pb2 as mres
+from licentia.settlement.v1 import settlement_service_pb2 as sapi
+from licentia.settlement.v1 import settlement_service_pb2_grpc as sgrpc
+from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+
+from tests.conftest import OPERATOR_KEY, Client, eventually
+from tests.console.conftest import Console
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+pytestmark = pytest.mark.skipif(
+    shutil.which(CHROMIUM) is None,
+    reason=f"Chromium is not installed at {CHROMIUM} (apt-get install chromium; .ci/run "
+    "installs it): the console is tested in a real browser only",
+)
+# The last whole hour: periods end on the hour.
+HOUR = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", "test-artifacts")) / "console"
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+def local_time(moment: datetime) -> str:
+    """A datetime-local input's value for the browser's time zone (the test's)."""
+    return moment.astimezone().strftime("%Y-%m-%dT%H:%M")
+
+
+class Tab:
+    """One party's browser tab; every console error or page error fails the test."""
+
+    def __init__(self, browser: Browser, console: Console, who: str, width: int = 1280) -> None:
+        self.context: BrowserContext = browser.new_context(
+            viewport={"width": width, "height": 800 if width >= 1024 else 844},
+            accept_downloads=True,
+        )
+        self.page: Page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.console = console
+        self.who = who
+
+    def open(self, hash_route: str) -> Page:
+        url = f"{self.console.url}/#/{hash_route}"
+        if self.page.url == url:
+            self.page.reload()
+        else:
+            self.page.goto(url)
+        expect(self.page.locator("main")).to_have_attribute("data-shown", f"#/{hash_route}")
+        return self.page
+
+    def sign_in(self, account: str, key: str) -> None:
+        page = self.open("signin")
+        page.get_by_label("Account").fill(account)
+        page.get_by_label("API key").fill(key)
+        page.get_by_role("button", name="Sign in").click()
+        expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+
+    def shot(self, name: str) -> None:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{self.who}-{name}.png"), full_page=True)
+
+    def expected_errors(self) -> list[str]:
+        # A refused call shows in the page and in the browser's network log as a 4xx
+        # ("Failed to load resource"); anything else is a console error.
+        return [e for e in self.errors if "Failed to load resource" not in e]
+
+
+def test_a_license_negotiated_used_and_settled_in_the_console(
+    console: Console, browser: Browser
+) -> None:
+    m = console.market
+    publisher = Tab(browser, console, "publisher")
+    vendor = Tab(browser, console, "vendor")
+    operator = Tab(browser, console, "operator")
+
+    # The publisher signs in, creates an offer (USD 0.01 per answer, proposals at that
+    # price or more accepted at once) and publishes it.
+    publisher.sign_in(m.pa.name, m.pa.account.key)
+    page = publisher.open(f"{m.pa.name}/overview")
+    expect(page.get_by_text("No revenue yet")).to_be_visible()
+    publisher.shot("overview-empty")
+    page = publisher.open(f"{m.pa.name}/offers")
+    offer_form = page.get_by_role("form", name="New offer")
+    offer_form.get_by_label("Name").fill("Answers, all sections")
+    offer_form.get_by_label("Price model").select_option("MODEL_PER_USE")
+    offer_form.get_by_label("Price", exact=True).fill("0.01")
+    offer_form.get_by_label("Auto-accept floor").fill("0.01")
+    offer_form.get_by_label("Licensed from (your time)").fill(local_time(HOUR - timedelta(days=1)))
+    offer_form.get_by_role("button", name="Create offer").click()
+    page.get_by_role("button", name="Publish Answers, all sections").click()
+    expect(page.get_by_role("button", name="Withdraw Answers, all sections")).to_be_visible()
+    publisher.shot("offers")
+
+    # Bad input is refused by the service, and the form says which field and why.
+    offer_form = page.get_by_role("form", name="New offer")
+    offer_form.get_by_label("Name").fill("Broken")
+    offer_form.get_by_label("Currency").fill("XX")
+    offer_form.get_by_label("Price", exact=True).fill("1")
+    offer_form.get_by_role("button", name="Create offer").click()
+    alert = offer_form.get_by_role("alert")
+    expect(alert).to_contain_text("Check the form")
+    expect(alert).to_contain_text("currency")
+
+    # The vendor proposes below the floor: the proposal stays open for the publisher.
+    vendor.sign_in(m.va.name, m.va.account.key)
+    page = vendor.open(f"{m.va.name}/offers")
+    propose = page.get_by_role("form", name="Propose on Answers, all sections")
+    propose.get_by_label("Price").fill("0.005")
+    propose.get_by_label("Note").fill("pilot volume")
+    propose.get_by_role("button", name="Propose").click()
+    expect(propose.get_by_role("status")).to_contain_text("sent")
+    vendor.shot("offers")
+
+    # The publisher counters at 0.008; the vendor accepts: a license.
+    page = publisher.open(f"{m.pa.name}/proposals")
+    expect(page.get_by_text("your turn")).to_be_visible()
+    counter = page.get_by_role("form", name="Counter")
+    counter.get_by_label("Price").fill("0.008")
+    counter.get_by_role("button", name="Counter").click()
+    expect(page.get_by_text("waiting")).to_be_visible()
+    publisher.shot("proposals")
+    page = vendor.open(f"{m.va.name}/proposals")
+    page.get_by_role("button", name="Accept").click()
+    expect(page.get_by_text("license ")).to_be_visible()
+    vendor.shot("proposals")
+    page = vendor.open(f"{m.va.name}/licenses")
+    expect(page.get_by_text("USD 0.008 per use")).to_be_visible()
+    page.get_by_role("button", name="Issue token").click()
+    expect(page.locator("textarea.token")).to_have_value(re.compile(r"^[\w-]+\.[\w-]+\.[\w-]+$"))
+    vendor.shot("licenses")
+    licenses = m.va.lic.ListLicenses(lapi.ListLicensesRequest(vendor=m.va.name)).licenses
+    (license_,) = [x for x in licenses if x.terms.price.amount_micros == 8_000]
+
+    # Usage arrives (the vendor's own reporting, over gRPC): 25 answers = USD 0.20.
+    meter = Client(console.metering.channel, m.va.account.key, mgrpc.MeteringServiceStub)
+    # In the last whole hour, so that a period ending on the hour holds it.
+    at = Timestamp()
+    at.FromDatetime(HOUR - timedelta(minutes=10))
+    event = mres.UsageEvent(
+        id="console-1", license=license_.name, work=m.works_a[0], use="ai-input",
+        unit=mres.UNIT_USES, quantity=25, occur_time=at, source="answers",
+    )  # fmt: skip
+    eventually(
+        lambda: (
+            meter.RecordUsage(mapi.RecordUsageRequest(events=[event])).results[0].status
+            == mres.EventResult.STATUS_ACCEPTED
+        )
+    )
+    page = vendor.open(f"{m.va.name}/charges")
+    expect(page.get_by_text("$0.20").first).to_be_visible()
+    vendor.shot("charges")
+    vendor.open(f"{m.va.name}/usage")
+    vendor.shot("usage")
+
+    # The operator closes the period in the console.
+    operator.sign_in("operator", OPERATOR_KEY)
+    page = operator.open("operator/settlement")
+    page.get_by_role("button", name="Close period").click()
+    expect(page.get_by_role("status")).to_contain_text("Period 1 is closed")
+    page = operator.open("operator/settlement")
+    expect(page.get_by_text("balanced", exact=True).first).to_be_visible()
+    settle = Client(console.settlement.channel, m.pa.account.key, sgrpc.SettlementServiceStub)
+    (statement,) = settle.ListStatements(sapi.ListStatementsRequest(party=m.pa.name)).statements
+    page.get_by_role("button", name=f"Verify {statement.name}").click()
+    expect(page.get_by_text("valid", exact=True)).to_be_visible()
+    operator.shot("settlement")
+    page = operator.open("operator/accounts")
+    expect(page.get_by_text(m.vb.name)).to_be_visible()
+    operator.shot("accounts")
+
+    # The publisher's revenue and statement show what settlement billed (asked over gRPC).
+    assert statement.gross == 20  # 25 x USD 0.008, in cents
+    net = f"${statement.net / 100:.2f}"
+    page = publisher.open(f"{m.pa.name}/overview")
+    expect(page.locator("#net-revenue")).to_have_text(net)
+    chart = page.get_by_role("img", name="Revenue per settlement period, net, by vendor (USD)")
+    expect(chart.locator("rect")).to_have_count(1)
+    publisher.shot("overview")
+    page = publisher.open(f"{m.pa.name}/statements")
+    expect(page.get_by_role("cell", name="$0.20").first).to_be_visible()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download statement").first.click()
+    rows = list(csv.reader(io.StringIO(Path(download.value.path()).read_text())))
+    assert rows[0][:3] == ["statement", "period", "currency"]
+    assert rows[-1][8:13] == [
+        "total",
+        "0.20",
+        "",
+        f"{statement.commission / 100:.2f}",
+        f"{statement.net / 100:.2f}",
+    ]
+    publisher.shot("statements")
+    page = publisher.open(f"{m.pa.name}/licenses")
+    suspend = page.get_by_role("form", name="Suspend")
+    suspend.get_by_role("textbox").fill("audit")
+    suspend.get_by_role("button", name="Suspend").click()
+    expect(page.get_by_role("button", name="Resume")).to_be_visible()
+    publisher.shot("licenses")
+
+    # A vendor's key cannot open another vendor's pages: the services refuse, the page says so.
+    page = vendor.open(f"{m.vb.name}/licenses")
+    expect(page.get_by_role("alert")).to_contain_text("Not allowed")
+    vendor.shot("other-vendor-refused")
+
+    # At a phone's width the pages still work.
+    phone = Tab(browser, console, "publisher-phone", width=390)
+    phone.sign_in(m.pa.name, m.pa.account.key)
+    page = phone.open(f"{m.pa.name}/overview")
+    expect(page.locator("#net-revenue")).to_have_text(net)
+    phone.shot("overview")
+
+    for tab in (publisher, vendor, operator, phone):
+        assert tab.expected_errors() == [], tab.who
+        tab.context.close()
