@@ -33,7 +33,8 @@ ENV PATH=/opt/licentia/bin:$PATH \
     LICENTIA_HOST=0.0.0.0 \
     LICENTIA_DATA_DIR=/tmp/licentia
 USER 10001:10001
-# gRPC (one port per service by default) and Prometheus metrics.
-EXPOSE 50051 50052 50053 50054 50055 9464
+# gRPC (one port per service by default), the edge and the console (HTTP), and
+# Prometheus metrics.
+EXPOSE 50051 50052 50053 50054 50055 8080 8090 9464
 ENTRYPOINT ["licentia"]
 CMD ["--help"]

@@ -10,6 +10,7 @@ from opentelemetry.instrumentation.grpc import aio_client_interceptors
 from opentelemetry.sdk.trace import TracerProvider
 from starlette.types import ASGIApp
 
+from services.console.adapters.edge import EdgeAnalytics
 from services.console.entrypoints.connect import ConnectFace
 from services.console.entrypoints.http import build_http_app
 from services.runtime.clients import tls_of
@@ -69,7 +70,9 @@ class AsyncChannels:
 
 def build_app(settings: Settings, tracer_provider: TracerProvider | None = None) -> ASGIApp:
     channels = AsyncChannels(settings, tracer_provider or TracerProvider())
-    return build_http_app(ConnectFace(channels), channels.ready, on_shutdown=channels.close)
+    return build_http_app(
+        ConnectFace(channels), channels.ready, EdgeAnalytics(settings), on_shutdown=channels.close
+    )
 
 
 def serve(settings: Settings, tracer_provider: TracerProvider, port: int | None = None) -> None:

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 from google.protobuf.timestamp_pb2 import Timestamp
 from licentia.licensing.v1 import licensing_service_pb2 as lapi
 from licentia.metering.v1 import metering_service_pb2 as mapi
@@ -64,6 +65,10 @@ class Tab:
         self.errors: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.page.on(
+            "response",
+            lambda r: self.errors.append(f"{r.status} {r.url}") if r.status >= 500 else None,
+        )
         self.console = console
         self.who = who
 
@@ -191,9 +196,18 @@ def test_a_license_negotiated_used_and_settled_in_the_console(
     (statement,) = settle.ListStatements(sapi.ListStatementsRequest(party=m.pa.name)).statements
     page.get_by_role("button", name=f"Verify {statement.name}").click()
     expect(page.get_by_text("valid", exact=True)).to_be_visible()
+    # ...pays out the publisher's balance and confirms the transfer.
+    page.get_by_role("button", name=f"Pay out {m.pa.name}'s balance").click()
+    page.get_by_role("textbox", name="Bank reference").fill("SEPA-4471")
+    page.get_by_role("button", name="Paid").click()
+    expect(page.get_by_role("cell", name="SEPA-4471")).to_be_visible()
     operator.shot("settlement")
     page = operator.open("operator/accounts")
-    expect(page.get_by_text(m.vb.name)).to_be_visible()
+    expect(page.get_by_role("cell", name=m.vb.name, exact=True)).to_be_visible()
+    new_key = page.get_by_role("form", name=f"New key for {m.vb.name}")
+    new_key.get_by_role("textbox").fill("second key")
+    new_key.get_by_role("button", name="New key").click()
+    expect(new_key.get_by_role("status")).to_contain_text("Shown once")
     operator.shot("accounts")
 
     # The publisher's revenue and statement show what settlement billed (asked over gRPC).
@@ -217,6 +231,7 @@ def test_a_license_negotiated_used_and_settled_in_the_console(
         f"{statement.commission / 100:.2f}",
         f"{statement.net / 100:.2f}",
     ]
+    expect(page.get_by_role("cell", name="SEPA-4471")).to_be_visible()  # the payout
     publisher.shot("statements")
     page = publisher.open(f"{m.pa.name}/licenses")
     suspend = page.get_by_role("form", name="Suspend")
@@ -225,10 +240,47 @@ def test_a_license_negotiated_used_and_settled_in_the_console(
     expect(page.get_by_role("button", name="Resume")).to_be_visible()
     publisher.shot("licenses")
 
+    # AI crawlers at the publisher's edge: three unsigned GPTBot requests the toll refused
+    # (as nginx asks the edge), one person's, and a licensed crawl... shown per bot.
+    for path, agent in [
+        ("/news/1", "GPTBot/1.2"),
+        ("/news/2", "GPTBot/1.2"),
+        ("/news/3", "GPTBot/1.2"),
+        ("/news/4", "Mozilla/5.0 Firefox/140.0"),
+    ]:
+        requests.get(f"{console.edge}/toll/nginx", timeout=10, headers={
+            "X-Original-URI": path, "X-Original-Host": "news.example", "User-Agent": agent,
+            "X-Licentia-Publisher": m.pa.name,
+        })  # fmt: skip
+    page = publisher.open(f"{m.pa.name}/crawlers")
+    row = page.get_by_role("row", name="GPTBot")
+    expect(row.get_by_role("cell").nth(5)).to_have_text("3")  # refused
+    expect(row.get_by_role("cell").last).to_have_text("3")  # total
+    expect(
+        page.get_by_role("img", name="Crawler requests per day, by what the toll did")
+    ).to_be_visible()
+    publisher.shot("crawlers")
+    # ...which another publisher's key, or a vendor's, does not see.
+    for key in (m.pb.account.key, m.va.account.key):
+        refused = requests.get(
+            f"{console.url}/edge/crawlers", headers={"Authorization": f"Bearer {key}"}, timeout=10
+        )
+        assert (
+            refused.status_code == 401 if key == m.va.account.key else refused.json()["rows"] == []
+        )
+
     # A vendor's key cannot open another vendor's pages: the services refuse, the page says so.
     page = vendor.open(f"{m.vb.name}/licenses")
     expect(page.get_by_role("alert")).to_contain_text("Not allowed")
     vendor.shot("other-vendor-refused")
+
+    # By keyboard: the first Tab reaches the skip link, which moves focus to the content.
+    address = page.url
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
+    assert page.url == address
 
     # At a phone's width the pages still work.
     phone = Tab(browser, console, "publisher-phone", width=390)

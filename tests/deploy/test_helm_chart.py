@@ -30,7 +30,7 @@ CALLS = {
     ("settlement", "licensing"), ("settlement", "metering"),
     ("edge", "catalog"), ("edge", "licensing"), ("edge", "metering"), ("edge", "settlement"),
     ("console", "catalog"), ("console", "licensing"), ("console", "provenance"),
-    ("console", "metering"), ("console", "settlement"),
+    ("console", "metering"), ("console", "settlement"), ("console", "edge"),
 }  # fmt: skip
 REQUIRED = {
     "secrets": {
@@ -60,6 +60,7 @@ EVERYTHING = {
         "enabled": True,
         "className": "nginx",
         "edge": {"host": "licentia.example", "tlsSecret": "edge-tls"},
+        "console": {"host": "console.licentia.example", "tlsSecret": "console-tls"},
         "grpc": {
             "hosts": {name: f"{name}.licentia.example" for name in GRPC_SERVICES},
             "tlsSecret": "grpc-tls",
@@ -331,11 +332,11 @@ def test_the_chart_and_the_procfile_run_every_component_of_the_runtime() -> None
     assert sorted(line.split(":")[0] for line in procfile if line.strip()) == sorted(SERVICES)
 
 
-def test_ingress_routes_the_edge_over_http_and_each_grpc_service_over_tls() -> None:
+def test_ingress_routes_the_edge_and_console_over_http_and_each_grpc_service_over_tls() -> None:
     docs = render(EVERYTHING)
     services = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Service"}
     ingresses = {d["metadata"]["name"]: d for d in docs if d["kind"] == "Ingress"}
-    assert set(ingresses) == {"lic-licentia-edge", "lic-licentia-grpc"}
+    assert set(ingresses) == {"lic-licentia-edge", "lic-licentia-console", "lic-licentia-grpc"}
     edge = ingresses["lic-licentia-edge"]["spec"]
     assert edge["tls"] == [{"hosts": ["licentia.example"], "secretName": "edge-tls"}]
     grpc_ingress = ingresses["lic-licentia-grpc"]
@@ -351,8 +352,10 @@ def test_ingress_routes_the_edge_over_http_and_each_grpc_service_over_tls() -> N
             assert backend["port"]["name"] in ports  # a port the Service really has
             routed[rule["host"]] = (backend["name"], backend["port"]["name"])
     assert routed["licentia.example"] == ("lic-licentia-edge", "http")
+    assert routed["console.licentia.example"] == ("lic-licentia-console", "http")
+    assert ingresses["lic-licentia-console"]["spec"]["tls"][0]["secretName"] == "console-tls"
     assert routed["catalog.licentia.example"] == ("lic-licentia-catalog", "grpc")
-    assert len(routed) == 1 + len(GRPC_SERVICES)
+    assert len(routed) == 2 + len(GRPC_SERVICES)
     assert not any(d["kind"] == "Ingress" for d in render(REQUIRED))  # off by default
 
 

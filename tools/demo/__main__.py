@@ -93,7 +93,10 @@ def main(keep: bool = False) -> int:
             )  # fmt: skip
             console.print(f"\nthe story took {time.monotonic() - started:.1f} s")
             console_url = f"http://{settings.address_of('console')}/"
-            console.print(f"[bold]8.[/] the web console, on the same marketplace: {console_url}")
+            console.print(
+                f"[bold]8.[/] the web console, on the same marketplace: {console_url}",
+                soft_wrap=True,
+            )
             if keep:
                 show_sign_ins(console_url, [("operator", operator_key), *facts.sign_ins])
                 wait_for_interrupt()
@@ -126,7 +129,7 @@ class Facts:
 def show_sign_ins(url: str, sign_ins: list[tuple[str, str]]) -> None:
     console.print(f"   open {url} and sign in as any of these (account, then API key):")
     for account, key in sign_ins:
-        console.print(f"     {account:<34} {key}", highlight=False)
+        console.print(f"     {account:<34} {key}", highlight=False, soft_wrap=True)
     console.print("   the marketplace keeps running until Ctrl-C")
 
 

@@ -15,12 +15,14 @@ from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.console.adapters.edge import EdgeAnalytics
 from services.console.entrypoints.connect import ConnectFace, service_paths
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -51,7 +53,7 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        api = scope["path"].startswith("/licentia.")
+        api = scope["path"].startswith(("/licentia.", "/edge/"))
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -71,6 +73,7 @@ _OURS = {k.encode() for k in SECURITY_HEADERS}
 def build_http_app(
     face: ConnectFace,
     ready: Callable[[], Awaitable[bool]],
+    edge: EdgeAnalytics,
     on_shutdown: Callable[[], Awaitable[None]] | None = None,
 ) -> ASGIApp:
     async def healthz(request: Request) -> Response:
@@ -80,6 +83,15 @@ def build_http_app(
         if await ready():
             return JSONResponse({"status": "ready"})
         return JSONResponse({"status": "the catalog does not answer"}, status_code=503)
+
+    async def crawlers(request: Request) -> Response:
+        """The publisher's AI crawler traffic at its edge, per hour (the edge decides)."""
+        hours = request.query_params.get("hours", "168")
+        span = int(hours) if hours.isdigit() and 0 < int(hours) <= 24 * 400 else 168
+        status, body = await run_in_threadpool(
+            edge.crawlers, request.headers.get("authorization", ""), span
+        )
+        return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
     async def prometheus(request: Request) -> Response:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
@@ -96,6 +108,7 @@ def build_http_app(
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", prometheus),
+        Route("/edge/crawlers", crawlers),
         *[Mount(path, app=face) for path in service_paths()],
         Mount("/", app=StaticFiles(directory=STATIC, html=True)),
     ]

@@ -18,12 +18,13 @@ const session = {
 };
 
 class ApiError extends Error {
-  constructor(code, message, reason = "", violations = [], retryDelay = "") {
+  constructor(code, message, reason = "", violations = [], retryDelay = "", metadata = {}) {
     super(message);
     this.code = code;
     this.reason = reason;
     this.violations = violations;
     this.retryDelay = retryDelay;
+    this.metadata = metadata;
   }
 
   // Connect's JSON error: {code, message, details: [{type, value, debug}]}.
@@ -36,6 +37,7 @@ class ApiError extends Error {
       debug("google.rpc.ErrorInfo").reason || "",
       debug("google.rpc.BadRequest").fieldViolations || [],
       debug("google.rpc.RetryInfo").retryDelay || "",
+      debug("google.rpc.ErrorInfo").metadata || {},
     );
   }
 }
@@ -66,6 +68,20 @@ async function call(service, method, body = {}, key = null) {
   try { data = text ? JSON.parse(text) : {}; } catch { data = {}; }
   if (!response.ok) throw ApiError.from(data, response.status);
   return data;
+}
+
+// The edge's crawler analytics, through the console (same key, same error shape).
+async function crawlerRows(hours) {
+  const headers = { Authorization: `Bearer ${(session.get() || {}).key}` };
+  let response;
+  try {
+    response = await fetch(`/edge/crawlers?hours=${hours}`, { headers, cache: "no-store", credentials: "omit" });
+  } catch {
+    throw new ApiError("unavailable", "The console cannot reach its server. Check the connection and retry.");
+  }
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) throw ApiError.from(body, response.status);
+  return body.rows || [];
 }
 
 // Every page of a list, up to a bound (the console shows the newest first).
@@ -117,6 +133,9 @@ function errorBox(error) {
       ? h("ul", {}, e.violations.map((v) => h("li", {}, h("code", {}, v.field || "request"), ": ", v.description || "")))
       : null,
     e.retryDelay ? h("div", {}, `Retry after ${e.retryDelay}.`) : null,
+    Object.keys(e.metadata || {}).length
+      ? h("dl", { class: "facts" }, Object.entries(e.metadata).map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))
+      : null,
   );
 }
 
@@ -422,6 +441,48 @@ async function publisherOverview(account) {
   return node;
 }
 
+// What the toll did with a crawler's request, in four kinds a person reads at a glance.
+function outcomeKind(outcome) {
+  if (outcome === "paid") return "charged";
+  if (outcome === "payment-required") return "asked to pay";
+  if (["licensed", "unlisted", "unverified-allowed"].includes(outcome)) return "allowed";
+  return "refused";
+}
+const KINDS = ["allowed", "charged", "asked to pay", "refused"];
+
+async function publisherCrawlers(account) {
+  const rows = await crawlerRows(24 * 7);
+  const days = [];
+  const today = new Date();
+  for (let i = 6; i >= 0; i -= 1) days.push(new Date(today.getTime() - i * DAY_MS).toISOString().slice(5, 10));
+  const series = KINDS.map((kind) => ({
+    label: kind,
+    values: sumBy(rows.filter((r) => outcomeKind(r.outcome) === kind), (r) => String(r.hour).slice(5, 10), (r) => r.requests),
+  }));
+  const bots = new Map();
+  for (const r of rows) {
+    const key = `${r.crawler}\u0000${r.vendor}`;
+    const bot = bots.get(key) || { crawler: r.crawler, vendor: r.vendor, total: 0, ...Object.fromEntries(KINDS.map((k) => [k, 0])) };
+    bot[outcomeKind(r.outcome)] += Number(r.requests);
+    bot.total += Number(r.requests);
+    bots.set(key, bot);
+  }
+  const perBot = [...bots.values()].sort((a, b) => b.total - a.total);
+  const count = (v) => Number(v || 0).toLocaleString("en-US");
+  return h("div", {},
+    h("h1", {}, "AI crawlers at your edge"),
+    h("p", { class: "hint" }, "What the toll at your site did with AI crawlers' requests in the last 7 days (as counted by the edge that answered them)."),
+    rows.length
+      ? barChart("Crawler requests per day, by what the toll did", days, series, (v) => Math.round(v).toLocaleString("en-US"))
+      : h("div", { class: "card" }, h("p", { class: "empty" }, "No AI crawler has reached your edge in the last 7 days.")),
+    table([
+      { title: "Crawler", cell: (b) => b.crawler }, { title: "Vendor", cell: (b) => b.vendor === "-" ? "unknown" : shortName(b.vendor) },
+      ...KINDS.map((k) => ({ title: k[0].toUpperCase() + k.slice(1), num: true, cell: (b) => count(b[k]) })),
+      { title: "Total", num: true, cell: (b) => count(b.total) },
+    ], perBot, "No crawler traffic yet."),
+  );
+}
+
 const MODELS = [
   ["MODEL_PER_USE", "Per use"], ["MODEL_PER_1K_TOKENS", "Per 1,000 tokens"], ["MODEL_PER_CRAWL", "Per crawl"],
   ["MODEL_SUBSCRIPTION", "Subscription"], ["MODEL_REVENUE_SHARE", "Revenue share"], ["MODEL_FREE", "Free"],
@@ -586,8 +647,15 @@ function statementCsv(s) {
   ]);
 }
 
-async function payoutsSection(party) {
+async function payoutsSection(party, operator = false) {
   const payouts = await all("settlement", "ListPayouts", party ? { party } : {}, "payouts");
+  const confirm = (p) => h("div", {},
+    form({ class: "row", "aria-label": `Paid ${shortName(p.name)}` }, [
+      h("input", { name: "reference", placeholder: "bank reference", "aria-label": `Bank reference of ${shortName(p.name)}` }),
+    ], "Paid", ({ reference }) => call("settlement", "ConfirmPayout", { name: p.name, outcome: "OUTCOME_PAID", externalReference: reference })),
+    form({ class: "row", "aria-label": `Failed ${shortName(p.name)}` }, [
+      h("input", { name: "reason", placeholder: "why it failed", "aria-label": `Why ${shortName(p.name)} failed` }),
+    ], "Failed", ({ reason }) => call("settlement", "ConfirmPayout", { name: p.name, outcome: "OUTCOME_FAILED", failureReason: reason })));
   return h("section", { class: "card" }, h("h2", {}, "Payouts"),
     table([
       { title: "Payout", cell: (p) => shortName(p.name) },
@@ -596,6 +664,7 @@ async function payoutsSection(party) {
       { title: "State", cell: (p) => state(p.state) },
       { title: "Reference", cell: (p) => p.externalReference || p.failureReason || "" },
       { title: "Updated", cell: (p) => when(p.updateTime) },
+      ...(operator ? [{ title: "", cell: (p) => (p.state === "STATE_PENDING" ? confirm(p) : null) }] : []),
     ], payouts, "No payouts yet."),
     payouts.length ? h("button", { type: "button", class: "secondary", onclick: () => download("payouts.csv", csv([["payout", "party", "currency", "amount", "state", "reference"], ...payouts.map((p) => [p.name, p.party, p.currency, (Number(p.amount) / 10 ** currencyDigits(p.currency)).toFixed(currencyDigits(p.currency)), p.state, p.externalReference || ""])])) }, "Download payouts CSV") : null);
 }
@@ -694,10 +763,16 @@ async function operatorAccounts() {
     const answer = await call("catalog", "CreateApiKey", { parent: account, apiKey: { displayName: label || "console" } });
     return h("div", { class: "notice", role: "status" }, "Shown once — hand it to the account over a safe channel: ", h("code", {}, answer.key));
   });
+  const keys = new Map(await Promise.all([...publishers, ...vendors].map(async (a) =>
+    [a.name, await all("catalog", "ListApiKeys", { parent: a.name }, "apiKeys")])));
+  const keyList = (account) => h("ul", { class: "keys" }, (keys.get(account) || []).map((k) => h("li", {},
+    `${k.displayName || shortName(k.name)} · since ${when(k.createTime)} `,
+    k.revokeTime ? h("span", { class: "state bad" }, "revoked")
+      : action("Revoke", () => call("catalog", "RevokeApiKey", { name: k.name }), { kind: "danger", name: `Revoke key ${k.displayName || shortName(k.name)} of ${account}` }))));
   const accountTable = (rows, empty) => table([
     { title: "Account", cell: (a) => a.name }, { title: "Name", cell: (a) => a.displayName },
     { title: "Contact", cell: (a) => a.contactEmail || "" }, { title: "Since", cell: (a) => when(a.createTime) },
-    { title: "Keys", cell: (a) => keyForm(a.name) },
+    { title: "API keys", cell: (a) => h("div", {}, keyList(a.name), keyForm(a.name)) },
   ], rows, empty);
   return h("div", {},
     h("h1", {}, "Accounts"),
@@ -758,8 +833,9 @@ async function operatorSettlement() {
       table([
         { title: "Party", cell: (s) => s.party }, { title: "Net", num: true, cell: (s) => money(s.net, s.currency) },
         { title: "Verify", cell: (s) => verifyButton(s) },
+        { title: "Pay out", cell: (s) => action("Pay out", () => call("settlement", "CreatePayout", { party: s.party, currency: s.currency, requestId: `console-${s.name}` }), { kind: "secondary", name: `Pay out ${s.party}'s balance` }) },
       ], statements, "No statements in this period.")) : null,
-    await payoutsSection(""),
+    await payoutsSection("", true),
   );
 }
 
@@ -786,6 +862,7 @@ const PAGES = {
     ["proposals", "Proposals", (a) => proposalsPage(a, "PARTY_PUBLISHER")],
     ["licenses", "Licenses", (a) => licensesPage(a, "publisher")],
     ["statements", "Statements", statementsPage],
+    ["crawlers", "Crawlers", publisherCrawlers],
   ],
   vendor: [
     ["offers", "Offers", vendorOffers],
@@ -874,5 +951,11 @@ async function render() {
   paintSwatches(main);
 }
 
+// The skip link moves focus to the page's content without touching the address (which
+// is the page's route).
+document.querySelector(".skip").addEventListener("click", (event) => {
+  event.preventDefault();
+  document.getElementById("main").focus();
+});
 window.addEventListener("hashchange", () => { render(); document.getElementById("main").focus({ preventScroll: true }); });
 render();

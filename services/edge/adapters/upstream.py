@@ -38,6 +38,18 @@ class CatalogClient:
             raise _translated(error, "catalog") from error
         return Account(client_id, answer.account)
 
+    def authenticate_key(self, key: str) -> Account | None:
+        """Whose API key this is (the catalog answers the edge's service token)."""
+        try:
+            answer = self._stub.AuthenticateApiKey(
+                capi.AuthenticateApiKeyRequest(key=key), timeout=self._timeout
+            )
+        except grpc.RpcError as error:
+            if error.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                return None
+            raise _translated(error, "catalog") from error
+        return Account(answer.api_key, answer.account)
+
     def works_at(self, url: str) -> list[str]:
         try:
             found = self._stub.LookupWorks(capi.LookupWorksRequest(url=url), timeout=self._timeout)

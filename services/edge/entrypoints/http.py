@@ -109,20 +109,27 @@ def build_http_app(
         return JSONResponse({"spool_backlog": backlog(), "works": works_known()})
 
     async def crawler_analytics(request: Request) -> Response:
-        """A publisher's crawler traffic per hour, for its own OAuth client."""
-        client_id, secret = extract_basic_authorization(
-            {"Authorization": request.headers.get("authorization", "")}
-        )
-        account = (
-            await run_in_threadpool(server.authenticate, client_id, secret)
-            if client_id and secret
-            else None
-        )
+        """A publisher's crawler traffic per hour, for its own OAuth client (Basic) or
+        one of its API keys (Bearer: the web console)."""
+        authorization = request.headers.get("authorization", "")
+        scheme, _, bearer = authorization.partition(" ")
+        if scheme.lower() == "bearer" and bearer.strip():
+            account = await run_in_threadpool(server.authenticate_key, bearer.strip())
+        else:
+            client_id, secret = extract_basic_authorization({"Authorization": authorization})
+            account = (
+                await run_in_threadpool(server.authenticate, client_id, secret)
+                if client_id and secret
+                else None
+            )
         if account is None or not account.account.startswith("publishers/"):
             return JSONResponse(
-                {"error": "invalid_client", "error_description": "a publisher's OAuth client"},
+                {
+                    "error": "invalid_client",
+                    "error_description": "a publisher's OAuth client or API key",
+                },
                 status_code=401,
-                headers={"WWW-Authenticate": 'Basic realm="licentia"'},
+                headers={"WWW-Authenticate": 'Basic realm="licentia", Bearer realm="licentia"'},
             )
         hours = request.query_params.get("hours", "24")
         span = int(hours) if hours.isdigit() and 0 < int(hours) <= 24 * 400 else 24

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -62,12 +63,22 @@ class LicenseServer:
     def authenticate(self, client_id: str, secret: str) -> Account | None:
         """Client credentials, checked with the catalog and cached briefly (a revoked
         client stops working within CLIENT_CACHE_SECONDS)."""
-        key = hashlib.sha256(f"{client_id}\x00{secret}".encode()).hexdigest()
+        return self._cached(
+            f"client\x00{client_id}\x00{secret}",
+            lambda: self._catalog.authenticate_client(client_id, secret),
+        )
+
+    def authenticate_key(self, api_key: str) -> Account | None:
+        """An account's API key (the web console's sign-in), cached as clients are."""
+        return self._cached(f"key\x00{api_key}", lambda: self._catalog.authenticate_key(api_key))
+
+    def _cached(self, credential: str, check: Callable[[], Account | None]) -> Account | None:
+        key = hashlib.sha256(credential.encode()).hexdigest()
         now = time.monotonic()
         cached = self._clients.get(key)
         if cached is not None and cached[0] > now:
             return cached[1]
-        account = self._catalog.authenticate_client(client_id, secret)
+        account = check()
         with self._lock:
             if len(self._clients) > 10_000:
                 self._clients.clear()

@@ -20,9 +20,9 @@ class UpstreamRefusal(Exception):
 
 @dataclass(frozen=True)
 class Account:
-    """Whose OAuth client credentials these are."""
+    """Whose OAuth client credentials (or API key) these are."""
 
-    client_id: str
+    client_id: str  # the OAuth client's id, or the API key's name
     account: str  # vendors/{v} or publishers/{p}
 
 
@@ -55,6 +55,8 @@ class TokenFacts:
 
 class Catalog(Protocol):
     def authenticate_client(self, client_id: str, secret: str) -> Account | None: ...
+
+    def authenticate_key(self, key: str) -> Account | None: ...
 
     def works_at(self, url: str) -> list[str]: ...
 

@@ -78,7 +78,7 @@ provenance: [catalog, licensing, metering]
 metering: [catalog, licensing]
 settlement: [catalog, licensing, metering]
 edge: [catalog, licensing, metering, settlement]
-console: [catalog, licensing, provenance, metering, settlement]
+console: [catalog, licensing, provenance, metering, settlement, edge]
 {{- end }}
 
 {{/* Secret-backed environment every container gets. */}}
