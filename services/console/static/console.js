@@ -293,7 +293,9 @@ function download(filename, text) {
 
 // Stacked bars: `series` is [{label, values: Map(x -> number)}], `xs` the x labels in order.
 function barChart(title, xs, series, format = (v) => String(v)) {
-  const width = 720, height = 260, left = 64, bottom = 36, top = 12, right = 8;
+  // As wide as the page's content (so labels stay readable on a phone).
+  const available = (document.getElementById("main").clientWidth || 760) - 40;
+  const width = Math.max(300, Math.min(1120, available)), height = 260, left = 64, bottom = 36, top = 12, right = 8;
   const totals = xs.map((x) => series.reduce((sum, s) => sum + (s.values.get(x) || 0), 0));
   const step0 = Math.max(1, ...totals) / 4;
   const magnitude = 10 ** Math.floor(Math.log10(step0));
@@ -319,7 +321,8 @@ function barChart(title, xs, series, format = (v) => String(v)) {
       children.push(svg("rect", { x: cx - barW / 2, y, width: barW, height: barH, fill: COLOURS[k % COLOURS.length] },
         svg("title", {}, `${s.label}, ${x}: ${format(v)}`)));
     });
-    if (xs.length <= 16 || i % Math.ceil(xs.length / 12) === 0) {
+    const labels = Math.max(2, Math.floor(plotW / 56));
+    if (xs.length <= labels || i % Math.ceil(xs.length / labels) === 0) {
       children.push(svg("text", { x: cx, y: height - bottom + 16, "text-anchor": "middle", "font-size": 11, fill: "#5b6470" }, x));
     }
   });
@@ -417,7 +420,7 @@ async function publisherOverview(account) {
   const worksByUse = (byWork.rows || []).slice().sort((a, b) => Number(b.quantity) - Number(a.quantity)).slice(0, 10);
   const node = h("div", {},
     h("h1", {}, "Overview"),
-    h("div", { class: "grid" },
+    h("div", { class: "grid figures" },
       h("div", { class: "card" }, h("div", { class: "label" }, "Earned, net of commission"), h("div", { class: "figure", id: "net-revenue" }, money(net, currency))),
       h("div", { class: "card" }, h("div", { class: "label" }, "Billed to vendors (gross)"), h("div", { class: "figure" }, money(gross, currency))),
       h("div", { class: "card" }, h("div", { class: "label" }, "Marketplace commission"), h("div", { class: "figure" }, money(commission, currency))),
