@@ -232,6 +232,16 @@ def test_a_license_negotiated_used_and_settled_in_the_console(
         f"{statement.net / 100:.2f}",
     ]
     expect(page.get_by_role("cell", name="SEPA-4471")).to_be_visible()  # the payout
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download payouts CSV").click()
+    payouts = list(csv.reader(io.StringIO(Path(download.value.path()).read_text())))
+    assert payouts[1][1:] == [
+        m.pa.name,
+        "USD",
+        f"{statement.net / 100:.2f}",
+        "STATE_PAID",
+        "SEPA-4471",
+    ]
     publisher.shot("statements")
     page = publisher.open(f"{m.pa.name}/licenses")
     suspend = page.get_by_role("form", name="Suspend")
@@ -241,7 +251,7 @@ def test_a_license_negotiated_used_and_settled_in_the_console(
     publisher.shot("licenses")
 
     # AI crawlers at the publisher's edge: three unsigned GPTBot requests the toll refused
-    # (as nginx asks the edge), one person's, and a licensed crawl... shown per bot.
+    # (asked as nginx asks the edge) and one person's (not a crawler), shown per bot.
     for path, agent in [
         ("/news/1", "GPTBot/1.2"),
         ("/news/2", "GPTBot/1.2"),
@@ -290,5 +300,97 @@ def test_a_license_negotiated_used_and_settled_in_the_console(
     phone.shot("overview")
 
     for tab in (publisher, vendor, operator, phone):
+        assert tab.expected_errors() == [], tab.who
+        tab.context.close()
+
+
+def test_every_action_of_each_party_in_the_console(console: Console, browser: Browser) -> None:
+    m = console.market
+    publisher = Tab(browser, console, "actions-publisher")
+    publisher.sign_in(m.pa.name, m.pa.account.key)
+
+    # An offer with each price model, as the services show them back.
+    page = publisher.open(f"{m.pa.name}/offers")
+    models = [
+        ("Tokens", "MODEL_PER_1K_TOKENS", {"Price": "0.25"}, "USD 0.25 per 1k tokens"),
+        ("Crawls", "MODEL_PER_CRAWL", {"Price": "0.004"}, "USD 0.004 per crawl"),
+        ("Yearly", "MODEL_SUBSCRIPTION", {"Price": "12000"}, "USD 12000.00 per year"),
+        ("Shared", "MODEL_REVENUE_SHARE", {"Revenue share (%)": "12.5"}, "revenue share 12.5%"),
+        ("Open", "MODEL_FREE", {}, "free"),
+        ("Answers", "MODEL_PER_USE", {"Price": "0.01", "Auto-accept floor": "0.01"}, None),
+    ]
+    for name, model, fields, _ in models:
+        offer_form = page.get_by_role("form", name="New offer")
+        offer_form.get_by_label("Name").fill(name)
+        offer_form.get_by_label("Price model").select_option(model)
+        if model == "MODEL_SUBSCRIPTION":
+            offer_form.get_by_label("Subscription interval").select_option("INTERVAL_YEAR")
+        for label, value in fields.items():
+            offer_form.get_by_label(label, exact=True).fill(value)
+        offer_form.get_by_role("button", name="Create offer").click()
+        expect(page.get_by_role("button", name=f"Publish {name}")).to_be_visible()
+        page.get_by_role("button", name=f"Publish {name}").click()
+        expect(page.get_by_role("button", name=f"Withdraw {name}")).to_be_visible()
+    for name, _, _, shown in models:
+        if shown:
+            expect(page.get_by_role("row", name=name)).to_contain_text(shown)
+    page.get_by_role("button", name="Withdraw Open").click()
+    expect(page.get_by_role("row", name="Open")).to_contain_text("withdrawn")
+
+    # Vendor B's low proposal is rejected; vendor A's at the floor is a license at once.
+    other = Tab(browser, console, "actions-vendor-b")
+    other.sign_in(m.vb.name, m.vb.account.key)
+    page = other.open(f"{m.vb.name}/offers")
+    propose = page.get_by_role("form", name="Propose on Answers")
+    propose.get_by_label("Price").fill("0.001")
+    propose.get_by_role("button", name="Propose").click()
+    expect(propose.get_by_role("status")).to_contain_text("sent")
+    page = publisher.open(f"{m.pa.name}/proposals")
+    page.get_by_role("button", name="Reject").click()
+    expect(page.get_by_role("row", name="vb")).to_contain_text("rejected")
+    vendor = Tab(browser, console, "actions-vendor-a")
+    vendor.sign_in(m.va.name, m.va.account.key)
+    page = vendor.open(f"{m.va.name}/offers")
+    propose = page.get_by_role("form", name="Propose on Answers")
+    propose.get_by_role("button", name="Propose").click()
+    expect(propose.get_by_role("status")).to_contain_text("Accepted at once")
+
+    # The publisher suspends, resumes and revokes that license.
+    page = publisher.open(f"{m.pa.name}/licenses")
+    page.get_by_role("form", name="Suspend").get_by_role("button", name="Suspend").click()
+    page.get_by_role("button", name="Resume").click()
+    expect(page.get_by_role("row", name="va")).to_contain_text("active")
+    revoke = page.get_by_role("form", name="Revoke")
+    revoke.get_by_role("textbox").fill("terms breached")
+    revoke.get_by_role("button", name="Revoke").click()
+    expect(page.get_by_role("row", name="va")).to_contain_text("revoked")
+    expect(page.get_by_role("row", name="va")).to_contain_text("terms breached")
+
+    # The vendor sets a budget; the operator a commission rate.
+    page = vendor.open(f"{m.va.name}/charges")
+    budget = page.get_by_role("form", name="Set budget")
+    budget.get_by_label("Amount").fill("50")
+    budget.get_by_role("button", name="Set budget").click()
+    expect(page.get_by_text("Budget $50.00")).to_be_visible()
+    operator = Tab(browser, console, "actions-operator")
+    operator.sign_in("operator", OPERATOR_KEY)
+    page = operator.open("operator/accounts")
+    rate = page.get_by_role("form", name="Commission rate")
+    rate.get_by_label("Publisher").select_option(m.pa.name)
+    rate.get_by_label("Commission (%)").fill("12")
+    rate.get_by_role("button", name="Set rate").click()
+    expect(rate.get_by_role("status")).to_contain_text(f"{m.pa.name}: 12%")
+
+    # A signed-out tab opens no page; a wrong key does not sign in.
+    page = publisher.open(f"{m.pa.name}/overview")
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    page.get_by_label("Account").fill(m.pa.name)
+    page.get_by_label("API key").fill("not-a-key")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("Not signed in")
+    assert page.evaluate("sessionStorage.getItem('licentia.session')") is None
+
+    for tab in (publisher, other, vendor, operator):
         assert tab.expected_errors() == [], tab.who
         tab.context.close()
