@@ -24,7 +24,7 @@ from licentia.metering.v1 import metering_service_pb2_grpc as mgrpc
 from licentia.metering.v1 import resources_pb2 as mres
 from licentia.settlement.v1 import settlement_service_pb2 as sapi
 from licentia.settlement.v1 import settlement_service_pb2_grpc as sgrpc
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect, sync_playwright
 
 from tests.conftest import OPERATOR_KEY, Client, eventually
 from tests.console.conftest import Console
@@ -304,6 +304,16 @@ def test_a_license_negotiated_used_and_settled_in_the_console(
         tab.context.close()
 
 
+def propose_on(tab: Tab, vendor: str, offer: str, price: str | None = None) -> Locator:
+    """The vendor proposes on an offer (at its price, or `price`); the form's answer."""
+    page = tab.open(f"{vendor}/offers")
+    propose = page.get_by_role("form", name=f"Propose on {offer}")
+    if price is not None:
+        propose.get_by_label("Price").fill(price)
+    propose.get_by_role("button", name="Propose").click()
+    return propose.get_by_role("status")
+
+
 def test_every_action_of_each_party_in_the_console(console: Console, browser: Browser) -> None:
     m = console.market
     publisher = Tab(browser, console, "actions-publisher")
@@ -340,20 +350,13 @@ def test_every_action_of_each_party_in_the_console(console: Console, browser: Br
     # Vendor B's low proposal is rejected; vendor A's at the floor is a license at once.
     other = Tab(browser, console, "actions-vendor-b")
     other.sign_in(m.vb.name, m.vb.account.key)
-    page = other.open(f"{m.vb.name}/offers")
-    propose = page.get_by_role("form", name="Propose on Answers")
-    propose.get_by_label("Price").fill("0.001")
-    propose.get_by_role("button", name="Propose").click()
-    expect(propose.get_by_role("status")).to_contain_text("sent")
+    expect(propose_on(other, m.vb.name, "Answers", "0.001")).to_contain_text("sent")
     page = publisher.open(f"{m.pa.name}/proposals")
     page.get_by_role("button", name="Reject").click()
     expect(page.get_by_role("row", name="vb")).to_contain_text("rejected")
     vendor = Tab(browser, console, "actions-vendor-a")
     vendor.sign_in(m.va.name, m.va.account.key)
-    page = vendor.open(f"{m.va.name}/offers")
-    propose = page.get_by_role("form", name="Propose on Answers")
-    propose.get_by_role("button", name="Propose").click()
-    expect(propose.get_by_role("status")).to_contain_text("Accepted at once")
+    expect(propose_on(vendor, m.va.name, "Answers")).to_contain_text("Accepted at once")
 
     # The publisher suspends, resumes and revokes that license.
     page = publisher.open(f"{m.pa.name}/licenses")

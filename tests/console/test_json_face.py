@@ -223,22 +223,27 @@ def test_errors_arrive_as_the_services_say_them(console: Console) -> None:
     assert response.status_code >= 400
 
 
+def billable_stream(console: Console, key: str, payload: bytes) -> requests.Response:
+    """ListBillableUsage over Connect's streaming protocol: one enveloped JSON request."""
+    return requests.post(
+        console.rpc("metering", "ListBillableUsage"),
+        data=struct.pack(">BI", 0, len(payload)) + payload,
+        headers={
+            "Authorization": f"Bearer {key}",
+            "Content-Type": "application/connect+json",
+            "Connect-Protocol-Version": "1",
+        },
+        timeout=30,
+    )
+
+
 def test_server_streams_over_connect_framing(console: Console) -> None:
     """A server-streaming method (ListBillableUsage) over Connect's enveloped JSON."""
     m = console.market
     request = mapi.ListBillableUsageRequest()
     request.end_time.FromDatetime(HOUR)
     payload = json.dumps(json_format.MessageToDict(request)).encode()
-    response = requests.post(
-        console.rpc("metering", "ListBillableUsage"),
-        data=struct.pack(">BI", 0, len(payload)) + payload,
-        headers={
-            "Authorization": f"Bearer {OPERATOR_KEY}",
-            "Content-Type": "application/connect+json",
-            "Connect-Protocol-Version": "1",
-        },
-        timeout=30,
-    )
+    response = billable_stream(console, OPERATOR_KEY, payload)
     assert response.status_code == 200
     frames, body = [], response.content
     while body:
@@ -255,15 +260,7 @@ def test_server_streams_over_connect_framing(console: Console) -> None:
         json_format.ParseDict(f, mapi.ListBillableUsageResponse()) for _, f in frames[:-1]
     ] == expected
     # Refused mid-stream: the error is the end-of-stream frame's.
-    response = requests.post(
-        console.rpc("metering", "ListBillableUsage"),
-        data=struct.pack(">BI", 0, len(payload)) + payload,
-        headers={
-            "Authorization": f"Bearer {m.va.account.key}",
-            "Content-Type": "application/connect+json",
-        },
-        timeout=30,
-    )
+    response = billable_stream(console, m.va.account.key, payload)
     flags, size = struct.unpack(">BI", response.content[:5])
     end = json.loads(response.content[5 : 5 + size])
     assert flags == 2 and end["error"]["code"] == "permission_denied"

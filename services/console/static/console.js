@@ -267,6 +267,13 @@ function usageWindow() {
   return { start: new Date(end.getTime() - 30 * DAY_MS), end };
 }
 
+// "MM-DD" of each day from start to end (the usage charts' x axis).
+function daysOf(start, end) {
+  const days = [];
+  for (let t = start.getTime(); t <= end.getTime(); t += DAY_MS) days.push(new Date(t).toISOString().slice(5, 10));
+  return days;
+}
+
 function shortName(name) { return String(name || "").split("/").slice(-1)[0]; }
 
 function sumBy(rows, key, value) {
@@ -408,8 +415,7 @@ async function publisherOverview(account) {
   const net = inCurrency.reduce((sum, s) => sum + Number(s.net || 0), 0);
   const gross = inCurrency.reduce((sum, s) => sum + Number(s.gross || 0), 0);
   const commission = inCurrency.reduce((sum, s) => sum + Number(s.commission || 0), 0);
-  const days = [];
-  for (let t = start.getTime(); t <= end.getTime(); t += DAY_MS) days.push(new Date(t).toISOString().slice(5, 10));
+  const days = daysOf(start, end);
   const usageVendors = [...new Set((byDay.rows || []).map((r) => r.vendor))];
   const usage = usageVendors.map((vendor) => ({
     label: shortName(vendor),
@@ -737,8 +743,7 @@ async function vendorUsage(account) {
     call("metering", "GetUsageSummary", { vendor: account, startTime: start.toISOString(), endTime: end.toISOString(), granularity: "GRANULARITY_DAY", groupBy: ["DIMENSION_PUBLISHER"] }),
     call("metering", "GetUsageSummary", { vendor: account, startTime: start.toISOString(), endTime: end.toISOString(), groupBy: ["DIMENSION_WORK", "DIMENSION_USE"] }),
   ]);
-  const days = [];
-  for (let t = start.getTime(); t <= end.getTime(); t += DAY_MS) days.push(new Date(t).toISOString().slice(5, 10));
+  const days = daysOf(start, end);
   const publishers = [...new Set((byDay.rows || []).map((r) => r.publisher))];
   return h("div", {},
     h("h1", {}, "Usage"),
