@@ -72,7 +72,7 @@ def main() -> None:
     index._grow(WORKS + REAL + 1)
     index._live[1 : WORKS + 1] = PER_WORK + 1
     index._documents, index._fingerprints = WORKS, WORKS * PER_WORK
-    index._state = fi._State(synthetic_main(WORKS, rng), fi._Delta.empty())
+    index._state = fi._State(synthetic_main(WORKS, rng), ())
     built = time.perf_counter() - started
     generator = ArticleGenerator(seed=4)
     documents = MemoryDocuments()

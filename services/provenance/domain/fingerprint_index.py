@@ -9,10 +9,12 @@ a billion postings, and verification rejects it anyway).
   bucket of keys (their top `bits` bits, at least 16) starts says which bucket an entry
   is in, with about 16 entries per bucket (a quarter of a byte per posting more). A
   lookup reads two directory entries and one short run of keys.
-- `delta` takes each indexed batch, as full keys (sorted arrays, merged in linear time);
-  when it grows past an eighth of main, the two are merged bucket range by bucket range
-  into a new main, dropping postings of removed documents, so the merge needs little
-  memory beyond the old and the new main.
+- recent postings are kept as full keys in a few sorted runs (each batch is a run; a run
+  is merged, in linear time, into the one before it once that one is no more than four
+  times its size, so a batch costs time in proportion to itself, not to everything
+  indexed since the last merge); when they grow past an eighth of main, they are merged
+  bucket range by bucket range into a new main, dropping postings of removed documents,
+  so the merge needs little memory beyond the old and the new main.
 - Removing a document flips its entry in `live`; lookups drop dead postings at once, so
   a deletion takes effect immediately, before any merge.
 - One writer (the indexing thread) builds new arrays and swaps a single reference;
@@ -105,6 +107,15 @@ def _merge_sorted(
     keys[theirs], keys[~theirs] = keys_b, keys_a
     docs[theirs], docs[~theirs] = docs_b, docs_a
     return keys, docs
+
+
+def _runs_of_sorted(values: Keys) -> tuple[Keys, npt.NDArray[np.int64]]:
+    """Each distinct value of a sorted array and how many times it occurs (what
+    `np.unique(..., return_counts=True)` gives, in linear time: no sort)."""
+    if not len(values):
+        return values, np.empty(0, np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+    return values[starts], np.diff(np.append(starts, len(values)))
 
 
 def _bits_for(postings: int) -> int:
@@ -209,7 +220,7 @@ class _Main:
             low[written:end] = keys & _LOW
             docs[written:end] = chunk_docs
             written = end
-            ids, sizes = np.unique(keys >> np.uint64(KEY_BITS - bits), return_counts=True)
+            ids, sizes = _runs_of_sorted(keys >> np.uint64(KEY_BITS - bits))
             counts[ids.astype(np.int64)] += sizes
         return _Main._with_counts(low[:written], docs[:written], bits, counts)
 
@@ -240,7 +251,17 @@ class IndexStats:
 @dataclass(frozen=True)
 class _State:
     main: _Main
-    delta: _Delta
+    # Recent postings in a few sorted runs, largest first, each at least RUN_RATIO times
+    # the next: a batch is merged only with runs of its own size (linear time in them),
+    # not with everything indexed since the last merge into main.
+    runs: tuple[_Delta, ...]
+
+    @property
+    def recent(self) -> int:
+        return sum(len(run) for run in self.runs)
+
+
+RUN_RATIO = 4
 
 
 class FingerprintIndex:
@@ -248,7 +269,7 @@ class FingerprintIndex:
         # A hash held by more postings than this is boilerplate ("all rights reserved",
         # bylines, wire credits) and ignored: it says nothing about where a text came from.
         self.max_postings = max_postings
-        self._state = _State(_Main.empty(), _Delta.empty())
+        self._state = _State(_Main.empty(), ())
         # Per document id: 0 when absent or removed, else 1 + its fingerprint count.
         self._live = np.zeros(1024, dtype=np.uint16)
         self._documents = 0
@@ -283,7 +304,7 @@ class FingerprintIndex:
             del parts
             order = np.argsort(keys)
             main = _Main.of_sorted(keys[order], docs[order])
-            self._state = _State(main, _Delta.empty())
+            self._state = _State(main, ())
 
     def _decode(self, ids: list[int], sizes: list[int], hashes: list[bytes]) -> _Delta:
         doc_ids = np.array(ids, dtype=np.uint32)
@@ -307,16 +328,25 @@ class FingerprintIndex:
         with self._write_lock:
             batch = self._mark_live(added)
             state = self._state
-            delta = state.delta.merge(batch)
+            runs = list(state.runs)
+            if len(batch):
+                runs.append(batch)
+            while len(runs) > 1 and len(runs[-2]) <= RUN_RATIO * len(runs[-1]):
+                newest = runs.pop()
+                runs[-1] = runs[-1].merge(newest)
             for doc in removed:
                 if doc < len(self._live) and self._live[doc]:
                     self._fingerprints -= int(self._live[doc]) - 1
                     self._live[doc] = 0
                     self._documents -= 1
-            if len(delta) > max(MIN_DELTA_MERGE, len(state.main) // 8):
-                self._state = _State(state.main.merge(delta, self._live), _Delta.empty())
+            recent = sum(len(run) for run in runs)
+            if recent > max(MIN_DELTA_MERGE, len(state.main) // 8):
+                delta = runs[0]
+                for run in runs[1:]:
+                    delta = delta.merge(run)
+                self._state = _State(state.main.merge(delta, self._live), ())
             else:
-                self._state = _State(state.main, delta)
+                self._state = _State(state.main, tuple(runs))
 
     def _mark_live(self, documents: Sequence[tuple[int, Fingerprints]]) -> _Delta:
         if documents:
@@ -342,14 +372,13 @@ class FingerprintIndex:
         state = self._state
         live = self._live
         keys = keys_of(grams)
-        main_left, main_counts = state.main.find(keys)
-        delta_left, delta_counts = state.delta.find(keys)
-        frequencies = main_counts + delta_counts
+        found = [(state.main.docs, *state.main.find(keys))]
+        found += [(run.docs, *run.find(keys)) for run in state.runs]
+        frequencies = found[0][2].copy()
+        for _, _, counts in found[1:]:
+            frequencies += counts
         wanted = (frequencies > 0) & (frequencies <= self.max_postings)
-        parts = [
-            _expand(state.main.docs, main_left, main_counts, wanted, frequencies),
-            _expand(state.delta.docs, delta_left, delta_counts, wanted, frequencies),
-        ]
+        parts = [_expand(docs, left, counts, wanted, frequencies) for docs, left, counts in found]
         rarity = np.where(frequencies > self.max_postings, 1, np.where(wanted, -1, 0))
         columns = [np.concatenate([part[i] for part in parts]) for i in range(3)]
         hits = Hits(columns[0], columns[1], columns[2], rarity.astype(np.int8))
@@ -366,7 +395,9 @@ class FingerprintIndex:
         return IndexStats(
             documents=self._documents,
             fingerprints=self._fingerprints,
-            memory_bytes=state.main.nbytes + state.delta.nbytes + self._live.nbytes,
+            memory_bytes=state.main.nbytes
+            + sum(run.nbytes for run in state.runs)
+            + self._live.nbytes,
         )
 
 
