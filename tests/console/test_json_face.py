@@ -34,6 +34,7 @@ from services.console.entrypoints.connect import methods
 from services.console.entrypoints.http import SECURITY_HEADERS
 from services.runtime.config import Settings
 from services.runtime.ports import free_port
+from tests.api.helpers import article
 from tests.api.market import terms
 from tests.asgi import serving
 from tests.conftest import OPERATOR_KEY, SERVICE_TOKEN, start_catalog
@@ -210,12 +211,6 @@ def test_errors_arrive_as_the_services_say_them(console: Console) -> None:
     # The service's own limits on decoded input hold over JSON too.
     response = over_json(console, "catalog", "GetWork", {"name": "x" * 9_000}, m.pa.account.key)
     assert response.json()["code"] == "invalid_argument"
-    # Methods that stream both ways are refused with their unary counterpart named.
-    response = over_json(console, "metering", "StreamUsage", {}, m.va.account.key)
-    assert (
-        response.json()["code"] == "unimplemented" and "RecordUsage" in response.json()["message"]
-    )
-    assert reason(response) == "STREAMING_ONLY"
     # An unknown method is a 404; a GET of a method is refused (every call is a POST).
     response = requests.post(console.rpc("catalog", "StealWork"), json={}, timeout=30)
     assert response.status_code == 404
@@ -223,18 +218,33 @@ def test_errors_arrive_as_the_services_say_them(console: Console) -> None:
     assert response.status_code >= 400
 
 
-def billable_stream(console: Console, key: str, payload: bytes) -> requests.Response:
-    """ListBillableUsage over Connect's streaming protocol: one enveloped JSON request."""
-    return requests.post(
-        console.rpc("metering", "ListBillableUsage"),
-        data=struct.pack(">BI", 0, len(payload)) + payload,
+def connect_stream(
+    console: Console, service: str, method: str, key: str, messages: list[bytes]
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """A call over Connect's streaming protocol: each message enveloped (flags 0), then
+    the answer's messages and its end-of-stream frame (flags 2)."""
+    response = requests.post(
+        console.rpc(service, method),
+        data=b"".join(struct.pack(">BI", 0, len(m)) + m for m in messages),
         headers={
             "Authorization": f"Bearer {key}",
             "Content-Type": "application/connect+json",
             "Connect-Protocol-Version": "1",
         },
-        timeout=30,
+        timeout=60,
     )
+    assert response.status_code == 200, response.text
+    frames, body = [], response.content
+    while body:
+        flags, size = struct.unpack(">BI", body[:5])
+        frames.append((flags, json.loads(body[5 : 5 + size])))
+        body = body[5 + size :]
+    assert [flags for flags, _ in frames] == [0] * (len(frames) - 1) + [2]
+    return [message for _, message in frames[:-1]], frames[-1][1]
+
+
+def as_json(message: Message) -> bytes:
+    return json.dumps(json_format.MessageToDict(message)).encode()
 
 
 def test_server_streams_over_connect_framing(console: Console) -> None:
@@ -242,28 +252,76 @@ def test_server_streams_over_connect_framing(console: Console) -> None:
     m = console.market
     request = mapi.ListBillableUsageRequest()
     request.end_time.FromDatetime(HOUR)
-    payload = json.dumps(json_format.MessageToDict(request)).encode()
-    response = billable_stream(console, OPERATOR_KEY, payload)
-    assert response.status_code == 200
-    frames, body = [], response.content
-    while body:
-        flags, size = struct.unpack(">BI", body[:5])
-        frames.append((flags, json.loads(body[5 : 5 + size])))
-        body = body[5 + size :]
-    assert frames[-1] == (2, {})  # end of stream, no error
+    answers, end = connect_stream(
+        console, "metering", "ListBillableUsage", OPERATOR_KEY, [as_json(request)]
+    )
+    assert end == {}  # no error
     expected = list(
         mgrpc.MeteringServiceStub(console.metering.channel).ListBillableUsage(
             request, metadata=[("authorization", f"Bearer {OPERATOR_KEY}")]
         )
     )
-    assert [
-        json_format.ParseDict(f, mapi.ListBillableUsageResponse()) for _, f in frames[:-1]
-    ] == expected
-    # Refused mid-stream: the error is the end-of-stream frame's.
-    response = billable_stream(console, m.va.account.key, payload)
-    flags, size = struct.unpack(">BI", response.content[:5])
-    end = json.loads(response.content[5 : 5 + size])
-    assert flags == 2 and end["error"]["code"] == "permission_denied"
+    assert [json_format.ParseDict(a, mapi.ListBillableUsageResponse()) for a in answers] == (
+        expected
+    )
+    # Refused by the service: the error is the end-of-stream frame's.
+    _, end = connect_stream(
+        console, "metering", "ListBillableUsage", m.va.account.key, [as_json(request)]
+    )
+    assert end["error"]["code"] == "permission_denied"
+    # Two request messages, or one that is not JSON: bad input, nothing called.
+    for messages, why in (
+        ([as_json(request), as_json(request)], "ONE_MESSAGE"),
+        ([b'{"endTime": '], "MALFORMED_REQUEST"),
+    ):
+        _, end = connect_stream(console, "metering", "ListBillableUsage", OPERATOR_KEY, messages)
+        assert end["error"]["code"] == "invalid_argument"
+        assert end["error"]["details"][0]["debug"]["reason"] == why
+
+
+def test_streams_both_ways_over_connect_framing(console: Console) -> None:
+    """CheckTexts and ImportWorks, which stream both ways, over Connect's enveloped JSON
+    (HTTP/1.1: the messages, then the answers): the same answers as over gRPC."""
+    m = console.market
+    texts = [
+        papi.CheckTextsRequest(text="Nothing in this sentence was ever published anywhere."),
+        papi.CheckTextsRequest(text="Another sentence no publisher ever wrote, for a test."),
+    ]
+    answers, end = connect_stream(
+        console, "provenance", "CheckTexts", m.va.account.key, [as_json(t) for t in texts]
+    )
+    assert end == {}
+    expected = list(
+        pgrpc.ProvenanceServiceStub(console.provenance.channel).CheckTexts(
+            iter(texts), metadata=[("authorization", f"Bearer {m.va.account.key}")]
+        )
+    )
+    assert [json_format.ParseDict(a, papi.CheckTextsResponse()) for a in answers] == expected
+    assert len(answers) == 2
+
+    # A bulk import: two messages of works, each answered once committed.
+    batches = [
+        capi.ImportWorksRequest(parent=m.pa.name, works=[article(500 + i) for i in range(2)]),
+        capi.ImportWorksRequest(parent=m.pa.name, works=[article(510)]),
+    ]
+    answers, end = connect_stream(
+        console, "catalog", "ImportWorks", m.pa.account.key, [as_json(b) for b in batches]
+    )
+    assert end == {}
+    imported = [r["work"] for a in answers for r in a["results"]]
+    assert len(imported) == 3
+    for name in imported:
+        work = m.pa.account.client.GetWork(capi.GetWorkRequest(name=name))
+        assert work.name == name
+    # A message that is not JSON ends the stream with INVALID_ARGUMENT, after the service
+    # has answered the messages before it.
+    answers, end = connect_stream(
+        console, "catalog", "ImportWorks", m.pa.account.key,
+        [as_json(capi.ImportWorksRequest(parent=m.pa.name, works=[article(520)])), b"{nope"],
+    )  # fmt: skip
+    assert len(answers) == 1 and len(answers[0]["results"]) == 1
+    assert end["error"]["code"] == "invalid_argument"
+    assert end["error"]["details"][0]["debug"]["reason"] == "MALFORMED_REQUEST"
 
 
 def test_every_answer_carries_the_security_headers(console: Console) -> None:

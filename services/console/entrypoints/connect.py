@@ -6,9 +6,10 @@ Nothing here is per method: the routes, request and response types come from the
 at start, so the JSON face cannot drift from the contract. The service behind answers
 exactly as it answers a gRPC caller — authentication (the API key as bearer), access
 rules, rate limits, validation — and its error (code, message, ErrorInfo and the other
-details) is handed back as Connect's JSON error. Unary and server-streaming methods are
-served; the three methods that stream both ways need HTTP/2 end to end, which a browser's
-fetch does not give, and are refused with UNIMPLEMENTED naming their unary counterpart.
+details) is handed back as Connect's JSON error. Unary methods take a JSON body;
+streaming methods take Connect's enveloped messages (`application/connect+json`): the
+request messages are handed on to the service as they arrive and its answers sent back
+as they come (over HTTP/1.1 a client sends its messages, then reads the answers).
 """
 
 from __future__ import annotations
@@ -43,15 +44,11 @@ CONTRACTS: Mapping[str, ModuleType] = {
     "metering": metering_service_pb2,
     "settlement": settlement_service_pb2,
 }
-# Methods that stream both ways, and what a JSON caller uses instead.
-UNARY_INSTEAD = {
-    "ImportWorks": "CreateWork (or ImportWorks over gRPC)",
-    "StreamUsage": "RecordUsage",
-    "CheckTexts": "CheckText",
-}
 # Request metadata handed on to the service: the credential and the request's identity.
 FORWARDED = ("authorization", "x-request-id", "traceparent", "tracestate")
 DEFAULT_DEADLINE_SECONDS = 30.0
+# A stream (a bulk import, an export) may run long: its bound, unless the caller sets one.
+STREAM_DEADLINE_SECONDS = 3600.0
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
 
 Channels = Callable[[str], grpc.aio.Channel]
@@ -133,11 +130,12 @@ def _endpoints(channels: Channels) -> dict[str, Any]:
             idempotency_level=IdempotencyLevel.UNKNOWN,
         )
         grpc_path = f"/{method.containing_service.full_name}/{method.name}"
-        if method.client_streaming:
-            endpoints[path] = Endpoint.unary(info, _refuse_bidi(method.name))
-        elif method.server_streaming:
-            endpoints[path] = Endpoint.server_stream(
-                info, _server_stream(channels, component, grpc_path, response_type)
+        if method.client_streaming or method.server_streaming:
+            # Served as a stream both ways whatever its kind: the request messages then
+            # reach this code undecoded, so a malformed one is refused as bad input.
+            endpoints[path] = Endpoint.bidi_stream(
+                info,
+                _stream(channels, component, grpc_path, response_type, method.client_streaming),
             )
         else:
             endpoints[path] = Endpoint.unary(
@@ -151,9 +149,10 @@ def _metadata(ctx: RequestContext[Any, Any]) -> list[tuple[str, str]]:
     return [(name, value) for name in FORWARDED if (value := headers.get(name))]
 
 
-def _deadline(ctx: RequestContext[Any, Any]) -> float:
+def _deadline(ctx: RequestContext[Any, Any], default: float = DEFAULT_DEADLINE_SECONDS) -> float:
+    """The caller's Connect-Timeout-Ms, else `default`."""
     timeout_ms = ctx.timeout_ms()
-    return DEFAULT_DEADLINE_SECONDS if timeout_ms is None else max(0.001, timeout_ms / 1000)
+    return default if timeout_ms is None else max(0.001, timeout_ms / 1000)
 
 
 def _unary(
@@ -162,7 +161,7 @@ def _unary(
     async def call(request: Message, ctx: RequestContext[Any, Any]) -> Message:
         stub = channels(component).unary_unary(
             path,
-            request_serializer=type(request).SerializeToString,
+            request_serializer=_serialize,
             response_deserializer=response_type.FromString,
         )
         try:
@@ -174,35 +173,64 @@ def _unary(
     return call
 
 
-def _server_stream(
-    channels: Channels, component: str, path: str, response_type: type[Message]
-) -> Callable[[Message, RequestContext[Any, Any]], AsyncIterator[Message]]:
-    async def call(request: Message, ctx: RequestContext[Any, Any]) -> AsyncIterator[Message]:
-        stub = channels(component).unary_stream(
-            path,
-            request_serializer=type(request).SerializeToString,
-            response_deserializer=response_type.FromString,
-        )
-        stream = stub(request, metadata=_metadata(ctx), timeout=_deadline(ctx))
+def _stream(
+    channels: Channels,
+    component: str,
+    path: str,
+    response_type: type[Message],
+    many_requests: bool,
+) -> Callable[[AsyncIterator[Message], RequestContext[Any, Any]], AsyncIterator[Message]]:
+    async def call(
+        requests: AsyncIterator[Message], ctx: RequestContext[Any, Any]
+    ) -> AsyncIterator[Message]:
+        refused: list[ConnectError] = []
+
+        async def decoded() -> AsyncIterator[Message]:
+            """The caller's messages; one that does not decode ends the stream here,
+            and the call ends with INVALID_ARGUMENT once the service has answered the
+            messages before it."""
+            try:
+                async for request in requests:
+                    yield request
+            except ConnectError as error:
+                refused.append(error)
+            except (json_format.ParseError, DecodeError, UnicodeError, ValueError) as error:
+                refused.append(_bad_body(str(error)))
+
+        if many_requests:
+            stream = channels(component).stream_stream(
+                path,
+                request_serializer=_serialize,
+                response_deserializer=response_type.FromString,
+            )(decoded(), metadata=_metadata(ctx), timeout=_deadline(ctx, STREAM_DEADLINE_SECONDS))
+        else:
+            received = [request async for request in decoded()]
+            if refused:
+                raise refused[0]
+            if len(received) != 1:
+                raise ConnectError(
+                    Code.INVALID_ARGUMENT,
+                    f"this method takes exactly one request message, got {len(received)}",
+                    details=[error_details_pb2.ErrorInfo(reason="ONE_MESSAGE", domain=DOMAIN)],
+                )
+            stream = channels(component).unary_stream(
+                path,
+                request_serializer=_serialize,
+                response_deserializer=response_type.FromString,
+            )(received[0], metadata=_metadata(ctx), timeout=_deadline(ctx, STREAM_DEADLINE_SECONDS))
         try:
             async for item in stream:
                 yield item
         except grpc.aio.AioRpcError as error:
             raise as_connect_error(error) from None
+        if refused:
+            raise refused[0]
 
     return call
 
 
-def _refuse_bidi(name: str) -> Callable[[Message, RequestContext[Any, Any]], Awaitable[Message]]:
-    async def call(request: Message, ctx: RequestContext[Any, Any]) -> Message:
-        raise ConnectError(
-            Code.UNIMPLEMENTED,
-            f"{name} streams both ways, which needs HTTP/2 end to end; over JSON use "
-            f"{UNARY_INSTEAD.get(name, 'its unary counterpart')}",
-            details=[error_details_pb2.ErrorInfo(reason="STREAMING_ONLY", domain=DOMAIN)],
-        )
-
-    return call
+def _serialize(message: Message) -> bytes:
+    return message.SerializeToString()
 
 
 _CODES = {
