@@ -16,6 +16,7 @@ from services.console.entrypoints.http import build_http_app
 from services.runtime.clients import tls_of
 from services.runtime.config import Settings
 from services.runtime.http_server import serve_http
+from services.runtime.telemetry import build_tracer_provider
 
 NAME = "console"
 _OPTIONS = [
@@ -69,7 +70,7 @@ class AsyncChannels:
 
 
 def build_app(settings: Settings, tracer_provider: TracerProvider | None = None) -> ASGIApp:
-    channels = AsyncChannels(settings, tracer_provider or TracerProvider())
+    channels = AsyncChannels(settings, tracer_provider or build_tracer_provider(settings, NAME))
     return build_http_app(
         ConnectFace(channels), channels.ready, EdgeAnalytics(settings), on_shutdown=channels.close
     )

@@ -34,6 +34,7 @@ from services.runtime import metrics
 from services.runtime.clients import ServiceChannels
 from services.runtime.config import Settings
 from services.runtime.http_server import serve_http
+from services.runtime.telemetry import build_tracer_provider
 from services.runtime.usage_reporting import UsageReporter
 
 NAME = "edge"
@@ -41,7 +42,7 @@ log = logging.getLogger("licentia.edge")
 
 
 def build_app(settings: Settings, tracer_provider: TracerProvider | None = None) -> ASGIApp:
-    channels = ServiceChannels(settings, tracer_provider or TracerProvider())
+    channels = ServiceChannels(settings, tracer_provider or build_tracer_provider(settings, NAME))
     public_url = settings.public_url_of_edge()
     server = LicenseServer(
         CatalogClient(channels.channel("catalog")),

@@ -14,6 +14,8 @@ from pathlib import Path
 _EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 _LOWEST = 20_000
 _handed_out: set[int] = set()
+# Its own generator: the global one belongs to the caller (tests seed it).
+_choose = random.Random()
 
 
 def _ephemeral_start() -> int:
@@ -28,7 +30,7 @@ def free_port(host: str = "127.0.0.1") -> int:
     by this process."""
     top = max(_ephemeral_start(), _LOWEST + 1_000)
     for _ in range(200):
-        port = random.randrange(_LOWEST, top)
+        port = _choose.randrange(_LOWEST, top)
         if port in _handed_out:
             continue
         with socket.socket() as probe:

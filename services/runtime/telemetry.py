@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Mapping
 
@@ -82,19 +83,34 @@ class CallSampler(ParentBased):
 
 class DecidedIds(RandomIdGenerator):
     """Random ids, except that a trace id drawn to decide sampling ahead of a span is
-    the one the span then gets (see ServerSpans)."""
+    the one the span then gets (see ServerSpans). Drawn from the provider's own
+    generator, not the `random` module's global one, which belongs to the program (a
+    test that seeds it would otherwise see every served call move it)."""
 
     def __init__(self) -> None:
         self._next = threading.local()
+        self._random = random.Random()
 
     def use_next(self, trace_id: int) -> None:
         self._next.trace_id = trace_id
 
+    def generate_span_id(self) -> int:
+        span_id = self._random.getrandbits(64)
+        while span_id == trace.INVALID_SPAN_ID:
+            span_id = self._random.getrandbits(64)
+        return span_id
+
     def generate_trace_id(self) -> int:
         trace_id: int | None = getattr(self._next, "trace_id", None)
         if trace_id is None:
-            return super().generate_trace_id()
+            return self.random_trace_id()
         self._next.trace_id = None
+        return trace_id
+
+    def random_trace_id(self) -> int:
+        trace_id = self._random.getrandbits(128)
+        while trace_id == trace.INVALID_TRACE_ID:
+            trace_id = self._random.getrandbits(128)
         return trace_id
 
 

@@ -17,6 +17,8 @@ import requests
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from google.rpc import status_pb2
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from licentia.catalog.v1 import catalog_service_pb2 as capi
 from licentia.catalog.v1 import catalog_service_pb2_grpc as cgrpc
 from licentia.licensing.v1 import licensing_service_pb2 as lapi
@@ -382,3 +384,39 @@ def test_rate_limits_are_the_services_own_and_per_caller(settings: Settings) -> 
     finally:
         catalog.channel.close()
         catalog.server.stop(0)
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def test_no_body_makes_the_json_face_fail(console: Console) -> None:
+    """Any JSON (or not JSON) sent to any unary method, by a real caller: an answer that
+    names the problem, never INTERNAL or UNKNOWN, never a 5xx but UNAVAILABLE."""
+    key = console.market.va.account.key
+    unary = [
+        (m.containing_service.full_name, m.name)
+        for _, m in methods()
+        if not (m.client_streaming or m.server_streaming)
+    ]
+
+    @settings(max_examples=3 * len(unary), deadline=None)
+    @given(st.sampled_from(unary), JSON | st.binary(max_size=40))
+    def call(method: tuple[str, str], body: object) -> None:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        response = requests.post(
+            f"{console.url}/{method[0]}/{method[1]}",
+            data=data,
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            timeout=30,
+        )
+        answer = response.json()
+        assert response.status_code < 500 or answer.get("code") == "unavailable", answer
+        assert answer.get("code") not in ("internal", "unknown"), (method, data, answer)
+
+    call()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 
 import pytest
@@ -19,6 +20,7 @@ from services.runtime.errors import InvalidArgument, ResourceExhausted, Unauthen
 from services.runtime.metrics import RpcMetrics
 from services.runtime.principal import Principal, Role
 from services.runtime.rate_limit import RateLimiter
+from services.runtime.telemetry import DecidedIds
 
 
 @given(
@@ -106,3 +108,17 @@ def test_rpc_metrics_counted_per_thread_add_up_when_scraped() -> None:
     assert f'licentia_rpc_duration_seconds_bucket{{le="0.0005",{labels}}} 20000.0' in page
     assert f'licentia_rpc_duration_seconds_bucket{{le="0.005",{labels}}} 40000.0' in page
     assert f"licentia_rpc_duration_seconds_count{{{labels}}} 40000.0" in page
+
+
+def test_trace_ids_leave_the_programs_random_state_alone() -> None:
+    """Served calls draw span and trace ids all the time, in every thread: from the
+    provider's own generator, never the `random` module's (a test seeding it, or
+    hypothesis drawing examples beside running servers, would see it move)."""
+    ids = DecidedIds()
+    state = random.getstate()
+    drawn = {ids.generate_span_id() for _ in range(100)} | {ids.generate_trace_id()}
+    assert random.getstate() == state
+    assert len(drawn) == 101 and 0 not in drawn
+    ids.use_next(12345)
+    assert ids.generate_trace_id() == 12345  # a trace id drawn ahead to decide sampling
+    assert ids.generate_trace_id() != 12345
