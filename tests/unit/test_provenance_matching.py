@@ -218,6 +218,16 @@ def test_removed_documents_are_never_returned() -> None:
     assert [m.document.doc_id for m in library.check(body)] == [3]
 
 
+def same_hits(one: FingerprintIndex, other: FingerprintIndex, grams: np.ndarray) -> Hits:
+    """Both indexes find the same (query position, document) postings for `grams`."""
+    a, b = one.lookup(grams), other.lookup(grams)
+    order_a = np.lexsort((a.docs, a.query_positions))
+    order_b = np.lexsort((b.docs, b.query_positions))
+    assert np.array_equal(a.docs[order_a], b.docs[order_b])
+    assert np.array_equal(a.query_positions[order_a], b.query_positions[order_b])
+    return a
+
+
 def test_incremental_batches_and_merges_equal_one_bulk_load(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -232,13 +242,8 @@ def test_incremental_batches_and_merges_equal_one_bulk_load(
     bulk.load((d, f.to_bytes()) for d, f in documents if d not in removed)
 
     assert incremental.stats().documents == bulk.stats().documents == 117
-    grams = np.concatenate([f.hashes for _, f in documents])
-    a, b = incremental.lookup(grams), bulk.lookup(grams)
-    order_a = np.lexsort((a.docs, a.query_positions))
-    order_b = np.lexsort((b.docs, b.query_positions))
-    assert np.array_equal(a.docs[order_a], b.docs[order_b])
-    assert np.array_equal(a.query_positions[order_a], b.query_positions[order_b])
-    assert not set(a.docs.tolist()) & removed
+    hits = same_hits(incremental, bulk, np.concatenate([f.hashes for _, f in documents]))
+    assert not set(hits.docs.tolist()) & removed
 
 
 @settings(max_examples=40, deadline=None)
@@ -267,12 +272,7 @@ def test_any_batches_and_merges_equal_one_bulk_load(
     assert len(incremental._state.runs) <= 1 + len(sizes).bit_length()
     bulk = FingerprintIndex()
     bulk.load((d, f.to_bytes()) for d, f in added if d not in removed)
-    grams = np.concatenate([f.hashes for _, f in pool])
-    a, b = incremental.lookup(grams), bulk.lookup(grams)
-    order_a = np.lexsort((a.docs, a.query_positions))
-    order_b = np.lexsort((b.docs, b.query_positions))
-    assert np.array_equal(a.docs[order_a], b.docs[order_b])
-    assert np.array_equal(a.query_positions[order_a], b.query_positions[order_b])
+    same_hits(incremental, bulk, np.concatenate([f.hashes for _, f in pool]))
     assert incremental.stats().documents == bulk.stats().documents
 
 
