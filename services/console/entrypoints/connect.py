@@ -223,6 +223,11 @@ def _stream(
                 yield item
         except grpc.aio.AioRpcError as error:
             raise as_connect_error(error) from None
+        except ConnectError:
+            raise
+        except Exception:  # never the exception's own text to the caller
+            log.exception("unexpected error in a stream of the JSON face")
+            raise ConnectError(Code.INTERNAL, "internal error") from None
         if refused:
             raise refused[0]
 
