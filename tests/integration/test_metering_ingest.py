@@ -38,6 +38,7 @@ from services.runtime.config import Settings
 from services.runtime.database import Database
 from services.runtime.errors import FailedPrecondition, InvalidArgument, PermissionDenied
 from services.runtime.principal import OPERATOR, Principal, Role
+from tests.integration.conftest import migrated
 
 NOW = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
 LICENSE = "licenses/l1"
@@ -53,10 +54,7 @@ class AllowEverything:
 
 @pytest.fixture
 def database(settings: Settings) -> Iterator[Database]:
-    database = metering_app.open_database(settings)
-    migrations.upgrade(database, metering_app.MIGRATIONS)
-    yield database
-    database.dispose()
+    yield from migrated(metering_app, settings)
 
 
 EVENTS = st.builds(

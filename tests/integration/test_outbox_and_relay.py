@@ -10,7 +10,7 @@ import grpc
 import pytest
 from sqlalchemy import MetaData
 
-from services.catalog.app import MIGRATIONS, open_database
+from services.catalog import app as catalog_app
 from services.catalog.service_layer.unit_of_work import OUTBOX
 from services.runtime import migrations
 from services.runtime.config import Settings
@@ -19,14 +19,12 @@ from services.runtime.errors import Unavailable
 from services.runtime.event_relay import EventRelay, MemoryCursor, SqlCursorStore, cursor_table
 from services.runtime.outbox import OutboxEvent
 from services.runtime.sqltypes import utc_now
+from tests.integration.conftest import migrated
 
 
 @pytest.fixture
 def database(settings: Settings) -> Iterator[Database]:
-    db = open_database(settings)
-    migrations.upgrade(db, MIGRATIONS)
-    yield db
-    db.dispose()
+    yield from migrated(catalog_app, settings)
 
 
 def _event(aggregate: str, n: int) -> OutboxEvent:
@@ -34,8 +32,8 @@ def _event(aggregate: str, n: int) -> OutboxEvent:
 
 
 def test_migrations_are_idempotent_and_current(database: Database) -> None:
-    migrations.upgrade(database, MIGRATIONS)
-    assert migrations.is_current(database, MIGRATIONS)
+    migrations.upgrade(database, catalog_app.MIGRATIONS)
+    assert migrations.is_current(database, catalog_app.MIGRATIONS)
 
 
 def test_concurrent_writers_get_a_gapless_feed_in_per_aggregate_order(database: Database) -> None:
