@@ -141,15 +141,14 @@ class CheckService:
     ) -> CheckResult:
         use = use or DEFAULT_USE
         _validate(text, use, p if record_usage else None, request_id)
-        if mode is Mode.SEMANTIC and self._paraphrases is None:
+        paraphrases = self._paraphrases if mode is Mode.SEMANTIC else None
+        if mode is Mode.SEMANTIC and paraphrases is None:
             raise FailedPrecondition(
                 "SEMANTIC_INDEX_OFF",
                 "this deployment has no semantic index (LICENTIA_PROVENANCE_SEMANTIC): "
                 "check in lexical mode",
             )
-        split = None
-        if mode is Mode.SEMANTIC and self._paraphrases is not None:
-            split = self._paraphrases.sentences_of(text)  # refuses a text too long
+        split = paraphrases.sentences_of(text) if paraphrases else None  # refuses too long
         analysed = analyse(text)
         hits = self._index.lookup(analysed.grams)
         wanted = candidates(hits, self._rules)
@@ -157,10 +156,10 @@ class CheckService:
         # A document removed since the lookup is not reported.
         live = {d: doc for d, doc in documents.items() if self._index.is_live(d)}
         matches = verify(analysed, hits, live, self._rules)
-        if mode is Mode.SEMANTIC and self._paraphrases is not None:
+        if paraphrases is not None:
             found = {m.document.doc_id for m in matches}  # by wording: not again by meaning
             quoted = [(s.query_start, s.query_end) for m in matches for s in m.spans]
-            matches += self._paraphrases.matches(text, analysed.word_count, found, quoted, split)
+            matches += paraphrases.matches(text, analysed.word_count, found, quoted, split)
         answers: dict[str, LicenseAnswer] = {}
         if p.role is Role.VENDOR and matches:
             works = [m.document.work for m in matches]
