@@ -189,3 +189,31 @@ def test_sentences_found_by_wording_are_not_embedded_again(
     assert match.document.work == WORK
     assert replica.checker.matches(text, 30, set(), [(0, len(text))]) == []
     assert replica.encoder.sentences == before + 1
+
+
+def test_rounds_with_nothing_new_do_no_work(
+    database: Database,
+    catalog: FakeCatalog,
+    model: SentenceEncoder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Once the vectors follow the lexical index, a round reads nothing until the lexical
+    index is written again (an idle replica does not list every document each poll)."""
+    catalog.register(WORK, _body(WORK_SENTENCE))
+    replica = Replica(database, catalog, model)
+    replica.catch_up()
+    listed: list[int] = []
+    index = replica.lexical.index
+    real = index.live_documents
+
+    def counting() -> object:
+        listed.append(1)
+        return real()
+
+    monkeypatch.setattr(index, "live_documents", counting)
+    assert [replica.semantic.run_once() for _ in range(3)] == [0, 0, 0]
+    assert listed == []
+    catalog.delete(WORK)
+    replica.lexical.catch_up()
+    assert replica.semantic.run_once() == 1  # the lexical index moved: the round runs
+    assert listed == [1] and replica.semantic.progress.documents == 0

@@ -275,6 +275,8 @@ class FingerprintIndex:
         self._documents = 0
         self._fingerprints = 0  # of live documents (dead ones wait for the next merge)
         self._write_lock = threading.Lock()
+        # How many times the index has been written (followers skip rounds when unchanged).
+        self.writes = 0
 
     # -- writing (one writer at a time) --------------------------------------------
 
@@ -305,6 +307,7 @@ class FingerprintIndex:
             order = np.argsort(keys)
             main = _Main.of_sorted(keys[order], docs[order])
             self._state = _State(main, ())
+            self.writes += 1
 
     def _decode(self, ids: list[int], sizes: list[int], hashes: list[bytes]) -> _Delta:
         doc_ids = np.array(ids, dtype=np.uint32)
@@ -347,6 +350,7 @@ class FingerprintIndex:
                 self._state = _State(state.main.merge(delta, self._live), ())
             else:
                 self._state = _State(state.main, tuple(runs))
+            self.writes += 1
 
     def _mark_live(self, documents: Sequence[tuple[int, Fingerprints]]) -> _Delta:
         if documents:

@@ -8,7 +8,8 @@ and embeds a batch of the rest from the catalog's text, storing what it computed
 lag (works not yet searchable by meaning) is reported in GetIndexStats.
 
 `SemanticChecker` answers the semantic part of CheckText: the text's sentences are
-embedded in one batch, their neighbours looked up, and pairs verified (domain.paraphrase).
+embedded (those not already found by wording), their neighbours looked up, and pairs
+verified (domain.paraphrase).
 """
 
 from __future__ import annotations
@@ -97,6 +98,9 @@ class SemanticIndexer:
         # replace them, and their successor is embedded instead.
         self._skipped: set[int] = set()
         self._behind = 0
+        # The lexical index's write count when a round last found nothing to do: until it
+        # moves, a round has nothing to do either (and builds no set of every document).
+        self._settled = -1
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -135,6 +139,9 @@ class SemanticIndexer:
 
     def run_once(self) -> int:
         """One round; returns the documents added or removed."""
+        writes = self._lexical.writes
+        if writes == self._settled:
+            return 0
         live = set(self._lexical.live_documents().tolist())
         have = self._vectors.documents()
         gone = have - live
@@ -147,6 +154,7 @@ class SemanticIndexer:
         pending = sorted(live - have - self._skipped)
         self._behind = len(pending)
         if not pending:
+            self._settled = writes
             return len(gone)
         with self._uow(write=False, autocommit=True) as uow:
             stored = uow.index.sentence_records(pending[:_LOAD_BATCH], self._model)
