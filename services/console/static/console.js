@@ -51,15 +51,26 @@ const SERVICES = {
 };
 
 async function call(service, method, body = {}, key = null) {
+  return request(`/${SERVICES[service]}/${method}`, {
+    method: "POST", body: JSON.stringify(body),
+    headers: { "Content-Type": "application/json", "Connect-Protocol-Version": "1" },
+  }, key);
+}
+
+// The edge's crawler analytics, through the console (same key, same error shape).
+async function crawlerRows(hours) {
+  return (await request(`/edge/crawlers?hours=${hours}`, {})).rows || [];
+}
+
+// One call with the session's key (or `key`): its JSON, or an ApiError from Connect's
+// error JSON.
+async function request(url, init, key = null) {
   const credential = key || (session.get() || {}).key;
-  const headers = { "Content-Type": "application/json", "Connect-Protocol-Version": "1" };
+  const headers = { ...(init.headers || {}) };
   if (credential) headers.Authorization = `Bearer ${credential}`;
   let response;
   try {
-    response = await fetch(`/${SERVICES[service]}/${method}`, {
-      method: "POST", headers, body: JSON.stringify(body), cache: "no-store",
-      credentials: "omit", referrerPolicy: "no-referrer",
-    });
+    response = await fetch(url, { ...init, headers, cache: "no-store", credentials: "omit", referrerPolicy: "no-referrer" });
   } catch {
     throw new ApiError("unavailable", "The console cannot reach its server. Check the connection and retry.");
   }
@@ -68,20 +79,6 @@ async function call(service, method, body = {}, key = null) {
   try { data = text ? JSON.parse(text) : {}; } catch { data = {}; }
   if (!response.ok) throw ApiError.from(data, response.status);
   return data;
-}
-
-// The edge's crawler analytics, through the console (same key, same error shape).
-async function crawlerRows(hours) {
-  const headers = { Authorization: `Bearer ${(session.get() || {}).key}` };
-  let response;
-  try {
-    response = await fetch(`/edge/crawlers?hours=${hours}`, { headers, cache: "no-store", credentials: "omit" });
-  } catch {
-    throw new ApiError("unavailable", "The console cannot reach its server. Check the connection and retry.");
-  }
-  const body = await response.json().catch(() => ({}));
-  if (!response.ok) throw ApiError.from(body, response.status);
-  return body.rows || [];
 }
 
 // Every page of a list, up to a bound (the console shows the newest first).
@@ -375,12 +372,8 @@ function signInPage() {
       const role = roleOf(account);
       if (!role) throw new ApiError("invalid_argument", "The account is publishers/<id>, vendors/<id> or operator.", "", [{ field: "account", description: "not an account name" }]);
       if (!key) throw new ApiError("invalid_argument", "Enter the account's API key.", "", [{ field: "key", description: "required" }]);
-      // The services decide: the key must be allowed to read this account.
-      if (role === "publisher") await call("catalog", "GetPublisher", { name: account }, key);
-      else if (role === "vendor") await call("catalog", "GetVendor", { name: account }, key);
-      else await call("catalog", "ListVendors", { pageSize: 1 }, key);
+      await mayOpen({ role, account }, key); // the services decide
       session.set({ account, key, role });
-      readable.add(`${key}|${account}`);
       location.hash = home(session.get());
     }),
   );
@@ -605,13 +598,18 @@ async function licensesPage(account, side) {
 }
 
 function tokenButton(license) {
-  const out = h("div", {});
-  const button = h("button", { type: "button", class: "secondary" }, "Issue token");
+  return resultButton("Issue token", null, () => call("licensing", "IssueLicenseToken", { license: license.name, ttl: "3600s" }),
+    (answer) => h("label", {}, `Token (expires ${when(answer.expireTime)})`, h("textarea", { readonly: true, rows: 3, class: "token" }, answer.token)));
+}
+
+// A button whose call's answer (or error) is shown beside it, without reloading the page.
+function resultButton(label, name, run, show) {
+  const out = h("span", {});
+  const button = h("button", { type: "button", class: "secondary", "aria-label": name }, label);
   button.addEventListener("click", async () => {
     button.disabled = true;
     try {
-      const answer = await call("licensing", "IssueLicenseToken", { license: license.name, ttl: "3600s" });
-      out.replaceChildren(h("label", {}, `Token (expires ${when(answer.expireTime)})`, h("textarea", { readonly: true, rows: 3, class: "token" }, answer.token)));
+      out.replaceChildren(show(await run()));
     } catch (error) { out.replaceChildren(errorBox(error)); }
     button.disabled = false;
   });
@@ -848,17 +846,8 @@ async function operatorSettlement() {
 }
 
 function verifyButton(statement) {
-  const out = h("span", {});
-  const button = h("button", { type: "button", class: "secondary", "aria-label": `Verify ${statement.name}` }, "Verify");
-  button.addEventListener("click", async () => {
-    button.disabled = true;
-    try {
-      const answer = await call("settlement", "VerifyStatement", { name: statement.name });
-      out.replaceChildren(answer.valid ? h("span", { class: "state good" }, " valid") : h("span", { class: "state bad" }, ` invalid: ${(answer.problems || []).join("; ")}`));
-    } catch (error) { out.replaceChildren(errorBox(error)); }
-    button.disabled = false;
-  });
-  return h("span", {}, button, out);
+  return resultButton("Verify", `Verify ${statement.name}`, () => call("settlement", "VerifyStatement", { name: statement.name }),
+    (answer) => (answer.valid ? h("span", { class: "state good" }, " valid") : h("span", { class: "state bad" }, ` invalid: ${(answer.problems || []).join("; ")}`)));
 }
 
 // ---------------------------------------------------------------- routing
@@ -910,13 +899,13 @@ function renderChrome(s, r) {
 // lists quietly narrow to the caller's own rows: without this a page could show the
 // caller's data under another account's name).
 const readable = new Set();
-async function mayOpen(r) {
-  const key = `${(session.get() || {}).key}|${r.account}`;
-  if (readable.has(key)) return;
-  if (r.role === "publisher") await call("catalog", "GetPublisher", { name: r.account });
-  else if (r.role === "vendor") await call("catalog", "GetVendor", { name: r.account });
-  else await call("catalog", "ListVendors", { pageSize: 1 });
-  readable.add(key);
+async function mayOpen(r, key = (session.get() || {}).key) {
+  const seen = `${key}|${r.account}`;
+  if (readable.has(seen)) return;
+  if (r.role === "publisher") await call("catalog", "GetPublisher", { name: r.account }, key);
+  else if (r.role === "vendor") await call("catalog", "GetVendor", { name: r.account }, key);
+  else await call("catalog", "ListVendors", { pageSize: 1 }, key);
+  readable.add(seen);
 }
 
 let rendering = 0;
