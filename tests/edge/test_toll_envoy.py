@@ -25,7 +25,7 @@ from licentia.licensing.v1 import resources_pb2 as lres
 from services.runtime.ports import free_port
 from tests.api.helpers import article
 from tests.api.market import Market, start_metering, terms
-from tests.edge.test_toll_nginx import signed, start_edge, wait_until
+from tests.edge.test_toll_nginx import edge_serving, signed, wait_until
 
 HOST = "gazette.example"
 
@@ -41,7 +41,6 @@ class Envoy:
 def envoy(market: Market) -> Iterator[Envoy]:
     metering = start_metering(market)
     authz_port = free_port()
-    edge = start_edge(market, metering, free_port(), authz_port)
     pa = market.pa.account
     pages = [f"https://{HOST}/news/{i}" for i in range(3)]
     for i, url in enumerate(pages):
@@ -50,10 +49,10 @@ def envoy(market: Market) -> Iterator[Envoy]:
         )
     channel = grpc.insecure_channel(f"127.0.0.1:{authz_port}")
     try:
-        yield Envoy(authz_grpc.AuthorizationStub(channel), market, pages)
+        with edge_serving(market, metering, free_port(), authz_port):
+            yield Envoy(authz_grpc.AuthorizationStub(channel), market, pages)
     finally:
         channel.close()
-        edge.should_exit = True
         metering.channel.close()
         metering.server.stop(0)
 

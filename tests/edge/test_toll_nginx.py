@@ -6,8 +6,8 @@ metering, through the edge's durable spool."""
 
 from __future__ import annotations
 
+import contextlib
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +17,6 @@ from pathlib import Path
 import jwt
 import pytest
 import requests
-import uvicorn
 from authlib.integrations.requests_client import OAuth2Session
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -38,6 +37,7 @@ from services.runtime.ports import free_port
 from services.settlement import app as settlement_app
 from tests.api.helpers import article
 from tests.api.market import Market, start_metering, terms
+from tests.asgi import serving
 from tests.conftest import OPERATOR_KEY, Client, ServiceHarness, start_service
 from tools.toll_site import nginx_binary, start_nginx, start_origin
 
@@ -59,13 +59,15 @@ class Site:
     settlement: ServiceHarness
 
 
-def start_edge(
+@contextlib.contextmanager
+def edge_serving(
     market: Market,
     metering: ServiceHarness,
     port: int,
     authz_port: int = 0,
     settlement: ServiceHarness | None = None,
-) -> uvicorn.Server:
+) -> Iterator[str]:
+    """The edge on a real HTTP server (and its ext_authz port when given); its URL."""
     settings = market.catalog.settings.with_ports(
         catalog=market.catalog.server.port,
         licensing=market.licensing.server.port,
@@ -73,18 +75,8 @@ def start_edge(
         edge=port,
         **({"settlement": settlement.server.port} if settlement else {}),
     ).model_copy(update={"edge_feed_seconds": 0.1, "edge_authz_port": authz_port})
-    server = uvicorn.Server(
-        uvicorn.Config(
-            edge_app.build_app(settings), host="127.0.0.1", port=port, log_config=None,
-            access_log=False,
-        )
-    )  # fmt: skip
-    threading.Thread(target=server.run, daemon=True).start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "the edge did not start"
-        time.sleep(0.02)
-    return server
+    with serving(edge_app.build_app(settings), port, "edge") as url:
+        yield url
 
 
 @pytest.fixture
@@ -92,13 +84,28 @@ def site(market: Market, tmp_path: Path) -> Iterator[Site]:
     metering = start_metering(market)
     settlement = start_service(settlement_app, metering.settings)
     edge_port, origin_port, nginx_port = free_port(), free_port(), free_port()
-    edge = start_edge(market, metering, edge_port, settlement=settlement)
-    origin = start_origin(origin_port)
-    url = f"http://127.0.0.1:{nginx_port}"
-    nginx = start_nginx(
-        tmp_path / "nginx", nginx_port, f"127.0.0.1:{edge_port}", f"127.0.0.1:{origin_port}",
-        market.pa.name,
-    )  # fmt: skip
+    try:
+        with edge_serving(market, metering, edge_port, settlement=settlement) as edge_url:
+            origin = start_origin(origin_port)
+            url = f"http://127.0.0.1:{nginx_port}"
+            nginx = start_nginx(
+                tmp_path / "nginx", nginx_port, f"127.0.0.1:{edge_port}",
+                f"127.0.0.1:{origin_port}", market.pa.name,
+            )  # fmt: skip
+            try:
+                yield Site(url, edge_url, market, metering, import_pages(market, url), settlement)
+            finally:
+                nginx.terminate()
+                nginx.wait(10)
+                origin.shutdown()
+    finally:
+        for harness in (settlement, metering):
+            harness.channel.close()
+            harness.server.stop(0)
+
+
+def import_pages(market: Market, url: str) -> list[str]:
+    """PAGES works of publisher A, at `url`/news/{i}."""
     pa = market.pa.account
     imported = pa.client.ImportWorks(
         iter(
@@ -110,17 +117,7 @@ def site(market: Market, tmp_path: Path) -> Iterator[Site]:
             ]
         )
     )
-    works = [r.work for response in imported for r in response.results]
-    try:
-        yield Site(url, f"http://127.0.0.1:{edge_port}", market, metering, works, settlement)
-    finally:
-        nginx.terminate()
-        nginx.wait(10)
-        origin.shutdown()
-        edge.should_exit = True
-        for harness in (settlement, metering):
-            harness.channel.close()
-            harness.server.stop(0)
+    return [r.work for response in imported for r in response.results]
 
 
 def token_for(site: Site, session: OAuth2Session, page: int) -> str:
