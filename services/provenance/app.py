@@ -24,7 +24,11 @@ from services.provenance.domain.fingerprint_index import FingerprintIndex
 from services.provenance.entrypoints.grpc_servicer import ProvenanceServicer
 from services.provenance.service_layer.checking import CheckService, DocumentCache
 from services.provenance.service_layer.indexing import IndexingService
-from services.provenance.service_layer.semantic import SemanticChecker, SemanticIndexer
+from services.provenance.service_layer.semantic import (
+    SemanticChecker,
+    SemanticIndexer,
+    SentenceRecordCache,
+)
 from services.provenance.service_layer.unit_of_work import UnitOfWorkFactory
 from services.runtime.bootstrap import (
     catalog_key_authenticator,
@@ -70,17 +74,20 @@ def _semantic_stage(
     files = packaged_minilm()
     encoder = SentenceEncoder(files, threads=settings.provenance_semantic_threads)
     vectors = SentenceVectors(encoder.dimensions)
+    model = files.digests["model.safetensors"][:16]
     indexer = SemanticIndexer(
         uow,
         catalog,
         index,
         vectors,
         encoder,
-        model=files.digests["model.safetensors"][:16],
+        model=model,
         poll_seconds=settings.provenance_poll_seconds,
         batch=settings.provenance_semantic_batch,
     )
-    return SemanticStage(indexer, vectors, SemanticChecker(encoder, vectors, index, documents))
+    records = SentenceRecordCache(uow, model, settings.provenance_semantic_cache)
+    checker = SemanticChecker(encoder, vectors, index, documents, records)
+    return SemanticStage(indexer, vectors, checker)
 
 
 def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp:

@@ -114,7 +114,8 @@ class Settings(BaseSettings):
     # bulk import is mostly analysis: one per spare core.
     provenance_index_workers: int = Field(default=0, ge=0, le=64)
     # The semantic stage (paraphrase attribution, CheckText mode SEMANTIC): a sentence
-    # model and a vector index in memory (about 250 MB, plus ~1 kB per work sentence),
+    # model and a vector index in memory (about 250 MB, plus ~1 kB per work sentence up to
+    # 32,768 sentences, then about 80 bytes each once compressed),
     # and CPU to embed every work. Off: requests asking for it are refused.
     provenance_semantic: bool = False
     # Threads the sentence model may use per call (embedding runs off the request path
@@ -122,6 +123,9 @@ class Settings(BaseSettings):
     provenance_semantic_threads: int = Field(default=1, ge=1, le=64)
     # Works embedded per batch while the semantic index catches up.
     provenance_semantic_batch: int = Field(default=32, ge=1, le=1000)
+    # Candidate works whose stored sentence vectors are kept in memory to re-rank the
+    # vector index's candidates exactly (about 8 kB each).
+    provenance_semantic_cache: int = Field(default=4_000, ge=0)
 
     # Per-caller token bucket: sustained calls per second and burst size.
     rate_limit_per_second: float = Field(default=2000.0, gt=0)

@@ -13,18 +13,27 @@ from sqlalchemy import func, select
 
 from services.provenance.adapters import tables
 from services.provenance.adapters.sentence_encoder import SentenceEncoder, packaged_minilm
-from services.provenance.adapters.vector_index import SentenceVectors
+from services.provenance.adapters.vector_index import MIN_COMPRESS_AT, SentenceVectors
 from services.provenance.domain.fingerprint_index import FingerprintIndex
 from services.provenance.domain.matching import MatchType
 from services.provenance.domain.paraphrase import ParaphraseRules
 from services.provenance.service_layer.checking import DocumentCache
 from services.provenance.service_layer.indexing import IndexingService
-from services.provenance.service_layer.semantic import SemanticChecker, SemanticIndexer
+from services.provenance.service_layer.semantic import (
+    SemanticChecker,
+    SemanticIndexer,
+    SentenceRecordCache,
+)
 from services.provenance.service_layer.unit_of_work import UnitOfWorkFactory
 from services.runtime.database import Database
 from services.runtime.event_relay import SqlCursorStore
 from tests.integration.test_provenance_indexing import FakeCatalog
-from tests.unit.test_provenance_paraphrase import PARAPHRASE, UNRELATED, WORK_SENTENCE
+from tests.unit.test_provenance_paraphrase import (
+    PARAPHRASE,
+    UNRELATED,
+    WORK_SENTENCE,
+    _clustered_records,
+)
 
 RULES = ParaphraseRules(min_similarity=0.75, min_overlap=0.3)
 WORK = "publishers/p/works/council"
@@ -51,7 +60,13 @@ def model() -> SentenceEncoder:
 class Replica:
     """One provenance replica's lexical and semantic indexes over a database."""
 
-    def __init__(self, database: Database, catalog: FakeCatalog, model: SentenceEncoder) -> None:
+    def __init__(
+        self,
+        database: Database,
+        catalog: FakeCatalog,
+        model: SentenceEncoder,
+        vectors: SentenceVectors | None = None,
+    ) -> None:
         uow = UnitOfWorkFactory(database)
         self.encoder = CountingEncoder(model)
         self.lexical = IndexingService(
@@ -62,12 +77,17 @@ class Replica:
             poll_seconds=0.05,
         )
         self.lexical.load()
-        self.vectors = SentenceVectors(model.dimensions)
+        self.vectors = vectors or SentenceVectors(model.dimensions)
         self.semantic = SemanticIndexer(
             uow, catalog, self.lexical.index, self.vectors, self.encoder, "minilm", 0.05
         )
         self.checker = SemanticChecker(
-            self.encoder, self.vectors, self.lexical.index, DocumentCache(uow, 100), RULES
+            self.encoder,
+            self.vectors,
+            self.lexical.index,
+            DocumentCache(uow, 100),
+            SentenceRecordCache(uow, "minilm", 100),
+            RULES,
         )
 
     def catch_up(self) -> None:
@@ -217,3 +237,41 @@ def test_rounds_with_nothing_new_do_no_work(
     replica.lexical.catch_up()
     assert replica.semantic.run_once() == 1  # the lexical index moved: the round runs
     assert listed == [1] and replica.semantic.progress.documents == 0
+
+
+def test_a_compressed_index_finds_works_with_exact_similarities_and_follows_the_feed(
+    database: Database,
+    catalog: FakeCatalog,
+    model: SentenceEncoder,
+) -> None:
+    """Past `compress_at` sentences the index holds product-quantised codes; what the
+    checker reports is still the exact cosine of the stored vectors, with spans from the
+    stored record, and deletions and revisions still leave it."""
+    vectors = SentenceVectors(model.dimensions, compress_at=MIN_COMPRESS_AT)
+    # Sentences of works the lexical index does not hold: enough to compress the index
+    # before the catalog's works arrive (the first round removes them: not live).
+    vectors.add(_clustered_records(1_000_000, MIN_COMPRESS_AT // 20 + 1, 20, seed=4))
+    assert vectors.compressed
+    catalog.register(WORK, _body(WORK_SENTENCE))
+    catalog.register("publishers/p/works/other", _body(UNRELATED))
+    replica = Replica(database, catalog, model, vectors)
+    replica.catch_up()
+    assert replica.semantic.progress.documents == 2 and vectors.compressed
+    assert vectors.stats().sentences == 6
+    (match,) = replica.checker.matches(PARAPHRASE, 20, set())
+    assert match.document.work == WORK
+    (span,) = match.spans
+    body = catalog.current[WORK].body
+    assert body[span.work_start : span.work_end] == WORK_SENTENCE
+    work_vector, text_vector = model.encode([WORK_SENTENCE, PARAPHRASE])
+    a, b = (np.clip(np.rint(v * 127), -127, 127) for v in (work_vector, text_vector))
+    exact = float(a @ b / np.linalg.norm(a) / np.linalg.norm(b))
+    assert span.similarity == pytest.approx(exact, abs=1e-4)
+
+    catalog.register(WORK, _body(UNRELATED.replace("mining", "shipping")))
+    replica.catch_up()
+    assert replica.works_found(PARAPHRASE) == []
+    catalog.delete("publishers/p/works/other")
+    replica.catch_up()
+    assert replica.works_found(UNRELATED) == [(WORK, 2)]
+    assert _stored_rows(database) == 1

@@ -17,7 +17,7 @@ from services.provenance.adapters.sentence_encoder import (
     SentenceEncoder,
     packaged_minilm,
 )
-from services.provenance.adapters.vector_index import SentenceVectors
+from services.provenance.adapters.vector_index import MIN_COMPRESS_AT, SentenceVectors
 from services.provenance.domain import paraphrase
 from services.provenance.domain.documents import analyse
 from services.provenance.domain.matching import IndexedDocument, MatchType
@@ -162,6 +162,118 @@ def test_nearest_work_sentences_come_from_the_vector_index(encoder: SentenceEnco
     index.remove([5])
     assert index.search(quantise(encoder.encode([PARAPHRASE])), 2) == [[]]
     assert index.stats().documents == 0
+
+
+def _clustered_records(
+    first_doc: int, works: int, per_work: int, seed: int
+) -> list[tuple[int, SentenceRecord]]:
+    """Synthetic sentence vectors around a few hundred topics (as news sentences are)."""
+    rng = np.random.default_rng(seed)
+    topics = np.random.default_rng(0).standard_normal((300, 384)).astype(np.float32)
+    out = []
+    for doc in range(first_doc, first_doc + works):
+        x = topics[rng.integers(0, len(topics), per_work)]
+        x = x + rng.standard_normal(x.shape).astype(np.float32)
+        x /= np.linalg.norm(x, axis=1, keepdims=True)
+        out.append((doc, SentenceRecord(np.zeros((per_work, 2), np.uint32), quantise(x))))
+    return out
+
+
+def test_a_large_index_is_compressed_and_still_finds_removes_and_reranks(
+    encoder: SentenceEncoder,
+) -> None:
+    index = SentenceVectors(encoder.dimensions, compress_at=MIN_COMPRESS_AT)
+    work = sentences(f"{UNRELATED} {WORK_SENTENCE}")
+    planted = SentenceRecord.of(work, encoder.encode([s.text for s in work]))
+    index.add([(5, planted)])
+    filler = (MIN_COMPRESS_AT - 2) // 20  # works of 20 sentences, short of compression
+    index.add(_clustered_records(100, filler, 20, seed=1))
+    assert not index.compressed
+    graph_bytes = index.stats().memory_bytes
+    index.add(_clustered_records(10_000, 1, 20, seed=2))
+    stats = index.stats()
+    assert index.compressed and stats.compressed and stats.documents == filler + 2
+    assert stats.sentences == 2 + 20 * (filler + 1)
+    # codes and ids (56 bytes a sentence) beside the coarse lists and code books
+    assert stats.memory_bytes < graph_bytes / 5
+    later = _clustered_records(20_000, 50, 20, seed=3)
+    index.add(later)  # works arriving after compression are searchable too
+    query = quantise(encoder.encode([PARAPHRASE]))
+    (near,) = index.search(query, 16)
+    assert (5, 1) in [(n.doc_id, n.sentence) for n in near]  # an estimate, a candidate
+    (exact,) = paraphrase.rerank(query, [near], {5: planted}, keep=8)
+    assert [(n.doc_id, n.sentence) for n in exact] == [(5, 1), (5, 0)][: len(exact)]
+    assert exact[0].similarity == pytest.approx(
+        float(
+            planted.vectors[1].astype(float)
+            @ query[0].astype(float)
+            / np.linalg.norm(planted.vectors[1].astype(float))
+            / np.linalg.norm(query[0].astype(float))
+        )
+    )
+    doc, record = later[7]
+    (own,) = index.search(record.vectors[3:4], 4)
+    assert (doc, 3) in [(n.doc_id, n.sentence) for n in own]
+    index.remove([5, doc])
+    (near,) = index.search(query, 16)
+    assert 5 not in {n.doc_id for n in near}
+    (own,) = index.search(record.vectors[3:4], 4)
+    assert doc not in {n.doc_id for n in own}
+    assert index.stats().sentences == stats.sentences + 50 * 20 - 2 - 20
+
+
+def test_an_index_too_small_to_train_code_books_is_refused() -> None:
+    with pytest.raises(ValueError, match="compress_at must be at least"):
+        SentenceVectors(384, compress_at=MIN_COMPRESS_AT - 1)
+
+
+VECTOR = st.lists(st.integers(-127, 127), min_size=6, max_size=6).filter(any)
+
+
+@given(
+    st.lists(VECTOR, min_size=1, max_size=4),
+    st.dictionaries(st.integers(1, 6), st.lists(VECTOR, min_size=1, max_size=4), max_size=5),
+    st.lists(
+        st.lists(st.tuples(st.integers(1, 8), st.integers(0, 4)), max_size=8),
+        min_size=4,
+        max_size=4,
+    ),
+    st.integers(1, 8),
+)
+def test_reranking_gives_exact_cosines_nearest_first(
+    queries: list[list[int]],
+    stored: dict[int, list[list[int]]],
+    proposed: list[list[tuple[int, int]]],
+    keep: int,
+) -> None:
+    q = np.array(queries, dtype=np.int8)
+    records = {
+        d: SentenceRecord(np.zeros((len(v), 2), np.uint32), np.array(v, dtype=np.int8))
+        for d, v in stored.items()
+    }
+    candidates = [[Neighbour(d, i, -1.0) for d, i in p] for p in proposed[: len(q)]]
+    out = paraphrase.rerank(q, candidates, records, keep)
+    assert len(out) == len(q)
+    for query, near, got in zip(q, candidates, out, strict=True):
+        known = [n for n in near if n.doc_id in records and n.sentence < len(records[n.doc_id])]
+        assert len(got) == min(keep, len(known))
+        sims = [n.similarity for n in got]
+        assert sims == sorted(sims, reverse=True)
+        for n in got:
+            v = records[n.doc_id].vectors[n.sentence].astype(float)
+            expected = v @ query.astype(float) / np.linalg.norm(v) / np.linalg.norm(query)
+            assert n.similarity == pytest.approx(expected, abs=1e-9)
+        # nothing better was left out
+        if len(got) < len(known) and got:
+            others = [records[n.doc_id].vectors[n.sentence].astype(float) for n in known]
+            best = sorted(
+                (
+                    o @ query.astype(float) / np.linalg.norm(o) / np.linalg.norm(query)
+                    for o in others
+                ),
+                reverse=True,
+            )[: len(got)]
+            assert sims == pytest.approx(best, abs=1e-9)
 
 
 def _copy_model(tmp_path: Path) -> ModelFiles:

@@ -146,6 +146,10 @@ class ParaphraseRules:
     # something else shares few.
     min_overlap: float = 0.30
     neighbours: int = 8  # work sentences considered per sentence of the text
+    # Candidates the vector index proposes per sentence, re-ranked by exact cosine before
+    # the nearest `neighbours` are kept (the compressed index's similarities are
+    # estimates: its order near the top is not exact).
+    candidates: int = 16
     max_works: int = 16
 
 
@@ -154,6 +158,40 @@ class Neighbour:
     doc_id: int
     sentence: int
     similarity: float
+
+
+def rerank(
+    queries: npt.NDArray[np.int8],
+    candidates: Sequence[Sequence[Neighbour]],
+    records: dict[int, SentenceRecord],
+    keep: int,
+) -> list[list[Neighbour]]:
+    """Each query's candidates with their exact cosine (from the stored int8 vectors),
+    nearest first, at most `keep`; a candidate whose record is gone is dropped."""
+    out: list[list[Neighbour]] = []
+    for query, near in zip(queries, candidates, strict=True):
+        known = [
+            n
+            for n in near
+            if (record := records.get(n.doc_id)) is not None and n.sentence < len(record)
+        ]
+        if not known:
+            out.append([])
+            continue
+        stored = np.stack([records[n.doc_id].vectors[n.sentence] for n in known])
+        cosines = _cosines(query, stored)
+        order = np.argsort(-cosines, kind="stable")[:keep]
+        out.append(
+            [Neighbour(known[i].doc_id, known[i].sentence, float(cosines[i])) for i in order]
+        )
+    return out
+
+
+def _cosines(query: npt.NDArray[np.int8], stored: npt.NDArray[np.int8]) -> npt.NDArray[np.float64]:
+    q = query.astype(np.float64)
+    s = stored.astype(np.float64)
+    norms = np.linalg.norm(s, axis=1) * np.linalg.norm(q)
+    return np.asarray((s @ q) / np.maximum(norms, 1e-12))
 
 
 def paraphrase_matches(

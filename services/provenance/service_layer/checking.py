@@ -8,8 +8,6 @@ through a bounded cache, so memory does not grow with the catalog.
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import Enum
@@ -26,6 +24,7 @@ from services.provenance.domain.matching import (
 )
 from services.provenance.domain.paraphrase import Sentence
 from services.provenance.domain.works import LicenseAnswer
+from services.provenance.service_layer.caching import LruCache
 from services.provenance.service_layer.unit_of_work import UnitOfWorkFactory
 from services.runtime.errors import FailedPrecondition, Unavailable, Violations
 from services.runtime.principal import Principal, Role, require
@@ -80,37 +79,16 @@ class CheckResult:
     text_words: int
 
 
-class DocumentCache:
+class DocumentCache(LruCache[IndexedDocument]):
     """Verification data of recently matched documents, least recently used out."""
 
     def __init__(self, uow: UnitOfWorkFactory, capacity: int) -> None:
-        self._uow = uow
-        self._capacity = capacity
-        self._cache: OrderedDict[int, IndexedDocument] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, doc_ids: Iterable[int]) -> dict[int, IndexedDocument]:
-        found: dict[int, IndexedDocument] = {}
-        missing: list[int] = []
-        with self._lock:
-            for doc_id in doc_ids:
-                document = self._cache.get(doc_id)
-                if document is None:
-                    missing.append(doc_id)
-                else:
-                    self._cache.move_to_end(doc_id)
-                    found[doc_id] = document
-        if missing:
+        def load(doc_ids: list[int]) -> dict[int, IndexedDocument]:
             # Reads by id that need no common snapshot: no transaction (one round trip).
-            with self._uow(write=False, autocommit=True) as uow:
-                loaded = uow.index.documents(missing)
-            with self._lock:
-                for document in loaded:
-                    found[document.doc_id] = document
-                    self._cache[document.doc_id] = document
-                while len(self._cache) > self._capacity:
-                    self._cache.popitem(last=False)
-        return found
+            with uow(write=False, autocommit=True) as u:
+                return {d.doc_id: d for d in u.index.documents(doc_ids)}
+
+        super().__init__(load, capacity)
 
 
 class CheckService:

@@ -33,9 +33,11 @@ from services.provenance.domain.paraphrase import (
     SentenceRecord,
     paraphrase_matches,
     quantise,
+    rerank,
     sentences,
 )
 from services.provenance.domain.works import WorkText
+from services.provenance.service_layer.caching import LruCache
 from services.provenance.service_layer.unit_of_work import UnitOfWorkFactory
 from services.runtime.errors import Violations
 
@@ -54,7 +56,6 @@ class Encoder(Protocol):
 
 class Vectors(Protocol):
     def documents(self) -> set[int]: ...
-    def spans(self, doc_ids: Iterable[int]) -> dict[int, npt.NDArray[np.uint32]]: ...
     def add(self, records: Sequence[tuple[int, SentenceRecord]], threads: int = 1) -> None: ...
     def remove(self, doc_ids: Iterable[int]) -> None: ...
     def search(self, vectors: npt.NDArray[np.int8], count: int) -> list[list[Neighbour]]: ...
@@ -66,6 +67,23 @@ class Texts(Protocol):
 
 class DocumentSource(Protocol):
     def get(self, doc_ids: Iterable[int]) -> dict[int, IndexedDocument]: ...
+
+
+class RecordSource(Protocol):
+    """Stored sentence records (spans and exact int8 vectors) by document id."""
+
+    def get(self, doc_ids: Iterable[int]) -> dict[int, SentenceRecord]: ...
+
+
+class SentenceRecordCache(LruCache[SentenceRecord]):
+    """Recently matched documents' sentence records, least recently used out."""
+
+    def __init__(self, uow: UnitOfWorkFactory, model: str, capacity: int) -> None:
+        def load(doc_ids: list[int]) -> dict[int, SentenceRecord]:
+            with uow(write=False, autocommit=True) as u:
+                return u.index.sentence_records(doc_ids, model)
+
+        super().__init__(load, capacity)
 
 
 @dataclass(frozen=True)
@@ -199,12 +217,14 @@ class SemanticChecker:
         vectors: Vectors,
         lexical: FingerprintIndex,
         documents: DocumentSource,
+        records: RecordSource,
         rules: ParaphraseRules | None = None,
     ) -> None:
         self._encoder = encoder
         self._vectors = vectors
         self._lexical = lexical
         self._documents = documents
+        self._records = records
         self.rules = rules or ParaphraseRules()
 
     def sentences_of(self, text: str) -> list[Sentence]:
@@ -238,23 +258,22 @@ class SemanticChecker:
         if not found:
             return []
         vectors = quantise(self._encoder.encode([s.text for s in found]))
-        neighbours = self._vectors.search(vectors, self.rules.neighbours)
+        rules = self.rules
+        candidates = [
+            [n for n in near if n.doc_id not in exclude and self._lexical.is_live(n.doc_id)]
+            for near in self._vectors.search(vectors, rules.candidates)
+        ]
+        records = self._records.get({n.doc_id for near in candidates for n in near})
         close = [
-            [
-                n
-                for n in near
-                if n.similarity >= self.rules.min_similarity
-                and n.doc_id not in exclude
-                and self._lexical.is_live(n.doc_id)
-            ]
-            for near in neighbours
+            [n for n in near if n.similarity >= rules.min_similarity]
+            for near in rerank(vectors, candidates, records, rules.neighbours)
         ]
         wanted = {n.doc_id for near in close for n in near}
         if not wanted:
             return []
         documents = self._documents.get(wanted)
-        spans = self._vectors.spans(wanted)
-        return paraphrase_matches(text_words, found, close, spans, documents, self.rules)
+        spans = {doc_id: records[doc_id].spans for doc_id in wanted}
+        return paraphrase_matches(text_words, found, close, spans, documents, rules)
 
 
 def _inside(start: int, end: int, spans: Sequence[tuple[int, int]]) -> bool:
