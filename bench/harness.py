@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -129,26 +130,39 @@ async def _caller(
         latencies.append(time.perf_counter() - started)
 
 
+@dataclass(frozen=True)
+class Figures:
+    calls_per_second: float
+    p50_ms: float
+    p99_ms: float
+
+
 async def measure(
     label: str,
     call: Callable[[int], Awaitable[object]],
     calls: int,
     concurrency: int,
-) -> None:
+    quiet: bool = False,
+) -> Figures:
     """Runs `calls` calls from `concurrency` callers, each back to back (closed loop);
-    prints calls/s, p50 and p99."""
+    prints (unless `quiet`) and returns calls/s, p50 and p99."""
     latencies: list[float] = []
     counter = iter(range(calls))
     started = time.perf_counter()
     await asyncio.gather(*(_caller(counter, call, latencies) for _ in range(concurrency)))
     elapsed = time.perf_counter() - started
     latencies.sort()
-    p50 = latencies[len(latencies) // 2] * 1000
-    p99 = latencies[int(len(latencies) * 0.99)] * 1000
-    print(
-        f"{label}: {calls / elapsed:,.0f} calls/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms "
-        f"({concurrency} concurrent callers)"
+    figures = Figures(
+        calls / elapsed,
+        latencies[len(latencies) // 2] * 1000,
+        latencies[int(len(latencies) * 0.99)] * 1000,
     )
+    if not quiet:
+        print(
+            f"{label}: {figures.calls_per_second:,.0f} calls/s, p50 {figures.p50_ms:.1f} ms,"
+            f" p99 {figures.p99_ms:.1f} ms ({concurrency} concurrent callers)"
+        )
+    return figures
 
 
 def publisher_and_vendor(catalog: object) -> dict[str, str]:

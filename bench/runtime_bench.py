@@ -16,10 +16,14 @@ main write, each called with the party's API key as a real caller would:
 | metering | GetUsageSummary (a day, by hour) | RecordUsage (one event) |
 | settlement | GetRunningCharges | SetBudget |
 
-Floors close the run: a bare gRPC server's no-op call; the same with an interceptor
-that only reads the clock around each call (the least per-call Python any runtime
-adds); and (on PostgreSQL) a bare server whose only work is one primary-key read
-through SQLAlchemy, the least any database read costs on this machine.
+Each health check is also measured against a bare gRPC server's no-op call (running
+all along) in alternating short rounds, and the median of the rounds' ratios printed:
+this machine's speed drifts by ±30% between minutes, which a floor measured once, at
+the end, would put into the ratio. Floors close the run: a bare gRPC server's no-op
+call; the same with an interceptor that only reads the clock around each call (the
+least per-call Python any runtime adds); and (on PostgreSQL) a bare server whose only
+work is one primary-key read through SQLAlchemy, the least any database read costs on
+this machine.
 
 CheckText here repeats one text, so its caches are warm; `provenance_vendor_path`
 measures texts quoting works never checked before.
@@ -34,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
+import statistics
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -57,12 +62,17 @@ from licentia.settlement.v1 import settlement_service_pb2 as sapi
 from licentia.settlement.v1 import settlement_service_pb2_grpc as sapi_grpc
 
 from bench.aio_server_bench import measure_database_floor
-from bench.grpc_floor import measure_floor
+from bench.grpc_floor import bare_servers, measure_floor
 from bench.harness import OPERATOR, measure, publisher_and_vendor, running
 from services.samples.articles import ArticleGenerator
 
 CALLS = int(os.environ.get("BENCH_CALLS", "3000"))
+# Paired health checks against the floor: alternating rounds of this many calls.
+ROUNDS = 8
+ROUND_CALLS = 1_000
 SERVICES = ["catalog", "licensing", "provenance", "metering", "settlement"]
+# The services measured (all are started): BENCH_SERVICES=provenance,metering
+MEASURED = os.environ.get("BENCH_SERVICES", ",".join(SERVICES)).split(",")
 OP = (("authorization", f"Bearer {OPERATOR}"),)
 Call = Callable[[int], Awaitable[object]]
 
@@ -210,11 +220,18 @@ def calls(channels: dict[str, grpc.aio.Channel], market: Market) -> dict[str, Ca
     }
 
 
-async def run(ports: dict[str, int], market: Market) -> None:
+async def run(ports: dict[str, int], market: Market, floor_port: int) -> None:
     channels = {s: grpc.aio.insecure_channel(f"127.0.0.1:{ports[s]}") for s in SERVICES}
+    floor_channel = grpc.aio.insecure_channel(f"127.0.0.1:{floor_port}")
+    floor = health_pb2_grpc.HealthStub(floor_channel)
+
+    def floor_check(_: int) -> Awaitable[object]:
+        return floor.Check(health_pb2.HealthCheckRequest())
+
     try:
         named = calls(channels, market)
-        for service in SERVICES:
+        await measure("bare floor (warm-up)", floor_check, 500, 32)
+        for service in MEASURED:
             health = health_pb2_grpc.HealthStub(channels[service])
 
             def check(_: int, health: health_pb2_grpc.HealthStub = health) -> Awaitable[object]:
@@ -225,20 +242,47 @@ async def run(ports: dict[str, int], market: Market) -> None:
                 await measure(
                     f"{service} health, every interceptor, no work", check, CALLS, callers
                 )
+                await paired(f"{service} health", check, floor_check, callers)
             for label, call in named.items():
                 if label.startswith(service):
                     await measure(f"{label} (warm-up)", call, 200, 32)
                     for callers in (1, 32):
                         await measure(label, call, CALLS, callers)
     finally:
-        for channel in channels.values():
+        for channel in [*channels.values(), floor_channel]:
             await channel.close()
 
 
+async def paired(
+    label: str,
+    call: Callable[[int], Awaitable[object]],
+    floor_call: Callable[[int], Awaitable[object]],
+    callers: int,
+) -> None:
+    """The call against the bare floor in alternating short rounds (which goes first
+    alternates too), so the machine's drift between minutes falls on both alike; prints
+    the median of the rounds' ratios (floor over call) and their range."""
+    rates: list[float] = []
+    p50s: list[float] = []
+    for round_ in range(ROUNDS):
+        pair = [("floor", floor_call), ("call", call)]
+        if round_ % 2:
+            pair.reverse()
+        got = {name: await measure("", f, ROUND_CALLS, callers, quiet=True) for name, f in pair}
+        rates.append(got["floor"].calls_per_second / got["call"].calls_per_second)
+        p50s.append(got["call"].p50_ms / got["floor"].p50_ms)
+    print(
+        f"{label} against the bare floor, {callers} callers, {ROUNDS} alternating rounds of"
+        f" {ROUND_CALLS:,} calls: floor calls/s over the call's {statistics.median(rates):.2f}x"
+        f" (rounds {min(rates):.2f}-{max(rates):.2f}x), p50 over the floor's"
+        f" {statistics.median(p50s):.2f}x ({min(p50s):.2f}-{max(p50s):.2f}x)"
+    )
+
+
 def main() -> None:
-    with running(SERVICES) as ports:
+    with bare_servers(1) as [floor_port], running(SERVICES) as ports:
         market = setup(ports)
-        asyncio.run(run(ports, market))
+        asyncio.run(run(ports, market, floor_port))
     measure_floor(CALLS, (1, 32), clock_only=True)
     measure_database_floor()
 

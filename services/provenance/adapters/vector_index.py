@@ -79,6 +79,7 @@ class SentenceVectors:
         self._code_bytes = code_bytes
         self._probes = probes
         self._sentences: dict[int, int] = {}  # document id -> sentences indexed
+        self._total = 0  # their sum (stats are read while the indexer writes)
         self._lock = threading.Lock()
 
     @property
@@ -96,6 +97,7 @@ class SentenceVectors:
                 if doc_id in self._sentences:
                     continue
                 self._sentences[doc_id] = len(record)
+                self._total += len(record)
                 if len(record):
                     keys.append(_keys(doc_id, len(record)))
                     vectors.append(record.vectors)
@@ -137,6 +139,7 @@ class SentenceVectors:
         with self._lock:
             popped = [(d, self._sentences.pop(d, None)) for d in doc_ids]
             keys = [_keys(d, n) for d, n in popped if n]
+            self._total -= sum(n for _, n in popped if n)
             if not keys:
                 return
             if self._compressed is not None:
@@ -176,7 +179,7 @@ class SentenceVectors:
         ]
 
     def stats(self) -> VectorStats:
-        sentences = sum(self._sentences.values())
+        sentences = self._total
         compressed = self._compressed
         if compressed is None:
             memory = int(self._graph.memory_usage)
