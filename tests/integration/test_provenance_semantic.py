@@ -81,12 +81,13 @@ class Replica:
         self.semantic = SemanticIndexer(
             uow, catalog, self.lexical.index, self.vectors, self.encoder, "minilm", 0.05
         )
+        self.records = SentenceRecordCache(uow, "minilm", 100)
         self.checker = SemanticChecker(
             self.encoder,
             self.vectors,
             self.lexical.index,
             DocumentCache(uow, 100),
-            SentenceRecordCache(uow, "minilm", 100),
+            self.records,
             RULES,
         )
 
@@ -275,3 +276,29 @@ def test_a_compressed_index_finds_works_with_exact_similarities_and_follows_the_
     replica.catch_up()
     assert replica.works_found(UNRELATED) == [(WORK, 2)]
     assert _stored_rows(database) == 1
+
+
+def test_a_text_near_no_stored_sentence_reads_no_records(
+    database: Database,
+    catalog: FakeCatalog,
+    model: SentenceEncoder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While the index is a graph its cosines are exact: candidates below the threshold
+    are dropped before any stored record is read."""
+    catalog.register(WORK, _body(WORK_SENTENCE))
+    replica = Replica(database, catalog, model)
+    replica.catch_up()
+    asked: list[set[int]] = []
+    real = replica.records.get
+
+    def counting(doc_ids: set[int]) -> object:
+        asked.append(set(doc_ids))
+        return real(doc_ids)
+
+    monkeypatch.setattr(replica.records, "get", counting)
+    weather = "Snow fell across the northern hills all week and the roads stayed closed."
+    assert replica.checker.matches(weather, 13, set()) == []
+    assert asked == []
+    assert replica.works_found(PARAPHRASE) == [(WORK, 1)]
+    assert len(asked) == 1

@@ -79,12 +79,16 @@ class SentenceVectors:
         self._code_bytes = code_bytes
         self._probes = probes
         self._sentences: dict[int, int] = {}  # document id -> sentences indexed
-        self._total = 0  # their sum (stats are read while the indexer writes)
         self._lock = threading.Lock()
 
     @property
     def compressed(self) -> bool:
         return self._compressed is not None
+
+    @property
+    def exact(self) -> bool:
+        """Whether search reports exact cosines (the graph) or estimates (compressed)."""
+        return self._compressed is None
 
     def documents(self) -> set[int]:
         return set(self._sentences)
@@ -97,7 +101,6 @@ class SentenceVectors:
                 if doc_id in self._sentences:
                     continue
                 self._sentences[doc_id] = len(record)
-                self._total += len(record)
                 if len(record):
                     keys.append(_keys(doc_id, len(record)))
                     vectors.append(record.vectors)
@@ -139,7 +142,6 @@ class SentenceVectors:
         with self._lock:
             popped = [(d, self._sentences.pop(d, None)) for d in doc_ids]
             keys = [_keys(d, n) for d, n in popped if n]
-            self._total -= sum(n for _, n in popped if n)
             if not keys:
                 return
             if self._compressed is not None:
@@ -179,7 +181,7 @@ class SentenceVectors:
         ]
 
     def stats(self) -> VectorStats:
-        sentences = self._total
+        sentences = sum(self._sentences.values())
         compressed = self._compressed
         if compressed is None:
             memory = int(self._graph.memory_usage)

@@ -44,6 +44,8 @@ from services.runtime.errors import Violations
 log = logging.getLogger(__name__)
 
 _LOAD_BATCH = 2_000  # stored records read per round (a restart loads, it does not embed)
+# The graph's cosines and the re-ranked ones differ by float rounding at most.
+_ROUNDING = 1e-4
 # Sentences a text checked in semantic mode may hold: each costs about 5-8 ms of CPU.
 MAX_TEXT_SENTENCES = 200
 
@@ -55,6 +57,8 @@ class Encoder(Protocol):
 
 
 class Vectors(Protocol):
+    @property
+    def exact(self) -> bool: ...
     def documents(self) -> set[int]: ...
     def add(self, records: Sequence[tuple[int, SentenceRecord]], threads: int = 1) -> None: ...
     def remove(self, doc_ids: Iterable[int]) -> None: ...
@@ -259,10 +263,21 @@ class SemanticChecker:
             return []
         vectors = quantise(self._encoder.encode([s.text for s in found]))
         rules = self.rules
+        # Exact similarities (the graph) already rule out what falls short, before any
+        # stored record is read; estimates (compressed) are all re-ranked.
+        floor = rules.min_similarity - _ROUNDING if self._vectors.exact else -1.0
         candidates = [
-            [n for n in near if n.doc_id not in exclude and self._lexical.is_live(n.doc_id)]
+            [
+                n
+                for n in near
+                if n.similarity >= floor
+                and n.doc_id not in exclude
+                and self._lexical.is_live(n.doc_id)
+            ]
             for near in self._vectors.search(vectors, rules.candidates)
         ]
+        if not any(candidates):
+            return []
         records = self._records.get({n.doc_id for near in candidates for n in near})
         close = [
             [n for n in near if n.similarity >= rules.min_similarity]
