@@ -16,7 +16,7 @@ from sqlalchemy import select
 from services.provenance import app as provenance_app
 from services.provenance.adapters import tables
 from services.provenance.adapters.analysis_pool import AnalysisPool
-from services.provenance.domain.documents import IndexedText, analyse
+from services.provenance.domain.documents import IndexedText, analyse, to_index
 from services.provenance.domain.fingerprint_index import FingerprintIndex
 from services.provenance.domain.works import FeedPage, WorkChange, WorkText
 from services.provenance.service_layer.indexing import IndexingService
@@ -248,27 +248,42 @@ def test_works_analysed_in_worker_processes_index_as_in_process(tmp_path: Path) 
             database.dispose()
 
 
-def test_the_next_page_and_its_texts_are_read_while_a_page_is_applied(
+def test_while_a_page_is_applied_the_next_is_analysed_and_the_one_after_read(
     database: Database,
 ) -> None:
     class Recording(FakeCatalog):
         def __init__(self) -> None:
             super().__init__()
             self.readers: list[str] = []
+            self.three_read = threading.Event()
 
         def texts(self, works: list[str]) -> dict[str, WorkText]:
             self.readers.append(threading.current_thread().name)
+            if len(self.readers) == 3:
+                self.three_read.set()
             return super().texts(works)
 
     catalog = Recording()
     for i in range(1_200):
         catalog.register(f"publishers/p/works/ahead{i}", GENERATOR.text(40))
     catalog.delete("publishers/p/works/ahead700")  # in the second page, after its text
-    service = indexer(database, catalog)
+    analysers: list[str] = []
+    waited: list[bool] = []
+
+    def analyse_many(bodies: list[str]) -> list[IndexedText]:
+        analysers.append(threading.current_thread().name)
+        if len(analysers) == 1:  # page one: pages two and three are read meanwhile
+            waited.append(catalog.three_read.wait(10))
+        return [to_index(body) for body in bodies]
+
+    service = indexer(database, catalog, analyse_many)
     assert service.catch_up() == 1_201
-    # Pages two and three were read ahead with their texts; here, only page one's and
-    # the text of the work deleted since (missing from the read-ahead: asked again).
+    assert waited == [True]
+    # Pages two and three were read ahead with their texts; here, only page one's. The
+    # work deleted before its text was read is not asked for again: the catalog's answer
+    # without it already said it is gone.
     ahead = [r for r in catalog.readers if r.startswith("feed-read-ahead")]
-    assert len(ahead) == 2 and len(catalog.readers) == 4
+    assert len(ahead) == 2 and len(catalog.readers) == 3
+    assert len(analysers) == 3 and all(a.startswith("feed-analysis") for a in analysers)
     assert service.index.stats().documents == 1_199
     service.stop()

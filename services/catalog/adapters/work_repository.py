@@ -23,15 +23,14 @@ class WorkRepository:
         """Insert new works with their first version; returns them with `seq` set."""
         if not works:
             return []
-        seqs = (
-            self._conn.execute(
-                insert(t.works).returning(t.works.c.seq, sort_by_parameter_order=True),
-                [_row(w) for w in works],
-            )
-            .scalars()
-            .all()
+        # Sequences are matched back by work, not by the order rows come back: asking
+        # for that order makes SQLite's driver insert one row per statement.
+        rows = self._conn.execute(
+            insert(t.works).returning(t.works.c.publisher_id, t.works.c.id, t.works.c.seq),
+            [_row(w) for w in works],
         )
-        stored = [_with_seq(w, s) for w, s in zip(works, seqs, strict=True)]
+        seqs = {(publisher_id, work_id): seq for publisher_id, work_id, seq in rows}
+        stored = [_with_seq(w, seqs[w.publisher_id, w.id]) for w in works]
         self._conn.execute(insert(t.work_versions), [_version_row(w) for w in stored])
         self._insert_tags(stored)
         return stored

@@ -31,6 +31,11 @@ class AnalysisPool:
             if workers > 0
             else None
         )
+        # Started now, not by the first batch: a spawned worker takes a second or two to
+        # import what analysis needs, which would stall the first batch of a bulk import.
+        if self._pool is not None:
+            for _ in range(workers):
+                self._pool.submit(analyse_all, [])
 
     def analyse(self, bodies: list[str]) -> list[IndexedText]:
         if self._pool is None or len(bodies) < _SMALL_BATCH:

@@ -53,11 +53,16 @@ class IndexRepository:
     def add_documents(
         self, documents: list[tuple[str, int, IndexedText]], now: datetime
     ) -> list[int]:
-        """Store new document versions in one statement; their ids, in order."""
+        """Store new document versions in one statement; their ids, in order (each work
+        appears once)."""
         if not documents:
             return []
+        if len({work for work, _, _ in documents}) != len(documents):
+            raise ValueError("each work's new document is stored once per statement")
+        # Ids are matched back by work, not by the order rows come back: asking for that
+        # order makes SQLite's driver insert one row per statement.
         rows = self._conn.execute(
-            insert(t.documents).returning(t.documents.c.id, sort_by_parameter_order=True),
+            insert(t.documents).returning(t.documents.c.work, t.documents.c.id),
             [
                 {"work": work, "version": version, "word_count": text.word_count,
                  "fingerprints": text.fingerprints.to_bytes(), "words": text.words,
@@ -65,7 +70,8 @@ class IndexRepository:
                 for work, version, text in documents
             ],
         )  # fmt: skip
-        return [int(doc_id) for doc_id in rows.scalars()]
+        ids = {work: int(doc_id) for work, doc_id in rows}
+        return [ids[work] for work, _, _ in documents]
 
     def set_states(self, states: list[tuple[WorkState, int]], now: datetime) -> None:
         """Record each work's new state (and the feed event that set it), in one

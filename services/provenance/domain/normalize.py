@@ -42,7 +42,6 @@ _COMBINING = "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 # Capturing patterns: split() returns gaps and words alternately, in one C pass.
 _TOKEN = re.compile(rf"([{_UNSPACED}]|(?:[^\W_{_UNSPACED}][{_COMBINING}]*)+)")
 # Faster patterns that split exactly as _TOKEN does on the texts they are used for.
-_ASCII_TOKEN = re.compile(r"([a-z0-9]+)")
 _PLAIN_TOKEN = re.compile(r"([^\W_]+)")
 _FULL_TOKEN_CHARS = frozenset(
     chr(c)
@@ -128,7 +127,7 @@ def tokenize(text: str) -> Tokens:
         source = cleaned
     fold = source is cleaned
     if source.isascii():
-        words = _ASCII_TOKEN.findall(source)
+        words = source.translate(_ASCII_SEPARATORS).split()  # the runs of [a-z0-9]
         starts, ends = _ascii_offsets(source)
     else:
         chars = set(source)
@@ -150,11 +149,17 @@ _ASCII_WORD_BYTES = np.zeros(256, dtype=np.int8)
 _ASCII_WORD_BYTES[np.frombuffer(b"abcdefghijklmnopqrstuvwxyz0123456789", dtype=np.uint8)] = 1
 
 
+# Every ASCII character but [a-z0-9] to a space: splitting then gives the words (about
+# twice as fast as finding them with a regex).
+_ASCII_SEPARATORS = str.maketrans({chr(c): " " for c in range(128) if not _ASCII_WORD_BYTES[c]})
+
+
 def _ascii_offsets(source: str) -> tuple[Offsets, Offsets]:
     """Where the runs of [a-z0-9] start and end, found on the bytes (the common case)."""
-    inside = _ASCII_WORD_BYTES[np.frombuffer(source.encode("ascii"), dtype=np.uint8)]
-    edges = np.flatnonzero(np.diff(inside, prepend=0, append=0))
-    return edges[0::2].astype(np.int64), edges[1::2].astype(np.int64)
+    inside = np.zeros(len(source) + 2, dtype=np.int8)  # a non-word byte either side
+    inside[1:-1] = _ASCII_WORD_BYTES[np.frombuffer(source.encode("ascii"), dtype=np.uint8)]
+    edges = np.flatnonzero(inside[1:] != inside[:-1])
+    return edges[0::2], edges[1::2]
 
 
 def _in_words(char: str) -> bool:

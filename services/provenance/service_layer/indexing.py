@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -34,6 +35,10 @@ from services.runtime.memory import release_free_memory
 from services.runtime.sqltypes import utc_now
 
 log = logging.getLogger(__name__)
+
+# Pages read ahead of the one being applied: while page N is stored, N+1 is analysed and
+# N+2 read from the catalog (three stages overlapping on the cores).
+READ_AHEAD_PAGES = 2
 
 
 class WorkSource(Protocol):
@@ -60,6 +65,25 @@ class FeedPosition:
         if not self.works_behind or self.oldest_pending is None:
             return 0.0
         return max(0.0, (now - self.oldest_pending).total_seconds())
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What a page of the feed needs before its transaction, made while pages before it
+    are applied: the works whose text it needs, their texts and their analysis (under
+    way)."""
+
+    changes: list[WorkChange]
+    wanted: list[str]
+    texts: dict[str, WorkText]
+    analysed: Future[list[IndexedText]]
+
+
+@dataclass(frozen=True)
+class _PageAhead:
+    after_sequence: int
+    page: FeedPage
+    prepared: _Prepared
 
 
 class _ReplicaCursor(MemoryCursor):
@@ -103,11 +127,12 @@ class IndexingService:
         )
         self._last: WorkChange | None = None
         self._lock = threading.Lock()
-        # Read-ahead: while a full page is being applied, the next page and its texts are
-        # read from the catalog (its work and ours then overlap, on two cores).
+        # Read-ahead (READ_AHEAD_PAGES): pages are read from the catalog in order by one
+        # thread and analysed by another (which waits on the analysis processes).
         self._reader = ThreadPoolExecutor(1, thread_name_prefix="feed-read-ahead")
-        self._ahead: tuple[int, Future[tuple[FeedPage, dict[str, WorkText]]]] | None = None
-        self._texts_ahead: dict[str, WorkText] = {}
+        self._analyser = ThreadPoolExecutor(1, thread_name_prefix="feed-analysis")
+        self._ahead: deque[Future[_PageAhead | None]] = deque()
+        self._prepared: _Prepared | None = None
 
     def load(self) -> None:
         """Fill memory from the database; the feed is then followed from the saved cursor."""
@@ -130,6 +155,7 @@ class IndexingService:
     def stop(self) -> None:
         self._relay.stop()
         self._reader.shutdown(wait=False, cancel_futures=True)
+        self._analyser.shutdown(wait=False, cancel_futures=True)
 
     def catch_up(self, batches: int | None = None) -> int:
         """Apply everything the feed holds now, or its next `batches` batches (tests,
@@ -145,27 +171,70 @@ class IndexingService:
         return FeedPosition(self._cursor.position, self._last, self._head, self._oldest_pending)
 
     def _fetch(self, after_sequence: int, limit: int) -> list[WorkChange]:
-        ahead, self._ahead = self._ahead, None
-        page: FeedPage | None = None
-        texts: dict[str, WorkText] = {}
-        if ahead is not None and ahead[0] == after_sequence:
-            with contextlib.suppress(Exception):  # a failed read-ahead is read again here
-                page, texts = ahead[1].result()
-        if page is None:
-            page = self._catalog.changes(after_sequence, limit)
-        self._texts_ahead = texts
+        ahead = self._take_ahead(after_sequence)
+        if ahead is None:
+            page, self._prepared = self._catalog.changes(after_sequence, limit), None
+        else:
+            page, self._prepared = ahead.page, ahead.prepared
         self._head = max(self._head, page.head_sequence)
         self._oldest_pending = page.changes[0].occur_time if page.changes else None
         if len(page.changes) >= limit:  # more waits: read it while this page is applied
-            after = page.changes[-1].sequence
             with contextlib.suppress(RuntimeError):  # stopping: no more read-ahead
-                self._ahead = (after, self._reader.submit(self._read_ahead, after, limit))
+                self._read_ahead(page.changes[-1].sequence, limit)
+        else:
+            self._drop_ahead()
         return page.changes
 
-    def _read_ahead(self, after_sequence: int, limit: int) -> tuple[FeedPage, dict[str, WorkText]]:
+    def _take_ahead(self, after_sequence: int) -> _PageAhead | None:
+        """The page after `after_sequence` if it was read ahead (the read-ahead is dropped
+        when it was not: it followed another position, reached the feed's end, or
+        failed)."""
+        if not self._ahead:
+            return None
+        ahead: _PageAhead | None = None
+        with contextlib.suppress(Exception):  # a failed read-ahead is read again here
+            ahead = self._ahead.popleft().result()
+        if ahead is None or ahead.after_sequence != after_sequence:
+            self._drop_ahead()
+            return None
+        return ahead
+
+    def _drop_ahead(self) -> None:
+        while self._ahead:
+            self._ahead.popleft().cancel()
+
+    def _read_ahead(self, after_sequence: int, limit: int) -> None:
+        """Keep READ_AHEAD_PAGES pages read ahead of the page that ends at
+        `after_sequence`; each is read after the one before it (the reader thread takes
+        them in order)."""
+        before = self._ahead[-1] if self._ahead else None
+        while len(self._ahead) < READ_AHEAD_PAGES:
+            before = self._reader.submit(self._read_after, before, after_sequence, limit)
+            self._ahead.append(before)
+
+    def _read_after(
+        self, before: Future[_PageAhead | None] | None, after_sequence: int, limit: int
+    ) -> _PageAhead | None:
+        """The page after the one `before` read (with no `before`: after
+        `after_sequence`); None past the feed's end, where the relay asks again."""
+        if before is not None:
+            previous = before.result()  # done: the reader takes its tasks in order
+            if previous is None or len(previous.page.changes) < limit:
+                return None
+            after_sequence = previous.page.changes[-1].sequence
         page = self._catalog.changes(after_sequence, limit)
-        wanted = self._wanted(_latest(page.changes))  # a replayed page reads no text
-        return page, self._catalog.texts(wanted) if wanted else {}
+        return _PageAhead(after_sequence, page, self._prepare(page.changes))
+
+    def _prepare(self, changes: list[WorkChange]) -> _Prepared:
+        """What applying `changes` needs before its transaction. Made ahead, it still
+        holds when the page is applied: a work's indexed state only moves forward (a newer
+        version, or deleted), so a work whose text was not needed then is not needed now,
+        and a text read is at least as new as the change that asked for it; versions
+        decide, under the lock, what is stored."""
+        wanted = self._wanted(_latest(changes))  # a replayed page reads no text
+        texts = self._catalog.texts(wanted) if wanted else {}
+        bodies = [t.body for t in texts.values()]
+        return _Prepared(changes, wanted, texts, self._analyser.submit(self._analyse_many, bodies))
 
     def _wanted(self, latest: dict[str, WorkChange]) -> list[str]:
         """The works whose text must be read: not deleted, and newer than what is indexed."""
@@ -177,16 +246,6 @@ class IndexingService:
             if change.kind != DELETED and _needs_text(known.get(work), change.version)
         ]
 
-    def _texts(self, wanted: list[str]) -> dict[str, WorkText]:
-        """Current texts of the works: read ahead, or now. (A text read ahead is at least
-        as new as the event that asked for it; versions decide what is indexed.)"""
-        ready = self._texts_ahead
-        texts = {w: ready[w] for w in wanted if w in ready}
-        rest = [w for w in wanted if w not in ready]
-        if rest:
-            texts.update(self._catalog.texts(rest))
-        return texts
-
     def apply(self, changes: Sequence[WorkChange]) -> None:
         with self._lock:
             self._apply(changes)
@@ -194,11 +253,11 @@ class IndexingService:
 
     def _apply(self, changes: Sequence[WorkChange]) -> None:
         latest = _latest(changes)
-        wanted = self._wanted(latest)
-        texts = self._texts(wanted) if wanted else {}
-        analysed = dict(
-            zip(texts, self._analyse_many([t.body for t in texts.values()]), strict=True)
-        )
+        prepared, self._prepared = self._prepared, None
+        if prepared is None or prepared.changes is not changes:  # not read ahead
+            prepared = self._prepare(list(changes))
+        wanted, texts = set(prepared.wanted), prepared.texts
+        analysed = dict(zip(texts, prepared.analysed.result(), strict=True))
 
         now = utc_now()
         with self._uow() as uow:
