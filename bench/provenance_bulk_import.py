@@ -10,8 +10,9 @@ Figures: import rate; works indexed per second during the import, in its slowest
 and overall (target: sustained >= 2,000/s); time from the last import response to the
 last work checkable; memory at its peak while catching up against the steady state
 after (target: <= 1.3x); the CPU each process on the path (the importing client,
-catalog, provenance with its analysis workers, licensing) spent per work, and the rate
-those sums allow on this machine's cores: the floor under the indexing rate.
+catalog, provenance with its analysis workers, licensing, and the PostgreSQL server when
+it runs on this machine) spent per work, and the rate those sums allow on this machine's
+cores: the floor under the indexing rate.
 """
 
 from __future__ import annotations
@@ -58,8 +59,8 @@ def rss_of(pid: int) -> int:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User and system CPU of a process and of its living descendants (provenance's
-    analysis workers)."""
+    """User and system CPU of a process and of its descendants (provenance's analysis
+    workers, the PostgreSQL server's backends)."""
     tick = os.sysconf("SC_CLK_TCK")
     children: dict[int, list[int]] = {}
     stats: dict[int, list[str]] = {}
@@ -72,13 +73,32 @@ def cpu_seconds(pid: int) -> float:
                 continue
             stats[int(entry)] = fields
             children.setdefault(int(fields[1]), []).append(int(entry))
-    total, todo = 0.0, [pid]
+    # Descendants that ended (and were waited for) count in the process's own figures.
+    total = (int(stats[pid][13]) + int(stats[pid][14])) / tick if pid in stats else 0.0
+    todo = [pid]
     while todo:
         current = todo.pop()
         if current in stats:
             total += (int(stats[current][11]) + int(stats[current][12])) / tick
         todo.extend(children.get(current, []))
     return total
+
+
+def postgres_server() -> int | None:
+    """The PostgreSQL server's main process on this machine (its backends are its
+    children), if one runs here."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    name, rest = f.read().split(") ", 1)
+            except (OSError, ValueError):
+                continue
+            if name.endswith("(postgres"):
+                parents[int(entry)] = int(rest.split()[1])
+    roots = [pid for pid, parent in parents.items() if parent not in parents]
+    return roots[0] if len(roots) == 1 else None
 
 
 def own_cpu_seconds() -> float:
@@ -145,6 +165,8 @@ def main() -> None:
             "provenance (with its workers)": pid,
             "licensing": ports.pids["licensing"][0],
         }
+        if os.environ.get("TEST_DATABASE_URL") and (server := postgres_server()):
+            processes["the PostgreSQL server"] = server  # its backends share the cores
         cpu_before = {name: cpu_seconds(p) for name, p in processes.items()}
         cpu_before["this importing client"] = own_cpu_seconds()
         threading.Thread(target=sampler, daemon=True).start()

@@ -3,6 +3,7 @@ idempotent events, a crash mid-batch replayed, a rebuild equal to incremental in
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -227,7 +228,10 @@ def test_works_analysed_in_worker_processes_index_as_in_process(tmp_path: Path) 
     bodies = [GENERATOR.text(200 + i) for i in range(120)]
     for i, body in enumerate(bodies):
         catalog.register(f"publishers/p/works/pool{i}", body)
+    before = {p.pid for p in multiprocessing.active_children()}
     pool = AnalysisPool(2)
+    # Its workers start with it (a replica), not with the first batch of a bulk import.
+    assert len({p.pid for p in multiprocessing.active_children()} - before) == 2
     databases = [
         provenance_app.open_database(Settings(data_dir=tmp_path / name))
         for name in ("inline", "pooled")
