@@ -33,17 +33,19 @@ class IndexRepository:
         so that replicas indexing the same work take turns."""
         names = sorted(set(works))
         if lock and names:
+            now = now or utc_now()
             self._conn.execute(
                 self._dialect.insert(t.indexed_works).on_conflict_do_nothing(),
                 [
                     {"work": w, "version": 0, "document_id": None, "deleted": False,
-                     "event_sequence": 0, "update_time": now or utc_now()}
+                     "event_sequence": 0, "update_time": now}
                     for w in names
                 ],
             )  # fmt: skip
         found: dict[str, WorkState] = {}
+        w = t.indexed_works.c
         for chunk in _chunks(names):
-            query = select(t.indexed_works).where(t.indexed_works.c.work.in_(chunk))
+            query = select(w.work, w.version, w.document_id, w.deleted).where(w.work.in_(chunk))
             if lock:
                 query = query.with_for_update()
             for row in self._conn.execute(query):
