@@ -40,6 +40,7 @@ from services.runtime.config import Settings
 from services.runtime.database import Database
 from services.runtime.event_relay import SqlCursorStore
 from services.runtime.lenient_decoding import add_leniently
+from services.runtime.memory import map_large_allocations
 from services.runtime.server import ServiceApp
 from services.runtime.sqltypes import utc_now
 from services.runtime.usage_reporting import UsageReporter
@@ -91,6 +92,7 @@ def _semantic_stage(
 
 
 def build_app(settings: Settings, tracer_provider: TracerProvider) -> ServiceApp:
+    map_large_allocations()  # the index's merges free arrays of tens of megabytes
     database = ready_database(settings, NAME, MIGRATIONS, tracer_provider)
 
     channels = ServiceChannels(settings, tracer_provider)
