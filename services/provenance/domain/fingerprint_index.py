@@ -284,10 +284,6 @@ class _State:
     merged: int = 0
 
     @property
-    def recent(self) -> int:
-        return sum(len(run) for run in self.runs)
-
-    @property
     def postings(self) -> int:
         return sum(len(chunk) for chunk in self.main)
 
