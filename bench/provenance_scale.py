@@ -3,7 +3,7 @@ a pass/fail test.
 
 PROVENANCE_SCALE_WORKS (default 10,000,000) works of 400 words, each with the number of
 fingerprints a 400-word article gets (57), as synthetic uniformly random keys, built
-straight into the compact main layer's chunks a piece at a time (the real load sorts
+straight into the compact main layer one bucket range at a time (the real load sorts
 stored fingerprints; building them this way keeps this bench's own peak memory close to
 the index's). 2,000 generated articles are indexed on top, really fingerprinted, and
 600-word texts quoting 0, 1 or 3 of them (50-word excerpts, every fifth word changed in
@@ -42,33 +42,26 @@ def rss() -> int:
         return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def synthetic_main(works: int, rng: np.random.Generator) -> tuple[fi._Main, ...]:
-    """Uniform random keys of `works` documents (ids 1..works), sorted, each chunk of
-    main built a piece at a time so no full-size temporary is ever made."""
-    sizes = rng.multinomial(works * PER_WORK, [1 / fi.CHUNKS] * fi.CHUNKS)
-    return tuple(
-        _synthetic_chunk(chunk, size, works, rng) for chunk, size in enumerate(sizes.tolist())
-    )
-
-
-def _synthetic_chunk(chunk: int, size: int, works: int, rng: np.random.Generator) -> fi._Main:
-    """Keys whose low bits are `chunk`, made in increasing pieces of the key space."""
-    bits = fi._bits_for(size)
-    low = np.empty(size, dtype=np.uint32)
-    docs = np.empty(size, dtype=np.uint32)
+def synthetic_main(works: int, rng: np.random.Generator) -> fi._Main:
+    """Uniform random keys of `works` documents (ids 1..works), sorted, built per bucket
+    range so no full-size temporary is ever made."""
+    total = works * PER_WORK
+    bits = fi._bits_for(total)
+    low = np.empty(total, dtype=np.uint32)
+    docs = np.empty(total, dtype=np.uint32)
     counts = np.zeros(1 << bits, dtype=np.int64)
-    pieces = 64
-    span = (1 << fi.KEY_BITS) // pieces
+    chunks = 256
+    per_chunk = rng.multinomial(total, [1 / chunks] * chunks)
+    span = (1 << fi.KEY_BITS) // chunks
     written = 0
-    for piece, count in enumerate(rng.multinomial(size, [1 / pieces] * pieces).tolist()):
-        drawn = rng.integers(piece * span, (piece + 1) * span, count, dtype=np.uint64)
-        keys = np.sort((drawn & ~fi._CHUNK_MASK) | np.uint64(chunk))
-        low[written : written + count] = keys & np.uint64(0xFFFFFFFF)
-        docs[written : written + count] = rng.integers(1, works + 1, count, dtype=np.uint32)
-        ids, found = np.unique(keys >> np.uint64(fi.KEY_BITS - bits), return_counts=True)
-        counts[ids.astype(np.int64)] += found
-        written += count
-    return fi._Main._with_counts(low, docs, bits, counts, chunk)
+    for chunk, size in enumerate(per_chunk.tolist()):
+        keys = np.sort(rng.integers(chunk * span, (chunk + 1) * span, size, dtype=np.uint64))
+        low[written : written + size] = keys & np.uint64(0xFFFFFFFF)
+        docs[written : written + size] = rng.integers(1, works + 1, size, dtype=np.uint32)
+        ids, sizes = np.unique(keys >> np.uint64(fi.KEY_BITS - bits), return_counts=True)
+        counts[ids.astype(np.int64)] += sizes
+        written += size
+    return fi._Main._with_counts(low, docs, bits, counts)
 
 
 def main() -> None:

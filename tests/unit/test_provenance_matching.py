@@ -276,29 +276,6 @@ def test_any_batches_and_merges_equal_one_bulk_load(
     assert incremental.stats().documents == bulk.stats().documents
 
 
-def test_while_main_is_merged_chunk_by_chunk_every_step_finds_what_a_bulk_load_finds(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """A merge into main goes a chunk per batch; between batches, the postings of the
-    runs being merged are found once: in the chunks merged, or in the runs."""
-    monkeypatch.setattr(fingerprint_index, "MIN_DELTA_MERGE", 300)
-    documents = [(doc, analyse(GENERATOR.text(80)).fingerprints()) for doc in range(1, 61)]
-    grams = np.concatenate([f.hashes for _, f in documents])
-    incremental = FingerprintIndex()
-    progress: set[int] = set()
-    gone: set[int] = set()
-    for doc in range(1, 61):
-        removed = [doc - 10] if doc > 10 and doc % 7 == 0 else []
-        incremental.apply(documents[doc - 1 : doc], removed=removed)
-        progress.add(incremental._state.merged)
-        gone.update(removed)
-        bulk = FingerprintIndex()
-        bulk.load((d, f.to_bytes()) for d, f in documents[:doc] if d not in gone)
-        same_hits(incremental, bulk, grams)
-        assert incremental.stats().documents == bulk.stats().documents
-    assert progress == set(range(fingerprint_index.CHUNKS))  # at every point of a merge
-
-
 @given(st.lists(st.integers(0, 40), max_size=200))
 def test_runs_of_a_sorted_array_are_its_unique_values_and_counts(values: list[int]) -> None:
     ordered = np.array(sorted(values), dtype=np.uint64)
@@ -332,30 +309,26 @@ def test_stored_words_rebuild_the_same_fingerprints(seed: int) -> None:
 
 
 @pytest.mark.parametrize("size", [0, 1_000, 300_000, 2_500_000])
-def test_a_chunk_of_the_compact_main_layer_finds_what_a_binary_search_finds(size: int) -> None:
+def test_the_compact_main_layer_finds_what_a_binary_search_finds(size: int) -> None:
     """Keys stored as their low 32 bits under a directory of their top bits: every lookup
-    of the chunk equals a binary search over the full keys, crowded buckets included, and
-    a merge bucket range by bucket range equals sorting everything again."""
+    equals a binary search over the full keys, crowded buckets included, and a merge
+    bucket range by bucket range equals sorting everything again."""
     rng = np.random.default_rng(4)
-    chunk = np.uint64(2)
-    mask = fingerprint_index._CHUNK_MASK
-
-    def of_chunk(count: int) -> np.ndarray:
-        return (rng.integers(0, 2**48, size=count, dtype=np.uint64) & ~mask) | chunk
-
-    keys = np.sort(of_chunk(size))
+    keys = np.sort(rng.integers(0, 2**48, size=size, dtype=np.uint64))
     if size:
         keys[size // 3 : size // 3 + 200] = keys[size // 3]  # a crowded bucket (boilerplate)
         keys = np.sort(keys)
     docs = rng.integers(1, 500, size=size, dtype=np.uint32)
-    main = fingerprint_index._Main.of_sorted(keys, docs, int(chunk))
-    ours = np.concatenate([rng.choice(keys, 500) if size else keys, of_chunk(500)])
-    left, counts = main.find(ours)
-    assert np.array_equal(left, np.searchsorted(keys, ours, side="left"))
-    assert np.array_equal(counts, np.searchsorted(keys, ours, side="right") - left)
-    assert np.array_equal(main.keys(0, len(main.starts) - 1), keys)
+    main = fingerprint_index._Main.of_sorted(keys, docs)
+    probes = np.concatenate(
+        [rng.choice(keys, 500) if size else keys, rng.integers(0, 2**48, 500, dtype=np.uint64)]
+    )
+    left, counts = main.find(probes)
+    assert np.array_equal(left, np.searchsorted(keys, probes, side="left"))
+    assert np.array_equal(counts, np.searchsorted(keys, probes, side="right") - left)
+    assert np.array_equal(main.keys(0, 1 << main.bits), keys)
 
-    extra = np.sort(of_chunk(size // 2 + 10))
+    extra = np.sort(rng.integers(0, 2**48, size=size // 2 + 10, dtype=np.uint64))
     extra_docs = rng.integers(1, 500, size=len(extra), dtype=np.uint32)
     live = np.ones(500, dtype=np.uint16)
     live[7] = 0  # removed: its postings go in the merge
@@ -364,11 +337,10 @@ def test_a_chunk_of_the_compact_main_layer_finds_what_a_binary_search_finds(size
     every_docs = np.concatenate([docs, extra_docs])
     kept = every_docs != 7
     order = np.argsort(every[kept], kind="stable")
-    merged_keys = merged.keys(0, len(merged.starts) - 1)
-    assert np.array_equal(merged_keys, every[kept][order])
-    pairs = zip(merged_keys.tolist(), merged.docs.tolist(), strict=True)
-    expected_pairs = zip(every[kept].tolist(), every_docs[kept].tolist(), strict=True)
-    assert sorted(pairs) == sorted(expected_pairs)
+    assert np.array_equal(merged.keys(0, 1 << merged.bits), every[kept][order])
+    pairs = zip(merged.keys(0, 1 << merged.bits).tolist(), merged.docs.tolist(), strict=True)
+    expected = zip(every[kept].tolist(), every_docs[kept].tolist(), strict=True)
+    assert sorted(pairs) == sorted(expected)
     assert merged.bits == fingerprint_index._bits_for(len(every))
 
 
@@ -382,7 +354,4 @@ def test_the_query_index_costs_about_eight_bytes_per_fingerprint() -> None:
     index.load((d, f.to_bytes()) for d, f in documents)
     stats = index.stats()
     assert stats.fingerprints == 1_200_000
-    # 8 bytes a posting, and each chunk's directory: at least 2**16 entries (a quarter
-    # of a byte a posting once the chunks hold a million postings each).
-    directories = fingerprint_index.CHUNKS * ((1 << 16) + 1) * 4
-    assert 8.0 <= (stats.memory_bytes - 20_001 * 2 - directories) / stats.fingerprints <= 8.1
+    assert 8.0 <= (stats.memory_bytes - 20_001 * 2) / stats.fingerprints <= 8.6

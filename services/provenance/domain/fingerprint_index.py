@@ -8,17 +8,13 @@ a billion postings, and verification rejects it anyway).
   (uint32), sorted by key. The key's top bits are not stored: a directory of where each
   bucket of keys (their top `bits` bits, at least 16) starts says which bucket an entry
   is in, with about 16 entries per bucket (a quarter of a byte per posting more). A
-  lookup reads two directory entries and one short run of keys. Main is split by the
-  keys' low 2 bits into 4 chunks, each with its own arrays and directory (a lookup
-  groups its keys by chunk: 16 chunks cost twice the time of one, 4 about 7% more).
+  lookup reads two directory entries and one short run of keys.
 - recent postings are kept as full keys in a few sorted runs (each batch is a run; a run
   is merged, in linear time, into the one before it once that one is no more than four
   times its size, so a batch costs time in proportion to itself, not to everything
   indexed since the last merge); when they grow past an eighth of main, they are merged
-  into main one chunk per batch (bucket range by bucket range, dropping postings of
-  removed documents). A merge so holds a quarter of main twice, not all of it, and no
-  batch waits for a whole merge; until a chunk is merged, its keys are still found in the
-  runs being merged.
+  bucket range by bucket range into a new main, dropping postings of removed documents,
+  so the merge needs little memory beyond the old and the new main.
 - Removing a document flips its entry in `live`; lookups drop dead postings at once, so
   a deletion takes effect immediately, before any merge.
 - One writer (the indexing thread) builds new arrays and swaps a single reference;
@@ -42,7 +38,6 @@ from services.provenance.domain.documents import Fingerprints
 
 DocIds = npt.NDArray[np.uint32]
 Keys = npt.NDArray[np.uint64]
-Rows = npt.NDArray[np.int64]
 MIN_DELTA_MERGE = 200_000
 KEY_BITS = 48
 _KEY_SHIFT = np.uint64(64 - KEY_BITS)
@@ -50,17 +45,7 @@ _LOW = np.uint64(0xFFFFFFFF)
 _MIN_BITS = KEY_BITS - 32  # the directory holds at least the bits the arrays do not
 _PER_BUCKET = 16
 _WINDOW_LIMIT = 96
-_MERGE_STEPS = (
-    64  # bucket ranges a chunk is merged in (each range's temporaries are ~60 B a posting)
-)
-# The main layer is split by the keys' low bits into 2**CHUNK_BITS chunks, merged with the
-# recent postings one chunk per batch: a merge holds one chunk twice, not all of main,
-# and its work is spread over batches instead of stalling one. More chunks cost lookups
-# more (one find per chunk a text's keys fall in). Low bits, because winnowing keeps
-# each window's smallest hash: the top bits of kept keys are mostly zero.
-CHUNK_BITS = 2
-CHUNKS = 1 << CHUNK_BITS
-_CHUNK_MASK = np.uint64(CHUNKS - 1)
+_MERGE_CHUNKS = 64
 
 
 def keys_of(hashes: npt.NDArray[np.uint64]) -> Keys:
@@ -139,42 +124,36 @@ def _bits_for(postings: int) -> int:
 
 @dataclass(frozen=True)
 class _Main:
-    """One chunk of the bulk (the keys whose low CHUNK_BITS bits are `chunk`): low 32
-    bits of each key and its document, bucketed by the key's top `bits` bits."""
+    """The bulk: low 32 bits of each key and its document, bucketed by the key's top bits."""
 
     low: npt.NDArray[np.uint32]
     docs: DocIds
     bits: int
     starts: npt.NDArray[np.uint32]  # 2**bits + 1: where each bucket starts
     window: int  # entries a lookup scans in a bucket (crowded buckets are bisected)
-    chunk: int
 
     @staticmethod
-    def of_sorted(keys: Keys, docs: DocIds, chunk: int) -> _Main:
-        bits = _bits_for(len(keys))
+    def of_sorted(keys: Keys, docs: DocIds, bits: int | None = None) -> _Main:
+        bits = bits or _bits_for(len(keys))
         counts = np.bincount(
             (keys >> np.uint64(KEY_BITS - bits)).astype(np.int64), minlength=1 << bits
         )
-        return _Main._with_counts((keys & _LOW).astype(np.uint32), docs, bits, counts, chunk)
+        return _Main._with_counts((keys & _LOW).astype(np.uint32), docs, bits, counts)
 
     @staticmethod
     def _with_counts(
-        low: npt.NDArray[np.uint32],
-        docs: DocIds,
-        bits: int,
-        counts: npt.NDArray[np.int64],
-        chunk: int,
+        low: npt.NDArray[np.uint32], docs: DocIds, bits: int, counts: npt.NDArray[np.int64]
     ) -> _Main:
-        starts = np.zeros(len(counts) + 1, dtype=np.uint32)
+        starts = np.zeros((1 << bits) + 1, dtype=np.uint32)
         np.cumsum(counts, out=starts[1:])
         # The window covers all but the rarest, crowded buckets (a phrase repeated across
         # many works fills one); lookups there bisect instead.
         window = int(np.percentile(counts, 99.99)) + 1 if len(low) else 1
-        return _Main(low, docs, bits, starts, min(window, _WINDOW_LIMIT), chunk)
+        return _Main(low, docs, bits, starts, min(window, _WINDOW_LIMIT))
 
     @staticmethod
-    def empty(chunk: int) -> _Main:
-        return _Main.of_sorted(np.empty(0, np.uint64), np.empty(0, np.uint32), chunk)
+    def empty() -> _Main:
+        return _Main.of_sorted(np.empty(0, np.uint64), np.empty(0, np.uint32))
 
     def __len__(self) -> int:
         return len(self.low)
@@ -194,8 +173,7 @@ class _Main:
         return ((top << shift) & ~_LOW) | self.low[lo:hi].astype(np.uint64)
 
     def find(self, keys: Keys) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """For each key (of this chunk): where its postings start, and how many there
-        are."""
+        """For each key: where its postings start, and how many there are."""
         if len(self) == 0:
             empty = np.zeros(len(keys), dtype=np.int64)
             return empty, empty
@@ -216,36 +194,35 @@ class _Main:
         return left, right - left
 
     def merge(self, delta: _Delta, live: npt.NDArray[np.uint16]) -> _Main:
-        """A new chunk holding both (`delta`: keys of this chunk only), without removed
-        documents' postings, built one range of buckets at a time (little memory beyond
-        the old and the new chunk)."""
+        """A new main holding both, without removed documents' postings, built one
+        range of buckets at a time (little memory beyond the old and the new main)."""
         total = len(self) + len(delta)
         bits = _bits_for(total)
         low = np.empty(total, dtype=np.uint32)
         docs = np.empty(total, dtype=np.uint32)
         counts = np.zeros(1 << bits, dtype=np.int64)
         written = 0
-        buckets = len(self.starts) - 1
-        step = max(1, buckets // _MERGE_STEPS)
+        buckets = 1 << self.bits
+        step = max(1, buckets // _MERGE_CHUNKS)
         shift = KEY_BITS - self.bits
-        for start in range(0, buckets, step):
-            end = min(buckets, start + step)
-            lo, hi = int(self.starts[start]), int(self.starts[end])
-            bounds = np.array([start << shift, end << shift], dtype=np.uint64)
+        for first in range(0, buckets, step):
+            last = min(buckets, first + step)
+            lo, hi = int(self.starts[first]), int(self.starts[last])
+            bounds = np.array([first << shift, last << shift], dtype=np.uint64)
             d_lo, d_hi = np.searchsorted(delta.keys, bounds)
             keys, chunk_docs = _merge_sorted(
-                self.keys(start, end), self.docs[lo:hi],
+                self.keys(first, last), self.docs[lo:hi],
                 delta.keys[d_lo:d_hi], delta.docs[d_lo:d_hi],
             )  # fmt: skip
             alive = live[chunk_docs] != 0
             keys, chunk_docs = keys[alive], chunk_docs[alive]
-            stop = written + len(keys)
-            low[written:stop] = keys & _LOW
-            docs[written:stop] = chunk_docs
-            written = stop
+            end = written + len(keys)
+            low[written:end] = keys & _LOW
+            docs[written:end] = chunk_docs
+            written = end
             ids, sizes = _runs_of_sorted(keys >> np.uint64(KEY_BITS - bits))
             counts[ids.astype(np.int64)] += sizes
-        return _Main._with_counts(low[:written], docs[:written], bits, counts, self.chunk)
+        return _Main._with_counts(low[:written], docs[:written], bits, counts)
 
 
 @dataclass(frozen=True)
@@ -273,19 +250,15 @@ class IndexStats:
 
 @dataclass(frozen=True)
 class _State:
-    main: tuple[_Main, ...]  # CHUNKS chunks, by the keys' low bits
+    main: _Main
     # Recent postings in a few sorted runs, largest first, each at least RUN_RATIO times
     # the next: a batch is merged only with runs of its own size (linear time in them),
     # not with everything indexed since the last merge into main.
     runs: tuple[_Delta, ...]
-    # Runs being merged into main, a chunk per batch: chunks below `merged` hold their
-    # postings already, so lookups take from them only keys of the chunks above.
-    merging: tuple[_Delta, ...] = ()
-    merged: int = 0
 
     @property
-    def postings(self) -> int:
-        return sum(len(chunk) for chunk in self.main)
+    def recent(self) -> int:
+        return sum(len(run) for run in self.runs)
 
 
 RUN_RATIO = 4
@@ -296,7 +269,7 @@ class FingerprintIndex:
         # A hash held by more postings than this is boilerplate ("all rights reserved",
         # bylines, wire credits) and ignored: it says nothing about where a text came from.
         self.max_postings = max_postings
-        self._state = _State(tuple(_Main.empty(c) for c in range(CHUNKS)), ())
+        self._state = _State(_Main.empty(), ())
         # Per document id: 0 when absent or removed, else 1 + its fingerprint count.
         self._live = np.zeros(1024, dtype=np.uint16)
         self._documents = 0
@@ -328,7 +301,12 @@ class FingerprintIndex:
                     parts.append(self._decode(ids, sizes, hashes))
                     ids, sizes, hashes = [], [], []
             parts.append(self._decode(ids, sizes, hashes))
-            self._state = _State(_chunks_of(parts), ())
+            keys = np.concatenate([part.keys for part in parts])
+            docs = np.concatenate([part.docs for part in parts])
+            del parts
+            order = np.argsort(keys)
+            main = _Main.of_sorted(keys[order], docs[order])
+            self._state = _State(main, ())
             self.writes += 1
 
     def _decode(self, ids: list[int], sizes: list[int], hashes: list[bytes]) -> _Delta:
@@ -364,26 +342,15 @@ class FingerprintIndex:
                     self._fingerprints -= int(self._live[doc]) - 1
                     self._live[doc] = 0
                     self._documents -= 1
-            merging, merged = state.merging, state.merged
-            if not merging and sum(map(len, runs)) > max(MIN_DELTA_MERGE, state.postings // 8):
-                merging, merged, runs = tuple(runs), 0, []  # a merge into main begins
-            self._state = _State(state.main, tuple(runs), merging, merged)
-            if merging:
-                self._merge_next_chunk()
+            recent = sum(len(run) for run in runs)
+            if recent > max(MIN_DELTA_MERGE, len(state.main) // 8):
+                delta = runs[0]
+                for run in runs[1:]:
+                    delta = delta.merge(run)
+                self._state = _State(state.main.merge(delta, self._live), ())
+            else:
+                self._state = _State(state.main, tuple(runs))
             self.writes += 1
-
-    def _merge_next_chunk(self) -> None:
-        """Merge the runs being merged into main's next chunk (and drop removed
-        documents' postings from it); published at once, so the old chunk goes."""
-        state = self._state
-        c = state.merged
-        part = _Delta.empty()
-        for run in state.merging:
-            ours = (run.keys & _CHUNK_MASK) == c
-            part = part.merge(_Delta(run.keys[ours], run.docs[ours]))
-        main = (*state.main[:c], state.main[c].merge(part, self._live), *state.main[c + 1 :])
-        done = c + 1 == CHUNKS
-        self._state = _State(main, state.runs, () if done else state.merging, 0 if done else c + 1)
 
     def _mark_live(self, documents: Sequence[tuple[int, Fingerprints]]) -> _Delta:
         if documents:
@@ -409,32 +376,14 @@ class FingerprintIndex:
         state = self._state
         live = self._live
         keys = keys_of(grams)
-        every = np.arange(len(keys))
-        # Where each source's postings are: (its docs, the query rows it answers for,
-        # where their postings start, how many).
-        found: list[tuple[DocIds, Rows, Rows, Rows]] = []
-        chunk_of = (keys & _CHUNK_MASK).astype(np.int64)
-        order = np.argsort(chunk_of, kind="stable")
-        edges = np.searchsorted(chunk_of[order], np.arange(CHUNKS + 1)).tolist()
-        for c, chunk in enumerate(state.main):
-            if edges[c] < edges[c + 1] and len(chunk):
-                rows = order[edges[c] : edges[c + 1]]
-                found.append((chunk.docs, rows, *chunk.find(keys[rows])))
-        found += [(run.docs, every, *run.find(keys)) for run in state.runs]
-        if state.merging:  # what the merged chunks hold already is taken from them
-            below = chunk_of < state.merged
-            for run in state.merging:
-                left, counts = run.find(keys)
-                counts[below] = 0
-                found.append((run.docs, every, left, counts))
-        frequencies = np.zeros(len(keys), dtype=np.int64)
-        for _, rows, _, counts in found:
-            frequencies[rows] += counts
+        found = [(state.main.docs, *state.main.find(keys))]
+        found += [(run.docs, *run.find(keys)) for run in state.runs]
+        frequencies = found[0][2].copy()
+        for _, _, counts in found[1:]:
+            frequencies += counts
         wanted = (frequencies > 0) & (frequencies <= self.max_postings)
-        parts = [_expand(*source, wanted, frequencies) for source in found if source[3].any()]
+        parts = [_expand(docs, left, counts, wanted, frequencies) for docs, left, counts in found]
         rarity = np.where(frequencies > self.max_postings, 1, np.where(wanted, -1, 0))
-        if not parts:
-            parts = [(np.empty(0, np.int64), np.empty(0, np.uint32), np.empty(0, np.int64))]
         columns = [np.concatenate([part[i] for part in parts]) for i in range(3)]
         hits = Hits(columns[0], columns[1], columns[2], rarity.astype(np.int8))
         docs = hits.docs
@@ -450,44 +399,28 @@ class FingerprintIndex:
         return IndexStats(
             documents=self._documents,
             fingerprints=self._fingerprints,
-            memory_bytes=sum(chunk.nbytes for chunk in state.main)
-            + sum(run.nbytes for run in (*state.runs, *state.merging))
+            memory_bytes=state.main.nbytes
+            + sum(run.nbytes for run in state.runs)
             + self._live.nbytes,
         )
 
 
-def _chunks_of(parts: list[_Delta]) -> tuple[_Main, ...]:
-    """Main's chunks from unsorted parts, a chunk at a time (memory: the parts and one
-    chunk's sort)."""
-    chunks = []
-    for c in range(CHUNKS):
-        ours = [(part.keys & _CHUNK_MASK) == c for part in parts]
-        keys = np.concatenate([part.keys[m] for part, m in zip(parts, ours, strict=True)])
-        docs = np.concatenate([part.docs[m] for part, m in zip(parts, ours, strict=True)])
-        order = np.argsort(keys)
-        chunks.append(_Main.of_sorted(keys[order], docs[order], c))
-    return tuple(chunks)
-
-
 def _expand(
     docs: DocIds,
-    rows: npt.NDArray[np.int64],
     left: npt.NDArray[np.int64],
     counts: npt.NDArray[np.int64],
     wanted: npt.NDArray[np.bool_],
     frequencies: npt.NDArray[np.int64],
 ) -> tuple[npt.NDArray[Any], ...]:
-    """One row per posting of the wanted query positions, without a Python loop (`rows`:
-    the query position each of `left` and `counts` answers for)."""
-    chosen = np.flatnonzero(wanted[rows] & (counts > 0))
-    per_row = counts[chosen]
+    """One row per posting of the wanted query positions, without a Python loop."""
+    rows = np.flatnonzero(wanted & (counts > 0))
+    per_row = counts[rows]
     total = int(per_row.sum())
     # Row r covers index entries [left[r], left[r] + per_row[r]).
-    offsets = np.repeat(left[chosen] - np.cumsum(per_row) + per_row, per_row)
+    offsets = np.repeat(left[rows] - np.cumsum(per_row) + per_row, per_row)
     entries = offsets + np.arange(total)
-    positions = rows[chosen]
     return (
-        np.repeat(positions, per_row).astype(np.int64),
+        np.repeat(rows, per_row).astype(np.int64),
         docs[entries],
-        np.repeat(frequencies[positions], per_row),
+        np.repeat(frequencies[rows], per_row),
     )
