@@ -83,12 +83,8 @@ class SentenceVectors:
 
     @property
     def compressed(self) -> bool:
+        """Whether search reports estimates (compressed) rather than exact cosines."""
         return self._compressed is not None
-
-    @property
-    def exact(self) -> bool:
-        """Whether search reports exact cosines (the graph) or estimates (compressed)."""
-        return self._compressed is None
 
     def documents(self) -> set[int]:
         return set(self._sentences)

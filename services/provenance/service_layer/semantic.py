@@ -58,7 +58,7 @@ class Encoder(Protocol):
 
 class Vectors(Protocol):
     @property
-    def exact(self) -> bool: ...
+    def compressed(self) -> bool: ...
     def documents(self) -> set[int]: ...
     def add(self, records: Sequence[tuple[int, SentenceRecord]], threads: int = 1) -> None: ...
     def remove(self, doc_ids: Iterable[int]) -> None: ...
@@ -265,7 +265,7 @@ class SemanticChecker:
         rules = self.rules
         # Exact similarities (the graph) already rule out what falls short, before any
         # stored record is read; estimates (compressed) are all re-ranked.
-        floor = rules.min_similarity - _ROUNDING if self._vectors.exact else -1.0
+        floor = -1.0 if self._vectors.compressed else rules.min_similarity - _ROUNDING
         candidates = [
             [
                 n
