@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from hypothesis import assume, given, settings
@@ -246,34 +248,136 @@ def test_incremental_batches_and_merges_equal_one_bulk_load(
     assert not set(hits.docs.tolist()) & removed
 
 
-@settings(max_examples=40, deadline=None)
+POOL = [(doc, analyse(GENERATOR.text(60)).fingerprints()) for doc in range(1, 81)]
+
+
+@settings(max_examples=60, deadline=None)
 @given(
     st.lists(st.integers(1, 12), min_size=1, max_size=25),
     st.sets(st.integers(1, 80), max_size=10),
     st.sampled_from([50, 300, 2_000, 10**9]),
+    st.sampled_from([(16, 16_384), (0, 1), (1, 40)]),
 )
 def test_any_batches_and_merges_equal_one_bulk_load(
-    sizes: list[int], removed: set[int], merge_at: int
+    sizes: list[int], removed: set[int], merge_at: int, pace: tuple[int, int]
 ) -> None:
-    """Batches of any sizes (runs merged as they come, into main at any threshold) hold
-    exactly what one bulk load of the surviving documents holds."""
-    pool = [(doc, analyse(GENERATOR.text(60)).fingerprints()) for doc in range(1, 81)]
-    original = fingerprint_index.MIN_DELTA_MERGE
-    fingerprint_index.MIN_DELTA_MERGE = merge_at
-    try:
+    """Batches of any sizes (runs merged as they come, into main at any threshold, a fold
+    into main done at once or spread a step per batch over the batches that follow) hold
+    exactly what one bulk load of the surviving documents holds, after every batch."""
+    pool = POOL
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(fingerprint_index, "MIN_DELTA_MERGE", merge_at)
+        patch.setattr(fingerprint_index, "FOLD_PACE", pace[0])
+        patch.setattr(fingerprint_index, "_MIN_STEP", pace[1])
         incremental, start = FingerprintIndex(), 0
         for size in sizes:
             batch, start = pool[start : start + size], start + size
-            incremental.apply(batch, removed=[d for d in removed if d <= start])
+            gone = {d for d in removed if d <= start}
+            incremental.apply(batch, removed=gone)
+            bulk = FingerprintIndex()
+            bulk.load((d, f.to_bytes()) for d, f in pool[:start] if d not in gone)
+            same_hits(incremental, bulk, np.concatenate([f.hashes for _, f in pool]))
         added = pool[:start]
         incremental.apply([], removed=removed)
-    finally:
-        fingerprint_index.MIN_DELTA_MERGE = original
     assert len(incremental._state.runs) <= 1 + len(sizes).bit_length()
     bulk = FingerprintIndex()
     bulk.load((d, f.to_bytes()) for d, f in added if d not in removed)
     same_hits(incremental, bulk, np.concatenate([f.hashes for _, f in pool]))
     assert incremental.stats().documents == bulk.stats().documents
+
+
+def synthetic(first: int, count: int, seed: int) -> list[tuple[int, Fingerprints]]:
+    rng = np.random.default_rng(seed)
+    return [
+        (
+            d,
+            Fingerprints(
+                np.sort(rng.integers(0, 2**63, 60, dtype=np.uint64)), np.zeros(60, np.uint16)
+            ),
+        )
+        for d in range(first, first + count)
+    ]
+
+
+def start_a_slow_fold(
+    patch: pytest.MonkeyPatch,
+) -> tuple[FingerprintIndex, list[tuple[int, Fingerprints]]]:
+    """An index whose main (360,000 postings, in its own mappings) is being folded a
+    small step per batch."""
+    patch.setattr(fingerprint_index, "MIN_DELTA_MERGE", 20_000)
+    patch.setattr(fingerprint_index, "FOLD_PACE", 0)  # one step per batch
+    patch.setattr(fingerprint_index, "_MIN_STEP", 1)
+    patch.setattr(fingerprint_index, "_MERGE_CHUNKS", 64)
+    old = synthetic(1, 6_000, seed=1)
+    index = FingerprintIndex()
+    index.load((d, f.to_bytes()) for d, f in old)
+    index.apply(synthetic(6_001, 800, seed=2))  # 48,000 postings: past an eighth of main
+    assert index._state.folding is not None
+    return index, old
+
+
+def test_a_fold_gives_back_the_old_main_only_once_no_reader_can_read_it() -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        index, old = start_a_slow_fold(patch)
+        held = index._state  # a lookup still running on this state
+        assert held.folding is not None
+        main = held.main
+        before = main.low.copy()
+        readable = int(main.starts[held.folding.boundary >> (48 - main.bits)])
+        for first in range(10_000, 10_400, 20):
+            index.apply(synthetic(first, 20, seed=first))
+        previous = index._state.folding
+        assert previous is not None and previous.boundary > held.folding.boundary
+        assert np.array_equal(main.low[readable:], before[readable:])  # kept for `held`
+        assert not main.low[: readable - 1024].any()  # what no one reads is given back
+        del held
+        index.apply(synthetic(20_000, 20, seed=3))
+        assert index._state.folding is not None
+        # Now the states that remain read from the previous boundary on: the rest is gone.
+        cut = int(main.starts[previous.boundary >> (48 - main.bits)])
+        assert cut > readable + 50_000
+        assert before[readable:cut].any() and not main.low[readable : cut - 1024].any()
+        assert np.array_equal(main.low[cut:], before[cut:])
+        bulk = FingerprintIndex()
+        bulk.load((d, f.to_bytes()) for d, f in old)
+        same_hits(index, bulk, np.concatenate([f.hashes for _, f in old[::20]]))
+
+
+def postings(hits: Hits) -> list[tuple[int, int]]:
+    return sorted(zip(hits.query_positions.tolist(), hits.docs.tolist(), strict=True))
+
+
+def test_lookups_find_everything_while_folds_go_on_beside_them() -> None:
+    """Readers on other threads, never locked, see every posting of a main being folded
+    and given back under them, in folds spread over batches and folds finished at once."""
+    with pytest.MonkeyPatch.context() as patch:
+        index, old = start_a_slow_fold(patch)
+        grams = np.concatenate([f.hashes for _, f in old[::40]])
+        bulk = FingerprintIndex()
+        bulk.load((d, f.to_bytes()) for d, f in old)
+        expected_pairs = postings(bulk.lookup(grams))
+        wrong, during_folds, stop = [], [0], threading.Event()
+
+        def read() -> None:
+            while not stop.is_set():
+                folding = index._state.folding is not None
+                hits = index.lookup(grams)
+                if postings(hits) != expected_pairs:
+                    wrong.append(len(hits))
+                during_folds[0] += folding
+
+        readers = [threading.Thread(target=read) for _ in range(2)]
+        for reader in readers:
+            reader.start()
+        folds = 0
+        for first in range(10_000, 50_000, 200):
+            index.apply(synthetic(first, 200, seed=first))
+            folds += index._state.folding is None
+        stop.set()
+        for reader in readers:
+            reader.join()
+        assert not wrong
+        assert during_folds[0] > 20 and folds > 3
 
 
 @given(st.lists(st.integers(0, 40), max_size=200))

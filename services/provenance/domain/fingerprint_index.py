@@ -12,9 +12,14 @@ a billion postings, and verification rejects it anyway).
 - recent postings are kept as full keys in a few sorted runs (each batch is a run; a run
   is merged, in linear time, into the one before it once that one is no more than four
   times its size, so a batch costs time in proportion to itself, not to everything
-  indexed since the last merge); when they grow past an eighth of main, they are merged
-  bucket range by bucket range into a new main, dropping postings of removed documents,
-  so the merge needs little memory beyond the old and the new main.
+  indexed since the last merge); when they grow past an eighth of main, they are folded
+  into a new main a range of buckets per step, dropping postings of removed documents.
+  The steps are spread over the batches that follow (FOLD_PACE postings moved per posting
+  added), so no batch waits for a whole fold; lookups meanwhile take keys below the
+  fold's boundary from the new main and the rest from the old main and the folded runs.
+  Both mains live in their own memory mappings: pages of the old one that no lookup can
+  still read (every state published before them is gone: weak references tell) are
+  handed back as the fold goes, so old and new are never both whole in memory.
 - Removing a document flips its entry in `live`; lookups drop dead postings at once, so
   a deletion takes effect immediately, before any merge.
 - One writer (the indexing thread) builds new arrays and swaps a single reference;
@@ -26,7 +31,9 @@ verification finds it in the document's words.
 
 from __future__ import annotations
 
+import mmap
 import threading
+import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -45,7 +52,8 @@ _LOW = np.uint64(0xFFFFFFFF)
 _MIN_BITS = KEY_BITS - 32  # the directory holds at least the bits the arrays do not
 _PER_BUCKET = 16
 _WINDOW_LIMIT = 96
-_MERGE_CHUNKS = 64
+_MERGE_CHUNKS = 256
+_MIN_STEP = 16_384
 
 
 def keys_of(hashes: npt.NDArray[np.uint64]) -> Keys:
@@ -138,7 +146,10 @@ class _Main:
         counts = np.bincount(
             (keys >> np.uint64(KEY_BITS - bits)).astype(np.int64), minlength=1 << bits
         )
-        return _Main._with_counts((keys & _LOW).astype(np.uint32), docs, bits, counts)
+        low, mapped_docs = _mapped(len(keys), np.uint32), _mapped(len(keys), np.uint32)
+        low[:] = keys & _LOW
+        mapped_docs[:] = docs
+        return _Main._with_counts(low, mapped_docs, bits, counts)
 
     @staticmethod
     def _with_counts(
@@ -196,33 +207,133 @@ class _Main:
     def merge(self, delta: _Delta, live: npt.NDArray[np.uint16]) -> _Main:
         """A new main holding both, without removed documents' postings, built one
         range of buckets at a time (little memory beyond the old and the new main)."""
-        total = len(self) + len(delta)
-        bits = _bits_for(total)
-        low = np.empty(total, dtype=np.uint32)
-        docs = np.empty(total, dtype=np.uint32)
-        counts = np.zeros(1 << bits, dtype=np.int64)
-        written = 0
-        buckets = 1 << self.bits
-        step = max(1, buckets // _MERGE_CHUNKS)
-        shift = KEY_BITS - self.bits
-        for first in range(0, buckets, step):
-            last = min(buckets, first + step)
-            lo, hi = int(self.starts[first]), int(self.starts[last])
-            bounds = np.array([first << shift, last << shift], dtype=np.uint64)
-            d_lo, d_hi = np.searchsorted(delta.keys, bounds)
-            keys, chunk_docs = _merge_sorted(
-                self.keys(first, last), self.docs[lo:hi],
-                delta.keys[d_lo:d_hi], delta.docs[d_lo:d_hi],
-            )  # fmt: skip
-            alive = live[chunk_docs] != 0
-            keys, chunk_docs = keys[alive], chunk_docs[alive]
-            end = written + len(keys)
-            low[written:end] = keys & _LOW
-            docs[written:end] = chunk_docs
-            written = end
-            ids, sizes = _runs_of_sorted(keys >> np.uint64(KEY_BITS - bits))
-            counts[ids.astype(np.int64)] += sizes
-        return _Main._with_counts(low[:written], docs[:written], bits, counts)
+        fold = _Fold(self, delta, live)
+        while not fold.done:
+            fold.step()
+        return fold.result()
+
+
+@dataclass(frozen=True)
+class _Folding:
+    """What lookups see of a fold under way: keys below `boundary` are in `new` (final
+    there), the others in the old main and `frozen` (the runs being folded)."""
+
+    new: _Main  # its buckets below the boundary are written; the rest is not read
+    boundary: int
+    frozen: _Delta
+
+
+class _Fold:
+    """Folding recent postings into main, a range of buckets per step, into one new pair of
+    arrays. Steps are spread over the batches that follow, so no batch waits for a whole
+    fold; the old main's pages that every reader is done with are handed back to the
+    operating system as the fold goes, so old and new are never both whole in memory.
+
+    Only the writer touches this object; readers see `view()`, published in the state."""
+
+    def __init__(self, old: _Main, frozen: _Delta, live: npt.NDArray[np.uint16]) -> None:
+        self.old, self.frozen, self.live = old, frozen, live
+        total = len(old) + len(frozen)
+        self.bits = max(old.bits, _bits_for(total))
+        self.low = _mapped(total, np.uint32)
+        self.docs = _mapped(total, np.uint32)
+        self.counts = np.zeros(1 << self.bits, dtype=np.int64)
+        self.starts = np.zeros((1 << self.bits) + 1, dtype=np.uint32)
+        self.written = 0
+        self.next_bucket = 0  # of the old main's buckets
+        self.buckets = 1 << old.bits
+        self.chunk = max(_MIN_STEP, len(old) // _MERGE_CHUNKS)  # postings of old main per step
+        self.window = old.window if len(old) else _WINDOW_LIMIT
+        self.released = 0  # old main entries before this are given back
+
+    @property
+    def done(self) -> bool:
+        return self.next_bucket >= self.buckets
+
+    def step(self) -> int:
+        """Fold the next range of buckets; returns how many postings it moved."""
+        old, frozen = self.old, self.frozen
+        first = self.next_bucket
+        # As many postings per step (keys are far from uniform: winnowing keeps minima).
+        wanted = np.uint32(min(int(old.starts[first]) + self.chunk, len(old)))
+        last = max(first + 1, int(old.starts.searchsorted(wanted, side="right")) - 1)
+        lo, hi = int(old.starts[first]), int(old.starts[last])
+        shift = KEY_BITS - old.bits
+        bounds = np.array([first << shift, last << shift], dtype=np.uint64)
+        d_lo, d_hi = np.searchsorted(frozen.keys, bounds)
+        keys, docs = _merge_sorted(
+            old.keys(first, last), old.docs[lo:hi], frozen.keys[d_lo:d_hi], frozen.docs[d_lo:d_hi]
+        )
+        alive = self.live[docs] != 0
+        keys, docs = keys[alive], docs[alive]
+        end = self.written + len(keys)
+        self.low[self.written : end] = keys & _LOW
+        self.docs[self.written : end] = docs
+        # New buckets nest in old ones (the new main has at least as many bits).
+        scale = self.bits - old.bits
+        new_first, new_last = first << scale, last << scale
+        ids, sizes = _runs_of_sorted(keys >> np.uint64(KEY_BITS - self.bits))
+        self.counts[ids.astype(np.int64)] += sizes
+        self.starts[new_first + 1 : new_last + 1] = self.written + np.cumsum(
+            self.counts[new_first:new_last]
+        )
+        self.written = end
+        self.next_bucket = last
+        return (hi - lo) + int(d_hi - d_lo)
+
+    def view(self) -> _Folding:
+        new = _Main(self.low, self.docs, self.bits, self.starts, self.window)
+        return _Folding(new, self.next_bucket << (KEY_BITS - self.old.bits), self.frozen)
+
+    def result(self) -> _Main:
+        return _Main._with_counts(
+            self.low[: self.written], self.docs[: self.written], self.bits, self.counts
+        )
+
+    def reads_from(self) -> int:
+        """Where lookups on the state published now read the old main from."""
+        return int(self.old.starts[self.next_bucket])
+
+    def release_unread(self, readers: list[tuple[weakref.ref[_State], int]]) -> None:
+        """Give back the old main's pages that no published state still reads."""
+        unread = min((at for ref, at in readers if ref() is not None), default=len(self.old))
+        if unread > self.released:
+            _release(self.old.low, self.released, unread)
+            _release(self.old.docs, self.released, unread)
+            self.released = unread
+
+
+_MAP_AT_BYTES = 1 << 20
+
+
+def _mapped(length: int, dtype: type[np.unsignedinteger[Any]]) -> npt.NDArray[Any]:
+    """An array in its own private anonymous mapping (large ones), whose pages can be
+    given back one range at a time; pages never written are never resident."""
+    size = length * np.dtype(dtype).itemsize
+    if size < _MAP_AT_BYTES:
+        return np.empty(length, dtype=dtype)
+    area = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE)
+    return np.frombuffer(area, dtype=dtype, count=length)
+
+
+def _release(array: npt.NDArray[Any], start: int, stop: int) -> None:
+    """Hand back to the operating system the pages of a mapped array that hold entries
+    from `start` (or before: entries before it were handed back or are unread too) up to
+    `stop`; they read as zeros afterwards. Arrays not in a mapping keep theirs."""
+    area = array.base
+    while isinstance(area, np.ndarray):
+        area = area.base
+    if isinstance(area, memoryview):
+        area = area.obj
+    if not isinstance(area, mmap.mmap):
+        return
+    origin = np.frombuffer(area, dtype=np.uint8, count=1).ctypes.data
+    offset = array.ctypes.data - origin
+    page = mmap.PAGESIZE
+    first = max((offset + start * array.itemsize) // page * page, -(-offset // page) * page)
+    last = (offset + stop * array.itemsize) // page * page
+    if last > first:
+        area.madvise(mmap.MADV_DONTNEED, first, last - first)
 
 
 @dataclass(frozen=True)
@@ -255,13 +366,46 @@ class _State:
     # the next: a batch is merged only with runs of its own size (linear time in them),
     # not with everything indexed since the last merge into main.
     runs: tuple[_Delta, ...]
+    folding: _Folding | None = None  # a fold of earlier runs into main, under way
+
+    def find(self, keys: Keys) -> list[tuple[DocIds, npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+        """Per layer: its documents, and for each key where its postings start there and
+        how many there are."""
+        folding = self.folding
+        if folding is None:
+            found = [(self.main.docs, *self.main.find(keys))]
+        else:
+            below = keys < np.uint64(folding.boundary)
+            found = [
+                _find_where(folding.new, keys, below),
+                _find_where(self.main, keys, ~below),
+                _find_where(folding.frozen, keys, ~below),
+            ]
+        return found + [(run.docs, *run.find(keys)) for run in self.runs]
 
     @property
-    def recent(self) -> int:
-        return sum(len(run) for run in self.runs)
+    def nbytes(self) -> int:
+        layers = self.main.nbytes + sum(run.nbytes for run in self.runs)
+        if self.folding is not None:
+            new = self.folding.new
+            written = int(new.starts[self.folding.boundary >> (KEY_BITS - new.bits)])
+            layers += 8 * written + new.starts.nbytes + self.folding.frozen.nbytes
+        return layers
+
+
+def _find_where(
+    layer: _Main | _Delta, keys: Keys, where: npt.NDArray[np.bool_]
+) -> tuple[DocIds, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    left = np.zeros(len(keys), dtype=np.int64)
+    counts = np.zeros(len(keys), dtype=np.int64)
+    left[where], counts[where] = layer.find(keys[where])
+    return layer.docs, left, counts
 
 
 RUN_RATIO = 4
+# Postings a fold moves per posting a batch adds: a fold ends long before the runs grow
+# back to the size that starts the next one (an eighth of main).
+FOLD_PACE = 16
 
 
 class FingerprintIndex:
@@ -270,6 +414,10 @@ class FingerprintIndex:
         # bylines, wire credits) and ignored: it says nothing about where a text came from.
         self.max_postings = max_postings
         self._state = _State(_Main.empty(), ())
+        self._fold: _Fold | None = None
+        # Every published state a lookup may still hold, with where it reads the main
+        # being folded from (pages before the lowest are given back).
+        self._readers: list[tuple[weakref.ref[_State], int]] = []
         # Per document id: 0 when absent or removed, else 1 + its fingerprint count.
         self._live = np.zeros(1024, dtype=np.uint16)
         self._documents = 0
@@ -306,7 +454,8 @@ class FingerprintIndex:
             del parts
             order = np.argsort(keys)
             main = _Main.of_sorted(keys[order], docs[order])
-            self._state = _State(main, ())
+            self._fold = None
+            self._publish(_State(main, ()))
             self.writes += 1
 
     def _decode(self, ids: list[int], sizes: list[int], hashes: list[bytes]) -> _Delta:
@@ -343,14 +492,41 @@ class FingerprintIndex:
                     self._live[doc] = 0
                     self._documents -= 1
             recent = sum(len(run) for run in runs)
-            if recent > max(MIN_DELTA_MERGE, len(state.main) // 8):
+            due = recent > max(MIN_DELTA_MERGE, len(state.main) // 8)
+            fold = self._fold
+            if fold is None and due:
                 delta = runs[0]
                 for run in runs[1:]:
                     delta = delta.merge(run)
-                self._state = _State(state.main.merge(delta, self._live), ())
+                fold, runs = _Fold(state.main, delta, self._live), []
+                # Any state published before reads this main from its start.
+                self._readers = [(ref, 0) for ref, _ in self._readers]
+            if fold is None:
+                self._publish(_State(state.main, tuple(runs)))
             else:
-                self._state = _State(state.main, tuple(runs))
+                self._advance(fold, tuple(runs), len(batch), finish=due and fold is self._fold)
             self.writes += 1
+
+    def _advance(self, fold: _Fold, runs: tuple[_Delta, ...], added: int, finish: bool) -> None:
+        """Fold as many postings as the batch added, times FOLD_PACE (all that is left
+        when the next fold is already due), then publish the result."""
+        fold.live = self._live  # it may have grown
+        moved = 0
+        while not fold.done and (finish or moved == 0 or moved < FOLD_PACE * added):
+            moved += fold.step()
+        if fold.done:
+            self._fold = None
+            self._publish(_State(fold.result(), runs))
+            return
+        self._fold = fold
+        self._publish(_State(fold.old, runs, fold.view()), fold.reads_from())
+        fold.release_unread(self._readers)
+
+    def _publish(self, state: _State, reads_from: int = 0) -> None:
+        """Make `state` the one lookups take, remembering it while any lookup may hold it."""
+        self._state = state
+        self._readers = [(ref, at) for ref, at in self._readers if ref() is not None]
+        self._readers.append((weakref.ref(state), reads_from))
 
     def _mark_live(self, documents: Sequence[tuple[int, Fingerprints]]) -> _Delta:
         if documents:
@@ -376,8 +552,7 @@ class FingerprintIndex:
         state = self._state
         live = self._live
         keys = keys_of(grams)
-        found = [(state.main.docs, *state.main.find(keys))]
-        found += [(run.docs, *run.find(keys)) for run in state.runs]
+        found = state.find(keys)
         frequencies = found[0][2].copy()
         for _, _, counts in found[1:]:
             frequencies += counts
@@ -399,9 +574,7 @@ class FingerprintIndex:
         return IndexStats(
             documents=self._documents,
             fingerprints=self._fingerprints,
-            memory_bytes=state.main.nbytes
-            + sum(run.nbytes for run in state.runs)
-            + self._live.nbytes,
+            memory_bytes=state.nbytes + self._live.nbytes,
         )
 
 
