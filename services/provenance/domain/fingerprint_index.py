@@ -49,6 +49,8 @@ MIN_DELTA_MERGE = 200_000
 KEY_BITS = 48
 _KEY_SHIFT = np.uint64(64 - KEY_BITS)
 _LOW = np.uint64(0xFFFFFFFF)
+_MIX = np.uint64(0x9E3779B97F4B)  # odd: multiplying by it permutes 48-bit keys
+_KEY_MASK = np.uint64((1 << KEY_BITS) - 1)
 _MIN_BITS = KEY_BITS - 32  # the directory holds at least the bits the arrays do not
 _PER_BUCKET = 16
 _WINDOW_LIMIT = 96
@@ -57,7 +59,11 @@ _MIN_STEP = 16_384
 
 
 def keys_of(hashes: npt.NDArray[np.uint64]) -> Keys:
-    return hashes >> _KEY_SHIFT
+    """The hashes' top 48 bits, mixed (times an odd constant, modulo 2**48: a bijection)
+    so that keys spread evenly over the directory's buckets. The stored hashes are the
+    smallest of their windows (winnowing), so their top bits are mostly zero; unmixed,
+    the lowest buckets would hold seven times the mean."""
+    return ((hashes >> _KEY_SHIFT) * _MIX) & _KEY_MASK
 
 
 @dataclass(frozen=True)
@@ -254,7 +260,7 @@ class _Fold:
         """Fold the next range of buckets; returns how many postings it moved."""
         old, frozen = self.old, self.frozen
         first = self.next_bucket
-        # As many postings per step (keys are far from uniform: winnowing keeps minima).
+        # As many postings per step (a phrase repeated across many works fills one bucket).
         wanted = np.uint32(min(int(old.starts[first]) + self.chunk, len(old)))
         last = max(first + 1, int(old.starts.searchsorted(wanted, side="right")) - 1)
         lo, hi = int(old.starts[first]), int(old.starts[last])
