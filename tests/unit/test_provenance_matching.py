@@ -380,6 +380,24 @@ def test_lookups_find_everything_while_folds_go_on_beside_them() -> None:
         assert during_folds[0] > 20 and folds > 3
 
 
+def test_keys_spread_evenly_over_the_directory() -> None:
+    """Winnowing keeps the smallest hash of each window, so stored hashes crowd the low
+    end; the index's keys must not, or lookups there bisect instead of scanning."""
+    generator = ArticleGenerator(seed=8)
+    hashes = np.concatenate(
+        [analyse(generator.text(400)).fingerprints().hashes for _ in range(200)]
+    )
+    per_bucket = np.bincount((fingerprint_index.keys_of(hashes) >> np.uint64(42)).astype(np.int64))
+    assert len(per_bucket) <= 64 and per_bucket.max() < 1.5 * len(hashes) / 64
+
+
+@given(st.integers(0, 2**64 - 1), st.integers(0, 2**64 - 1))
+def test_distinct_hashes_keep_distinct_keys(one: int, other: int) -> None:
+    keys = fingerprint_index.keys_of(np.array([one, other], dtype=np.uint64))
+    assert int(keys.max()) < 2**48
+    assert (keys[0] == keys[1]) == (one >> 16 == other >> 16)
+
+
 @given(st.lists(st.integers(0, 40), max_size=200))
 def test_runs_of_a_sorted_array_are_its_unique_values_and_counts(values: list[int]) -> None:
     ordered = np.array(sorted(values), dtype=np.uint64)
