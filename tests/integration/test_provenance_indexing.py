@@ -17,6 +17,7 @@ from sqlalchemy import select
 from services.provenance import app as provenance_app
 from services.provenance.adapters import tables
 from services.provenance.adapters.analysis_pool import AnalysisPool
+from services.provenance.domain import fingerprint_index
 from services.provenance.domain.documents import IndexedText, analyse, to_index
 from services.provenance.domain.fingerprint_index import FingerprintIndex
 from services.provenance.domain.works import FeedPage, WorkChange, WorkText
@@ -220,6 +221,25 @@ def test_the_lag_behind_the_catalog_is_known_while_catching_up(database: Databas
     position = service.position
     assert position.works_behind == 0 and position.seconds_behind(datetime.now(UTC)) == 0
     assert service.index.stats().documents == 1_200
+
+
+def test_a_replica_that_has_caught_up_finishes_folding_recent_works_into_main(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fingerprint_index, "MIN_DELTA_MERGE", 1_000)  # fold after a batch
+    monkeypatch.setattr(fingerprint_index, "FOLD_PACE", 0)  # a step per batch
+    monkeypatch.setattr(fingerprint_index, "_MIN_STEP", 1)
+    catalog = FakeCatalog()
+    for i in range(1_100):
+        catalog.register(f"publishers/p/works/fold{i}", GENERATOR.text(60))
+    service = indexer(database, catalog)
+    assert service.catch_up(batches=2) == 1_000
+    assert service.index._state.folding is not None  # a fold under way
+    assert service.catch_up() == 100
+    assert service.index._state.folding is None  # the drained feed let it finish
+    bodies = [text.body for text in catalog.current.values()]
+    fresh = indexer(database, catalog)  # loads everything as one main
+    assert postings(service.index, bodies) == postings(fresh.index, bodies)
 
 
 def test_works_analysed_in_worker_processes_index_as_in_process(tmp_path: Path) -> None:

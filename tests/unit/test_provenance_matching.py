@@ -343,6 +343,22 @@ def test_a_fold_gives_back_the_old_main_only_once_no_reader_can_read_it() -> Non
         same_hits(index, bulk, np.concatenate([f.hashes for _, f in old[::20]]))
 
 
+def test_settling_finishes_a_fold_and_gives_the_old_main_back() -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        index, old = start_a_slow_fold(patch)
+        main = index._state.main
+        before = main.low.copy()
+        index.settle()
+        assert index._state.folding is None and index._fold is None
+        assert len(index._state.main) == len(main) + 800 * 60
+        assert before.any() and not main.low[: len(main) - 1024].any()
+        bulk = FingerprintIndex()
+        bulk.load((d, f.to_bytes()) for d, f in [*old, *synthetic(6_001, 800, seed=2)])
+        same_hits(index, bulk, np.concatenate([f.hashes for _, f in old[::20]]))
+        index.settle()  # nothing under way: nothing to do
+        assert index._state.folding is None
+
+
 def postings(hits: Hits) -> list[tuple[int, int]]:
     return sorted(zip(hits.query_positions.tolist(), hits.docs.tolist(), strict=True))
 

@@ -513,6 +513,14 @@ class FingerprintIndex:
                 self._advance(fold, tuple(runs), len(batch), finish=due and fold is self._fold)
             self.writes += 1
 
+    def settle(self) -> None:
+        """Finish a fold under way: the writer has nothing to add (its feed is drained),
+        and lookups are faster on one main. Step by step, each published, so the old
+        main's pages still go back as it goes."""
+        with self._write_lock:
+            while self._fold is not None:
+                self._advance(self._fold, self._state.runs, 0, finish=False)
+
     def _advance(self, fold: _Fold, runs: tuple[_Delta, ...], added: int, finish: bool) -> None:
         """Fold as many postings as the batch added, times FOLD_PACE (all that is left
         when the next fold is already due), then publish the result."""

@@ -183,6 +183,8 @@ class IndexingService:
                 self._read_ahead(page.changes[-1].sequence, limit)
         else:
             self._drop_ahead()
+        if not page.changes:  # caught up: finish folding recent works into the main index
+            self.index.settle()
         return page.changes
 
     def _take_ahead(self, after_sequence: int) -> _PageAhead | None:
