@@ -307,7 +307,7 @@ def start_a_slow_fold(
     patch.setattr(fingerprint_index, "MIN_DELTA_MERGE", 20_000)
     patch.setattr(fingerprint_index, "FOLD_PACE", 0)  # one step per batch
     patch.setattr(fingerprint_index, "_MIN_STEP", 1)
-    patch.setattr(fingerprint_index, "_MERGE_CHUNKS", 64)
+    patch.setattr(fingerprint_index, "_FOLD_STEPS", 64)
     old = synthetic(1, 6_000, seed=1)
     index = FingerprintIndex()
     index.load((d, f.to_bytes()) for d, f in old)
@@ -470,7 +470,10 @@ def test_the_compact_main_layer_finds_what_a_binary_search_finds(size: int) -> N
     extra_docs = rng.integers(1, 500, size=len(extra), dtype=np.uint32)
     live = np.ones(500, dtype=np.uint16)
     live[7] = 0  # removed: its postings go in the merge
-    merged = main.merge(fingerprint_index._Delta(extra, extra_docs), live)
+    fold = fingerprint_index._Fold(main, fingerprint_index._Delta(extra, extra_docs), live)
+    while not fold.done:
+        fold.step()
+    merged = fold.result()
     every = np.concatenate([keys, extra])
     every_docs = np.concatenate([docs, extra_docs])
     kept = every_docs != 7

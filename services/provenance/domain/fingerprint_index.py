@@ -54,7 +54,7 @@ _KEY_MASK = np.uint64((1 << KEY_BITS) - 1)
 _MIN_BITS = KEY_BITS - 32  # the directory holds at least the bits the arrays do not
 _PER_BUCKET = 16
 _WINDOW_LIMIT = 96
-_MERGE_CHUNKS = 256
+_FOLD_STEPS = 256  # about how many steps a fold of a large main takes
 _MIN_STEP = 16_384
 
 
@@ -210,14 +210,6 @@ class _Main:
             right[i] = a + np.searchsorted(run, needles[i, 0], side="right")
         return left, right - left
 
-    def merge(self, delta: _Delta, live: npt.NDArray[np.uint16]) -> _Main:
-        """A new main holding both, without removed documents' postings, built one
-        range of buckets at a time (little memory beyond the old and the new main)."""
-        fold = _Fold(self, delta, live)
-        while not fold.done:
-            fold.step()
-        return fold.result()
-
 
 @dataclass(frozen=True)
 class _Folding:
@@ -248,7 +240,7 @@ class _Fold:
         self.written = 0
         self.next_bucket = 0  # of the old main's buckets
         self.buckets = 1 << old.bits
-        self.chunk = max(_MIN_STEP, len(old) // _MERGE_CHUNKS)  # postings of old main per step
+        self.chunk = max(_MIN_STEP, len(old) // _FOLD_STEPS)  # postings of old main per step
         self.window = old.window if len(old) else _WINDOW_LIMIT
         self.released = 0  # old main entries before this are given back
 
@@ -499,7 +491,7 @@ class FingerprintIndex:
                     self._documents -= 1
             recent = sum(len(run) for run in runs)
             due = recent > max(MIN_DELTA_MERGE, len(state.main) // 8)
-            fold = self._fold
+            fold = under_way = self._fold
             if fold is None and due:
                 delta = runs[0]
                 for run in runs[1:]:
@@ -510,7 +502,8 @@ class FingerprintIndex:
             if fold is None:
                 self._publish(_State(state.main, tuple(runs)))
             else:
-                self._advance(fold, tuple(runs), len(batch), finish=due and fold is self._fold)
+                # The next fold is due before this one ended: end this one now.
+                self._advance(fold, tuple(runs), len(batch), finish=due and under_way is not None)
             self.writes += 1
 
     def settle(self) -> None:
